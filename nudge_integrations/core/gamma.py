@@ -1,0 +1,212 @@
+"""Choosing gamma on validation queries, evaluated on the touched records only.
+
+For a validation query, every untouched record's score is fixed, so a gamma candidate
+needs only the touched block ``|val| x |T|`` plus the untouched top-k found once.
+NUDGE-M's hit@1 optimum is found exactly by an interval sweep; any variant and metric
+can also be scored on a grid of candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from nudge_integrations.core.ids import Pairs
+from nudge_integrations.metrics import RelevanceTable
+
+#: The reference implementation's NUDGE-N candidates: 0, 0.02, ..., 0.48.
+REFERENCE_N_GRID: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(25))
+
+#: Validation queries scored per block; bounds the |block| x |T| working matrices.
+VAL_BLOCK = 256
+
+Blocks = tuple[torch.Tensor, ...]
+ScoreFn = Callable[[float, Blocks], torch.Tensor]
+
+
+@dataclass
+class ValidationView:
+    """Validation queries with their judgements and their best untouched competitors."""
+
+    queries: torch.Tensor
+    pairs: Pairs
+    table: RelevanceTable
+    untouched_scores: torch.Tensor
+    untouched_rows: torch.Tensor
+
+
+class NGeometry:
+    """NUDGE-N's closed form on the touched records, with its per-row pieces precomputed.
+
+    ``e' = g_hat`` where ``e . g_hat >= 1 - gamma/2``; else the cap's edge
+    ``(1 - gamma/2) e + sqrt(gamma - gamma^2/4) z`` with ``z`` the unit part of ``g``
+    orthogonal to ``e``. Rows with ``e . g < 0`` or ``g`` parallel to ``e`` keep ``e``
+    (the reference's NaN for parallel rows is avoided by clamping).
+    """
+
+    def __init__(self, e: torch.Tensor, g: torch.Tensor):
+        self.e = e
+        v = (g * e).sum(dim=1)
+        c = (g * g).sum(dim=1)
+        w2 = torch.clamp(c - v * v, min=0.0)
+        self.frozen = (v < 0) | (w2 <= 0) | (c <= 0)
+        w = torch.sqrt(torch.where(self.frozen, torch.ones_like(w2), w2))
+        z = (g - v.unsqueeze(1) * e) / w.unsqueeze(1)
+        self.z = torch.where(self.frozen.unsqueeze(1), torch.zeros_like(z), z)
+        self.g_hat = torch.nn.functional.normalize(g, dim=1)
+        self.cos_eg = (e * self.g_hat).sum(dim=1)
+        self.has_pull = c > 0
+
+    def coefficients(self, gamma: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(use_g_hat, a, b)`` with ``e' = g_hat`` where ``use_g_hat`` else ``a e + b z``."""
+        if gamma == 0:
+            no = torch.zeros_like(self.frozen)
+            return no, torch.ones_like(self.cos_eg), torch.zeros_like(self.cos_eg)
+        use = self.has_pull & (self.cos_eg >= 1 - gamma / 2)
+        a = torch.where(self.frozen, 1.0, 1 - gamma / 2).to(self.cos_eg.dtype)
+        b = torch.where(self.frozen, 0.0, float(np.sqrt(gamma - gamma * gamma / 4)))
+        return use, a, b.to(self.cos_eg.dtype)
+
+    def vectors(self, gamma: float) -> torch.Tensor:
+        """The nudged vectors of all touched rows at ``gamma``."""
+        use, a, b = self.coefficients(gamma)
+        edge = a.unsqueeze(1) * self.e + b.unsqueeze(1) * self.z
+        return torch.where(use.unsqueeze(1), self.g_hat, edge)
+
+    def blocks(self, q: torch.Tensor) -> Blocks:
+        """Query-side products needed to score any gamma: ``(q.e, q.z, q.g_hat)``."""
+        return q @ self.e.T, q @ self.z.T, q @ self.g_hat.T
+
+    def score(self, gamma: float, blocks: Blocks) -> torch.Tensor:
+        """Scores of the touched rows at ``gamma`` from :meth:`blocks`."""
+        qe, qz, qg = blocks
+        use, a, b = self.coefficients(gamma)
+        return torch.where(use, qg, a * qe + b * qz)
+
+
+class MGeometry:
+    """NUDGE-M's closed form on the touched records: ``e' = e + gamma * g_hat``."""
+
+    def __init__(self, e: torch.Tensor, g: torch.Tensor):
+        self.e = e
+        self.g_hat = torch.nn.functional.normalize(g, dim=1)
+
+    def vectors(self, gamma: float) -> torch.Tensor:
+        return self.e + gamma * self.g_hat
+
+    def blocks(self, q: torch.Tensor) -> Blocks:
+        return q @ self.e.T, q @ self.g_hat.T
+
+    def score(self, gamma: float, blocks: Blocks) -> torch.Tensor:
+        qe, qg = blocks
+        return qe + gamma * qg
+
+
+def grid_search(
+    gammas: Sequence[float],
+    geometry: NGeometry | MGeometry,
+    view: ValidationView,
+    touched_rows: torch.Tensor,
+    metric: str,
+    k: int,
+) -> NDArray[np.float64]:
+    """Mean validation ``metric@k`` at each gamma, ranking all records exactly."""
+    n_val = view.queries.shape[0]
+    n_t = touched_rows.shape[0]
+    ranked = [np.empty((n_val, k), dtype=np.int64) for _ in gammas]
+    for start in range(0, n_val, VAL_BLOCK):
+        stop = min(n_val, start + VAL_BLOCK)
+        blocks = geometry.blocks(view.queries[start:stop])
+        u_s = view.untouched_scores[start:stop]
+        u_r = view.untouched_rows[start:stop]
+        for gi, gamma in enumerate(gammas):
+            scores = torch.cat([geometry.score(float(gamma), blocks), u_s], dim=1)
+            _, pos = torch.topk(scores, k, dim=1)
+            from_t = pos < n_t
+            rows = torch.where(
+                from_t,
+                touched_rows[torch.clamp(pos, max=max(n_t - 1, 0))],
+                torch.gather(u_r, 1, torch.clamp(pos - n_t, min=0)),
+            )
+            ranked[gi][start:stop] = rows.cpu().numpy()
+    return np.asarray([view.table.mean(r, metric, k) for r in ranked])
+
+
+def m_intervals(
+    geometry: MGeometry,
+    view: ValidationView,
+    touched_pos: NDArray[np.int64],
+    target_scores: torch.Tensor,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+    """Per validation (query, relevant record) pair, the gamma interval where it ranks first.
+
+    ``touched_pos[p]`` is the touched-row position of pair ``p``'s record (-1 if
+    untouched); ``target_scores[p]`` is ``q . e_x`` for untouched targets. Ties count as
+    first. Returns (lower ends, upper ends) of the non-empty intervals and the pair count.
+    """
+    pairs = view.pairs
+    device = view.queries.device
+    lows: list[NDArray[np.float64]] = []
+    highs: list[NDArray[np.float64]] = []
+    inf = torch.tensor(float("inf"), device=device)
+    for start in range(0, pairs.n_queries, VAL_BLOCK):
+        stop = min(pairs.n_queries, start + VAL_BLOCK)
+        sel = np.flatnonzero((pairs.query >= start) & (pairs.query < stop))
+        if len(sel) == 0:
+            continue
+        qe, qg = geometry.blocks(view.queries[start:stop])
+        local_q = torch.from_numpy(pairs.query[sel] - start).to(device)
+        s_all, g_all = qe[local_q], qg[local_q]
+        tpos = torch.from_numpy(touched_pos[sel]).to(device)
+        is_t = tpos >= 0
+        safe = torch.clamp(tpos, min=0).unsqueeze(1)
+        s_x = torch.where(is_t, torch.gather(s_all, 1, safe).squeeze(1), target_scores[sel])
+        g_x = torch.where(is_t, torch.gather(g_all, 1, safe).squeeze(1), 0.0)
+        # best untouched competitor other than the target itself
+        u_s = view.untouched_scores[local_q + start]
+        u_r = view.untouched_rows[local_q + start]
+        x_row = torch.from_numpy(pairs.row[sel]).to(device)
+        first_is_x = u_r[:, 0] == x_row
+        u_best = torch.where(first_is_x, u_s[:, 1], u_s[:, 0])
+        # x stays first against competitor i iff s_i - s_x <= gamma * (g_x - g_i)
+        s_dif = torch.cat([s_all, u_best.unsqueeze(1)], dim=1) - s_x.unsqueeze(1)
+        g_dif = g_x.unsqueeze(1) - torch.cat([g_all, torch.zeros_like(u_best).unsqueeze(1)], dim=1)
+        ratio = s_dif / torch.where(g_dif == 0, torch.ones_like(g_dif), g_dif)
+        lo = torch.where(g_dif > 0, ratio, -inf).max(dim=1).values.clamp(min=0.0)
+        hi = torch.where(g_dif < 0, ratio, inf).min(dim=1).values
+        blocked = ((g_dif == 0) & (s_dif > 0)).any(dim=1)
+        ok = ~blocked & (hi >= lo)
+        lows.append(lo[ok].double().cpu().numpy())
+        highs.append(hi[ok].double().cpu().numpy())
+    lo_all = np.concatenate(lows) if lows else np.zeros(0)
+    hi_all = np.concatenate(highs) if highs else np.zeros(0)
+    return lo_all, hi_all, len(pairs.query)
+
+
+def most_covered_point(
+    lows: NDArray[np.float64], highs: NDArray[np.float64], total: int, max_points: int = 200
+) -> tuple[float, dict[float, float]]:
+    """Smallest gamma covered by the most intervals ``[lo, hi)``, and the coverage curve.
+
+    Returns 0 when no interval is non-empty. The curve maps sampled lower ends (always
+    including 0 and the chosen point) to the fraction of pairs ranked first there.
+    """
+    if len(lows) == 0:
+        return 0.0, {0.0: 0.0}
+    lo_sorted = np.sort(lows)
+    hi_sorted = np.sort(highs)
+    cand = np.unique(np.concatenate([[0.0], lo_sorted]))
+    counts = np.searchsorted(lo_sorted, cand, side="right") - np.searchsorted(
+        hi_sorted, cand, side="right"
+    )
+    best = int(np.argmax(counts))
+    gamma = float(cand[best]) if counts[best] > 0 else 0.0
+    keep = np.unique(np.linspace(0, len(cand) - 1, min(max_points, len(cand))).astype(int))
+    keep = np.union1d(keep, [0, best])
+    denom = max(total, 1)
+    curve = {float(cand[i]): float(counts[i]) / denom for i in keep}
+    return gamma, curve
