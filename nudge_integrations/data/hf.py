@@ -1,0 +1,89 @@
+"""Load QA data from Hugging Face ``datasets`` objects or local files (the ``data`` extra).
+
+The expected shape is BEIR's, as on the Hub (``corpus``/``queries`` with ``_id``,
+``title``, ``text``; qrels with ``query-id``, ``corpus-id``, ``score``); every field name
+can be changed. Local files are read with ``datasets.load_dataset`` (json, jsonl, csv,
+tsv or parquet), which works offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.data.records import dataset_from_rows
+from nudge_integrations.errors import NudgeError
+
+_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
+
+
+def _rows(obj: Any, name: str) -> Iterable[Mapping[str, Any]]:
+    """Rows of a Dataset, a one-split DatasetDict, or any iterable of dicts."""
+    if hasattr(obj, "keys") and hasattr(obj, "values") and not isinstance(obj, Mapping):
+        obj = dict(obj)
+    if isinstance(obj, Mapping) and not {"_id", "query-id"} & set(obj):
+        # a DatasetDict (split name -> Dataset): accept exactly one split
+        if len(obj) != 1:
+            raise NudgeError(
+                f"{name} has several splits {sorted(obj)}: pass one, e.g. {name}['{next(iter(obj))}']"
+            )
+        obj = next(iter(obj.values()))
+    if isinstance(obj, str | bytes) or not isinstance(obj, Iterable):
+        raise NudgeError(f"{name} must be a datasets.Dataset or an iterable of dict rows")
+    return obj  # type: ignore[no-any-return]
+
+
+def from_hf(
+    corpus: Any,
+    queries: Any,
+    qrels: Any,
+    *,
+    id_field: str = "_id",
+    text_field: str = "text",
+    title_field: str = "title",
+    query_id_field: str = "query-id",
+    doc_id_field: str = "corpus-id",
+    score_field: str = "score",
+) -> QADataset:
+    """Build a :class:`QADataset` from three Hugging Face datasets (or lists of dict rows)."""
+    return dataset_from_rows(
+        _rows(corpus, "corpus"),
+        _rows(queries, "queries"),
+        _rows(qrels, "qrels"),
+        id_field=id_field,
+        text_field=text_field,
+        title_field=title_field,
+        query_id_field=query_id_field,
+        doc_id_field=doc_id_field,
+        score_field=score_field,
+        source="hf",
+    )
+
+
+def load_local(path: str | Path) -> Any:
+    """Read one local json/jsonl/csv/tsv/parquet file as a ``datasets.Dataset``."""
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "reading local files needs the 'data' extra: pip install 'nudge-integrations[data]'"
+        ) from exc
+    file = Path(path)
+    builder = _BUILDERS.get(file.suffix.lower())
+    if builder is None:
+        raise NudgeError(f"{file}: unsupported file type; use one of {sorted(_BUILDERS)}")
+    if not file.is_file():
+        raise NudgeError(f"{file} does not exist")
+    kwargs: dict[str, Any] = {"delimiter": "\t"} if file.suffix.lower() == ".tsv" else {}
+    if builder == "csv":
+        kwargs["dtype"] = str  # keep ids such as "007" as written
+    return datasets.load_dataset(builder, data_files=str(file), split="train", **kwargs)
+
+
+def load_files(
+    corpus: str | Path, queries: str | Path, qrels: str | Path, **fields: str
+) -> QADataset:
+    """Build a :class:`QADataset` from local corpus, queries and qrels files."""
+    return from_hf(load_local(corpus), load_local(queries), load_local(qrels), **fields)

@@ -1,0 +1,53 @@
+"""Before/after retrieval evaluation of embedding matrices, and plain-text tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nudge_integrations.metrics import evaluate
+from nudge_integrations.search import exact_search
+
+DEFAULT_COLUMNS: tuple[tuple[str, int], ...] = (("ndcg", 10), ("recall", 10), ("mrr", 10), ("hit", 1))
+
+
+def evaluate_embeddings(
+    queries: Any,
+    corpus: Any,
+    relevance: Sequence[Mapping[int, float] | Sequence[int]],
+    *,
+    similarity: str = "dot",
+    columns: Sequence[tuple[str, int]] = DEFAULT_COLUMNS,
+    device: str = "auto",
+) -> dict[str, float]:
+    """Exact search of ``queries`` over ``corpus``, scored as ``{"ndcg@10": ..., ...}``."""
+    depth = max(k for _, k in columns)
+    _, rows = exact_search(queries, corpus, depth, similarity=similarity, device=device)
+    n = int(corpus.shape[0])
+    out: dict[str, float] = {}
+    for metric, k in columns:
+        out.update(evaluate(rows, relevance, k=k, metrics=[metric], n_rows=n))
+    return out
+
+
+def format_table(rows: Mapping[str, Mapping[str, float]], *, digits: int = 4) -> str:
+    """A Markdown table: one row per label, one column per metric."""
+    labels = list(rows)
+    if not labels:
+        return ""
+    cols = list(rows[labels[0]])
+
+    def cell(value: Any) -> str:
+        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    cells = [[cell(rows[label][c]) for c in cols] for label in labels]
+    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(cols)]
+    lw = max(len(label) for label in labels)
+    head = f"| {'':<{lw}} | " + " | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
+    rule = f"|{'-' * (lw + 2)}|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = [
+        f"| {label:<{lw}} | " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |"
+        for label, r in zip(labels, cells, strict=True)
+    ]
+    head += " |"
+    return "\n".join([head, rule, *body])
