@@ -21,6 +21,9 @@ from nudge_integrations.metrics import RelevanceTable
 #: The reference implementation's NUDGE-N candidates: 0, 0.02, ..., 0.48.
 REFERENCE_N_GRID: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(25))
 
+#: Added to the score-slope difference before dividing, as in nudge-ft 0.1.2.
+_RATIO_EPS = 1e-8
+
 #: Validation queries scored per block; bounds the |block| x |T| working matrices.
 VAL_BLOCK = 256
 
@@ -175,7 +178,8 @@ def m_intervals(
         # x stays first against competitor i iff s_i - s_x <= gamma * (g_x - g_i)
         s_dif = torch.cat([s_all, u_best.unsqueeze(1)], dim=1) - s_x.unsqueeze(1)
         g_dif = g_x.unsqueeze(1) - torch.cat([g_all, torch.zeros_like(u_best).unsqueeze(1)], dim=1)
-        ratio = s_dif / torch.where(g_dif == 0, torch.ones_like(g_dif), g_dif)
+        # the reference's float32 arithmetic, eps included, so near-ties resolve the same way
+        ratio = s_dif / (g_dif + _RATIO_EPS)
         lo = torch.where(g_dif > 0, ratio, -inf).max(dim=1).values.clamp(min=0.0)
         hi = torch.where(g_dif < 0, ratio, inf).min(dim=1).values
         blocked = ((g_dif == 0) & (s_dif > 0)).any(dim=1)
@@ -190,7 +194,11 @@ def m_intervals(
 def most_covered_point(
     lows: NDArray[np.float64], highs: NDArray[np.float64], total: int, max_points: int = 200
 ) -> tuple[float, dict[float, float]]:
-    """Smallest gamma covered by the most intervals ``[lo, hi)``, and the coverage curve.
+    """Smallest gamma covered by the most intervals, and the coverage curve.
+
+    An interval covers ``lo <= gamma < hi``, the reference's sweep rule; where two
+    relevant records of one query cross, float rounding of the bounds decides whether
+    both count at the crossing point, exactly as in the reference.
 
     Returns 0 when no interval is non-empty. The curve maps sampled lower ends (always
     including 0 and the chosen point) to the fraction of pairs ranked first there.
@@ -200,6 +208,7 @@ def most_covered_point(
     lo_sorted = np.sort(lows)
     hi_sorted = np.sort(highs)
     cand = np.unique(np.concatenate([[0.0], lo_sorted]))
+    # coverage of [lo, hi) at each candidate, as the reference's sweep counts it
     counts = np.searchsorted(lo_sorted, cand, side="right") - np.searchsorted(
         hi_sorted, cand, side="right"
     )

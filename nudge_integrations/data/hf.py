@@ -8,6 +8,7 @@ tsv or parquet), which works offline.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,12 @@ def _rows(obj: Any, name: str) -> Iterable[Mapping[str, Any]]:
         obj = dict(obj)
     if isinstance(obj, Mapping) and not {"_id", "query-id"} & set(obj):
         # a DatasetDict (split name -> Dataset): accept exactly one split
+        if not obj:
+            raise NudgeError(f"{name} is an empty mapping: pass a dataset split or a list of rows")
         if len(obj) != 1:
+            first = next(iter(obj))
             raise NudgeError(
-                f"{name} has several splits {sorted(obj)}: pass one, e.g. {name}['{next(iter(obj))}']"
+                f"{name} has several splits {sorted(obj)}: pass one, e.g. {name}['{first}']"
             )
         obj = next(iter(obj.values()))
     if isinstance(obj, str | bytes) or not isinstance(obj, Iterable):
@@ -76,9 +80,17 @@ def load_local(path: str | Path) -> Any:
         raise NudgeError(f"{file}: unsupported file type; use one of {sorted(_BUILDERS)}")
     if not file.is_file():
         raise NudgeError(f"{file} does not exist")
-    kwargs: dict[str, Any] = {"delimiter": "\t"} if file.suffix.lower() == ".tsv" else {}
+    kwargs: dict[str, Any] = {}
     if builder == "csv":
-        kwargs["dtype"] = str  # keep ids such as "007" as written
+        # keep ids such as "007" as written: declare every column a string (the csv
+        # builder takes no pandas ``dtype``; it derives one from ``features``)
+        delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
+        kwargs["delimiter"] = delimiter
+        kwargs["keep_default_na"] = False  # a title (or id) "NA" or "null" stays text
+        with file.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh, delimiter=delimiter), [])
+        if header:
+            kwargs["features"] = datasets.Features({c: datasets.Value("string") for c in header})
     return datasets.load_dataset(builder, data_files=str(file), split="train", **kwargs)
 
 
