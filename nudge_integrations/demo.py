@@ -34,7 +34,8 @@ def python_docs_corpus(max_passages: int = 400, words: int = 90) -> dict[str, st
         prose = [
             " ".join(p.split())
             for p in paragraphs
-            if not p.startswith((" ", "\t")) and not set(p.strip()) <= set("*=-~^")
+            if not p.startswith((" ", "\t"))
+            and not set(p.strip()) <= set("*=-~^")
             and len(p.split()) >= 8
         ]
         chunk: list[str] = []

@@ -57,7 +57,7 @@ def embed_texts(
     if cache_dir is not None:
         path = Path(cache_dir) / f"{model_name}-{digest.hexdigest()[:24]}.npy"
         if path.is_file():
-            return np.load(path)
+            return np.asarray(np.load(path), dtype=np.float32)
     vectors = model.encode(
         list(texts),
         batch_size=batch_size,

@@ -84,7 +84,9 @@ class RelevanceTable:
             self._ideal[k] = idcg
         return self._ideal[k]
 
-    def scores(self, retrieved: NDArray[np.integer[Any]], metric: str, k: int) -> NDArray[np.float64]:
+    def scores(
+        self, retrieved: NDArray[np.integer[Any]], metric: str, k: int
+    ) -> NDArray[np.float64]:
         """Per-query ``metric@k`` of ranked rows ``retrieved`` (queries x >= k, best first)."""
         name = check_metric(metric, k)
         ret = np.asarray(retrieved)[:, :k]
@@ -95,17 +97,21 @@ class RelevanceTable:
         gains = self.gains_of(ret)
         hits = gains > 0
         if name == "hit":
-            return hits.any(axis=1).astype(np.float64)
+            return np.asarray(hits.any(axis=1), dtype=np.float64)
         if name == "recall":
             denom = np.minimum(self.counts, k).astype(np.float64)
-            return np.divide(hits.sum(axis=1), denom, out=np.zeros(len(denom)), where=denom > 0)
+            out = np.zeros(len(denom))
+            np.divide(hits.sum(axis=1), denom, out=out, where=denom > 0)
+            return out
         if name == "mrr":
             first = np.argmax(hits, axis=1)
-            return np.where(hits.any(axis=1), 1.0 / (first + 1.0), 0.0)
+            return np.asarray(np.where(hits.any(axis=1), 1.0 / (first + 1.0), 0.0), np.float64)
         discounts = 1.0 / np.log2(np.arange(2, ret.shape[1] + 2))
         dcg = (gains * discounts).sum(axis=1)
         idcg = self.ideal_dcg(k)
-        return np.divide(dcg, idcg, out=np.zeros(len(dcg)), where=idcg > 0)
+        ndcg = np.zeros(len(dcg))
+        np.divide(dcg, idcg, out=ndcg, where=idcg > 0)
+        return ndcg
 
     def mean(self, retrieved: NDArray[np.integer[Any]], metric: str, k: int) -> float:
         """Mean ``metric@k`` over queries."""

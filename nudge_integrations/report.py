@@ -8,7 +8,12 @@ from typing import Any
 from nudge_integrations.metrics import evaluate
 from nudge_integrations.search import exact_search
 
-DEFAULT_COLUMNS: tuple[tuple[str, int], ...] = (("ndcg", 10), ("recall", 10), ("mrr", 10), ("hit", 1))
+DEFAULT_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("ndcg", 10),
+    ("recall", 10),
+    ("mrr", 10),
+    ("hit", 1),
+)
 
 
 def evaluate_embeddings(
@@ -46,7 +51,9 @@ def format_table(rows: Mapping[str, Mapping[str, float]], *, digits: int = 4) ->
     head = f"| {'':<{lw}} | " + " | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
     rule = f"|{'-' * (lw + 2)}|" + "|".join("-" * (w + 2) for w in widths) + "|"
     body = [
-        f"| {label:<{lw}} | " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |"
+        f"| {label:<{lw}} | "
+        + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True))
+        + " |"
         for label, r in zip(labels, cells, strict=True)
     ]
     head += " |"

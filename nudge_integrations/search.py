@@ -41,8 +41,10 @@ def corpus_block(
     corpus: NDArray[Any], start: int, stop: int, device: torch.device, normalize: bool
 ) -> torch.Tensor:
     """Rows ``start:stop`` of ``corpus`` as a float32 tensor on ``device``."""
-    block = torch.from_numpy(np.ascontiguousarray(corpus[start:stop], dtype=np.float32))
-    block = block.to(device)
+    rows = np.ascontiguousarray(corpus[start:stop], dtype=np.float32)
+    if not rows.flags.writeable:  # a read-only memmap: torch wants writable memory
+        rows = rows.copy()
+    block = torch.from_numpy(rows).to(device)
     if normalize:
         block = torch.nn.functional.normalize(block, dim=1)
     return block
@@ -119,7 +121,11 @@ def exact_search(
         qt = torch.nn.functional.normalize(qt, dim=1)
     with torch.inference_mode():
         s, i = topk_scan(
-            qt, corpus_arr, int(k), normalize_corpus=sim == "cosine", exclude=exclude,
+            qt,
+            corpus_arr,
+            int(k),
+            normalize_corpus=sim == "cosine",
+            exclude=exclude,
             chunk_size=chunk_size,
         )
     return s.cpu().numpy(), i.cpu().numpy()

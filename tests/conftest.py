@@ -26,8 +26,14 @@ class Problem:
 
 
 def make_problem(
-    seed: int = 0, n: int = 2000, d: int = 32, n_train: int = 600, n_val: int = 150,
-    max_rel: int = 2, noise: float = 1.0, shift: float = 1.0,
+    seed: int = 0,
+    n: int = 2000,
+    d: int = 32,
+    n_train: int = 600,
+    n_val: int = 150,
+    max_rel: int = 2,
+    noise: float = 1.0,
+    shift: float = 1.0,
 ) -> Problem:
     """Queries drawn around a pool of docs that both training and validation share.
 
@@ -46,7 +52,9 @@ def make_problem(
             [int(x) for x in rng.choice(pool, size=rng.integers(1, max_rel + 1), replace=False)]
             for _ in range(m)
         ]
-        q = np.stack([(corpus[r] + offset[r]).mean(0) + noise * rng.normal(size=d) / np.sqrt(d) for r in rel])
+        q = np.stack(
+            [(corpus[r] + offset[r]).mean(0) + noise * rng.normal(size=d) / np.sqrt(d) for r in rel]
+        )
         return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32), rel
 
     tq, tr = queries(n_train)

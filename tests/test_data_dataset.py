@@ -117,8 +117,11 @@ def test_from_any_accepts_dataset_dict_and_object() -> None:
     assert from_obj.mode == "text"
 
     graded = SimpleNamespace(
-        queries={"q": "x"}, corpus={"d": "y"}, relevant_docs={"q": ["d"]},
-        mode="text", relevance_scores={"q": {"d": 2}},
+        queries={"q": "x"},
+        corpus={"d": "y"},
+        relevant_docs={"q": ["d"]},
+        mode="text",
+        relevance_scores={"q": {"d": 2}},
     )
     assert QADataset.from_any(graded).grades("q") == {"d": 2.0}
 

@@ -300,9 +300,9 @@ def test_load_files_parquet(tmp_path: Path, beir: Path) -> None:
     datasets = pytest.importorskip("datasets")
     paths = {name: tmp_path / f"{name}.parquet" for name in ("corpus", "queries", "qrels")}
     datasets.Dataset.from_list(CORPUS).to_parquet(str(paths["corpus"]))
-    datasets.Dataset.from_list(
-        [{"_id": q["_id"], "text": q["text"]} for q in QUERIES]
-    ).to_parquet(str(paths["queries"]))
+    datasets.Dataset.from_list([{"_id": q["_id"], "text": q["text"]} for q in QUERIES]).to_parquet(
+        str(paths["queries"])
+    )
     datasets.Dataset.from_list(_qrel_rows(TRAIN + TEST)).to_parquet(str(paths["qrels"]))
     ds = load_files(paths["corpus"], paths["queries"], paths["qrels"])
     assert ds == load_beir(beir)

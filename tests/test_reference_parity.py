@@ -109,8 +109,10 @@ def test_parallel_pull_gives_nan_in_reference_but_not_here() -> None:
     train_rel = [p.train_rel[i] for i in keep] + [[x]]
     bad = Problem(p.corpus, train_q, train_rel, p.val_q, p.val_rel)
     ref = reference("N", bad, gamma=0.2)
-    ours = NudgeN(gamma=0.2, device="cpu").fit(p.corpus, train_q, train_rel).nudged_embeddings(
-        p.corpus
+    ours = (
+        NudgeN(gamma=0.2, device="cpu")
+        .fit(p.corpus, train_q, train_rel)
+        .nudged_embeddings(p.corpus)
     )
     assert np.isfinite(ours).all()
     np.testing.assert_allclose(np.linalg.norm(ours[x]), 1.0, atol=1e-5)

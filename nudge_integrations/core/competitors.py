@@ -41,6 +41,10 @@ class InMemoryCompetitors:
         self, queries: torch.Tensor, k: int, exclude: NDArray[np.bool_]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return topk_scan(
-            queries, self.corpus, k, normalize_corpus=True, exclude=exclude,
+            queries,
+            self.corpus,
+            k,
+            normalize_corpus=True,
+            exclude=exclude,
             chunk_size=self.chunk_size,
         )

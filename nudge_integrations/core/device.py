@@ -36,7 +36,9 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
         chosen = torch.device(name)
         name = base
     if name == "cuda" and not torch.cuda.is_available():
-        raise NudgeError("device 'cuda' was requested but CUDA is not available: use 'cpu' or 'auto'")
+        raise NudgeError(
+            "device 'cuda' was requested but CUDA is not available: use 'cpu' or 'auto'"
+        )
     if name == "mps" and not _mps_available():
         raise NudgeError("device 'mps' was requested but MPS is not available: use 'cpu' or 'auto'")
     return chosen

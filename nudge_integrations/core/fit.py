@@ -336,8 +336,11 @@ class NudgeN(_Nudge):
         grid = [float(g) for g in (self.gammas or REFERENCE_N_GRID) if g < 4]
         gamma, curve = _pick(grid, grid_search(grid, geometry, view, t_rows, metric, self.k))
         if self.refine:
-            fine = [g for g in np.round(np.arange(gamma - 0.02, gamma + 0.0201, 0.004), 6)
-                    if 0 <= g < 4 and float(g) not in curve]
+            fine = [
+                g
+                for g in np.round(np.arange(gamma - 0.02, gamma + 0.0201, 0.004), 6)
+                if 0 <= g < 4 and float(g) not in curve
+            ]
             if fine:
                 scores = grid_search(fine, geometry, view, t_rows, metric, self.k)
                 curve.update({float(g): float(s) for g, s in zip(fine, scores, strict=True)})
@@ -398,6 +401,6 @@ class NudgeM(_Nudge):
         gamma, sweep_curve = most_covered_point(lows, highs, total)
         if metric == "hit" and self.k == 1:
             return gamma, sweep_curve
-        qs = np.quantile(lows, np.linspace(0, 1, _M_GRID_POINTS)) if len(lows) else []
+        qs = np.quantile(lows, np.linspace(0, 1, _M_GRID_POINTS)) if len(lows) else np.zeros(0)
         grid = sorted({0.0, gamma, *(float(v) for v in qs)})
         return _pick(grid, grid_search(grid, geometry, view, t_rows, metric, self.k))

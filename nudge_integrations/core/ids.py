@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +25,8 @@ class IdIndex:
             id_list = list(ids)
             if len(id_list) != n_rows:
                 raise ShapeError(
-                    f"got {len(id_list)} ids for {n_rows} embedding rows: pass exactly one id per row"
+                    f"got {len(id_list)} ids for {n_rows} embedding rows: "
+                    "pass exactly one id per row"
                 )
             row: dict[Hashable, int] = {}
             for i, key in enumerate(id_list):

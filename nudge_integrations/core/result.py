@@ -1,4 +1,4 @@
-"""What a NUDGE fit learned: the moved records' new vectors by id, gamma, and the validation curve."""
+"""What a NUDGE fit learned: moved records' new vectors by id, gamma, the validation curve."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class NudgeResult:
 
     @property
     def similarity(self) -> Literal["dot", "cosine"]:
-        """How the nudged vectors must be served: NUDGE-M needs inner product; NUDGE-N is unit-norm."""
+        """How to serve the vectors: NUDGE-M needs inner product; NUDGE-N is unit-norm."""
         return "dot" if self.variant == "M" else "cosine"
 
     @property
@@ -73,7 +73,8 @@ class NudgeResult:
     def vector(self, key: Hashable) -> NDArray[np.float32]:
         """The nudged vector of a moved record."""
         try:
-            return self.vectors[self._position[key]]
+            row: NDArray[np.float32] = self.vectors[self._position[key]]
+            return row
         except KeyError:
             raise UnknownIdError(
                 f"record {key!r} did not move in this fit (no training query, or gamma "

@@ -105,7 +105,9 @@ class QADataset:
             corpus=self.corpus,
             relevant_docs={q: self.relevant_docs[q] for q in ids},
             mode=self.mode,
-            relevance_scores={q: self.relevance_scores[q] for q in ids if q in self.relevance_scores},
+            relevance_scores={
+                q: self.relevance_scores[q] for q in ids if q in self.relevance_scores
+            },
         )
 
     def __len__(self) -> int:

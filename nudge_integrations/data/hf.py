@@ -36,7 +36,7 @@ def _rows(obj: Any, name: str) -> Iterable[Mapping[str, Any]]:
         obj = next(iter(obj.values()))
     if isinstance(obj, str | bytes) or not isinstance(obj, Iterable):
         raise NudgeError(f"{name} must be a datasets.Dataset or an iterable of dict rows")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def from_hf(

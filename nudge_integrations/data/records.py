@@ -13,7 +13,9 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import DuplicateIdError, NudgeError, UnknownIdError
 
 
-def corpus_text(row: Mapping[str, Any], text_field: str = "text", title_field: str = "title") -> str:
+def corpus_text(
+    row: Mapping[str, Any], text_field: str = "text", title_field: str = "title"
+) -> str:
     """The text recipe used for embeddings: ``(title + " " + text).strip()``."""
     title = str(row.get(title_field) or "")
     text = str(row.get(text_field) or "")
