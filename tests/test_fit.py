@@ -187,3 +187,13 @@ def test_device_choice() -> None:
             resolve_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_params_follow_scikit_learn_conventions() -> None:
+    est = NudgeN(refine=True, k=5, metric="recall")
+    assert est.get_params()["refine"] is True and est.get_params()["k"] == 5
+    assert repr(est) == "NudgeN(refine=True, metric='recall', k=5)"
+    assert est.set_params(k=3) is est and est.k == 3
+    with pytest.raises(ValueError, match="unknown parameter 'kk'"):
+        est.set_params(kk=1)
+    assert not hasattr(est, "result_")  # learned state appears only after fit

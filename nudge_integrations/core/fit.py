@@ -9,6 +9,7 @@ gamma candidate is scored on the ``|val| x |T|`` block alone.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar, Literal
@@ -75,6 +76,36 @@ class _Nudge:
         self.chunk_size = chunk_size
 
     # ------------------------------------------------------------------ public API
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters by name (scikit-learn convention)."""
+        names = inspect.signature(type(self).__init__).parameters
+        params = {n: getattr(self, n) for n in names if n not in {"self", "kwargs"}}
+        for n in inspect.signature(_Nudge.__init__).parameters:
+            if n != "self":
+                params[n] = getattr(self, n)
+        return params
+
+    def set_params(self, **params: Any) -> _Nudge:
+        """Change constructor parameters; unknown names raise."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise NudgeError(f"unknown parameter {name!r}; valid: {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            n: p.default
+            for cls in (type(self), _Nudge)
+            for n, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
+        changed = [
+            f"{n}={v!r}" for n, v in self.get_params().items() if defaults.get(n, object()) != v
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
     def fit(
         self,
         embeddings: Any,
