@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -11,7 +12,7 @@ from numpy.typing import NDArray
 from nudge_integrations.errors import DuplicateIdError, NudgeError, ShapeError, UnknownIdError
 
 #: One query's judgements: relevant ids (gain 1 each) or a mapping id -> graded gain.
-Judgements = Sequence[Hashable] | Mapping[Hashable, float]
+Judgements = Sequence[Any] | Mapping[Any, float]
 
 
 class IdIndex:

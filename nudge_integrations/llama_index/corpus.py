@@ -1,0 +1,133 @@
+"""Turn what a LlamaIndex user has (nodes, a docstore, a VectorStoreIndex, a QA dataset's
+corpus) into ids, nodes and, where the store already holds them, base vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from llama_index.core import VectorStoreIndex
+from llama_index.core.schema import BaseNode, MetadataMode, TextNode
+from llama_index.core.storage.docstore.types import BaseDocumentStore
+from numpy.typing import NDArray
+
+from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.errors import DuplicateIdError, NudgeError
+
+CorpusLike = Sequence[BaseNode] | BaseDocumentStore | VectorStoreIndex | None
+
+
+@dataclass
+class Corpus:
+    """Nodes by id, in a fixed order, with any base vectors found for them."""
+
+    nodes: dict[str, BaseNode]
+    stored: dict[str, NDArray[np.float32]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.nodes)
+
+    def text(self, node_id: str) -> str:
+        """What LlamaIndex embeds for a node (content plus embed-visible metadata)."""
+        return self.nodes[node_id].get_content(metadata_mode=MetadataMode.EMBED)
+
+
+def nodes_from_dataset(*datasets: QADataset | None) -> list[BaseNode]:
+    """TextNodes for the union of the datasets' corpora (id = the dataset's doc id)."""
+    seen: dict[str, str] = {}
+    for ds in datasets:
+        if ds is None:
+            continue
+        for doc_id, text in ds.corpus.items():
+            if doc_id in seen and seen[doc_id] != text:
+                raise NudgeError(
+                    f"doc {doc_id!r} has different text in the training and validation "
+                    "corpora: give each text its own id"
+                )
+            seen[doc_id] = text
+    return [TextNode(id_=doc_id, text=text) for doc_id, text in seen.items()]
+
+
+def resolve_corpus(source: CorpusLike, *datasets: QADataset | None) -> Corpus:
+    """Nodes (and stored vectors) from nodes, a docstore, an index, or the datasets."""
+    if source is None:
+        return _from_nodes(nodes_from_dataset(*datasets))
+    if isinstance(source, VectorStoreIndex):
+        corpus = _from_nodes(_index_nodes(source))
+        corpus.stored, note = stored_vectors(source, corpus.ids)
+        if note:
+            corpus.notes.append(note)
+        return corpus
+    if isinstance(source, BaseDocumentStore):
+        return _from_nodes(list(source.docs.values()))
+    if isinstance(source, str | bytes) or not isinstance(source, Sequence):
+        raise NudgeError(
+            f"corpus must be a list of nodes, a docstore or a VectorStoreIndex, not "
+            f"{type(source).__name__}"
+        )
+    return _from_nodes(list(source))
+
+
+def _from_nodes(nodes: list[Any]) -> Corpus:
+    by_id: dict[str, BaseNode] = {}
+    stored: dict[str, NDArray[np.float32]] = {}
+    for i, node in enumerate(nodes):
+        if not isinstance(node, BaseNode):
+            raise NudgeError(
+                f"corpus item {i} is a {type(node).__name__}, not a LlamaIndex node: wrap "
+                "texts as TextNode(id_=..., text=...)"
+            )
+        if node.node_id in by_id:
+            raise DuplicateIdError(f"node id {node.node_id!r} appears twice in the corpus")
+        by_id[node.node_id] = node
+        if node.embedding is not None:
+            stored[node.node_id] = np.asarray(node.embedding, dtype=np.float32)
+    if not by_id:
+        raise NudgeError("the corpus is empty: give nodes, a docstore or an index with nodes")
+    return Corpus(by_id, stored)
+
+
+def _index_nodes(index: VectorStoreIndex) -> list[BaseNode]:
+    node_ids = list(index.index_struct.nodes_dict.values())
+    if not node_ids:
+        raise NudgeError("the VectorStoreIndex holds no nodes")
+    docstore = index.docstore
+    found = docstore.get_nodes(node_ids, raise_error=False)
+    if len(found) == len(node_ids):
+        return list(found)
+    vector_store = index.vector_store
+    if getattr(vector_store, "stores_text", False):
+        return list(vector_store.get_nodes(node_ids=node_ids))
+    raise NudgeError(
+        "the index's docstore lacks some of its nodes and its vector store keeps no text: "
+        "pass the nodes (corpus=[...]) instead"
+    )
+
+
+def stored_vectors(
+    index: VectorStoreIndex, node_ids: list[str]
+) -> tuple[dict[str, NDArray[np.float32]], str | None]:
+    """Vectors the index's store already holds, so nothing is embedded twice."""
+    store = index.vector_store
+    out: dict[str, NDArray[np.float32]] = {}
+    getter = getattr(store, "get", None)
+    try:
+        if store.__class__.__name__ == "SimpleVectorStore" and getter is not None:
+            for node_id in node_ids:
+                out[node_id] = np.asarray(getter(node_id), dtype=np.float32)
+        else:
+            for node in store.get_nodes(node_ids=node_ids):
+                if node.embedding is not None:
+                    out[node.node_id] = np.asarray(node.embedding, dtype=np.float32)
+    except (NotImplementedError, KeyError, AttributeError, TypeError, ValueError):
+        out = {}
+    if len(out) < len(node_ids):
+        return out, (
+            f"{type(store).__name__} returned stored vectors for {len(out)} of {len(node_ids)} "
+            "nodes; the rest were re-embedded"
+        )
+    return out, None

@@ -1,0 +1,395 @@
+"""NUDGE for LlamaIndex: a finetune engine over your nodes, docstore or index.
+
+The engine embeds (or reuses) the corpus vectors and the QA queries with your
+``BaseEmbedding``, fits NUDGE on the framework-free core, and hands back the nudged
+vectors by node id, a ``VectorStoreIndex`` or retriever over them, or the user's vector
+store updated in place. The embed model is unchanged: it stays the query model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from llama_index.core import Settings, StorageContext, VectorStoreIndex
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import BaseNode
+from llama_index.core.storage.docstore import SimpleDocumentStore
+from numpy.typing import NDArray
+
+from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.errors import DuplicateIdError, NotFittedError, NudgeError, UnknownIdError
+from nudge_integrations.llama_index.corpus import Corpus, CorpusLike, resolve_corpus
+from nudge_integrations.llama_index.embeddings import EmbeddingCache
+from nudge_integrations.llama_index.retriever import NudgeRetriever
+from nudge_integrations.llama_index.stores import require_inner_product, swap_vectors, writer_for
+
+Variant = Literal["N", "M"]
+_STATE = "nudge_engine.json"
+
+
+class NudgeFinetuneEngine:
+    """Fine-tune a corpus's embeddings with NUDGE, in the shape of LlamaIndex's finetune engines.
+
+    ``finetune()`` fits; ``get_finetuned_model()`` returns the (unchanged) query model;
+    ``get_finetuned_corpus_embeddings()`` the nudged vectors by node id; ``as_index()``,
+    ``as_retriever()`` and ``nudged_nodes()`` put them to use. Every fit starts from the
+    base vectors, so growing, shrinking and re-fitting never compounds nudges.
+    """
+
+    def __init__(
+        self,
+        train_dataset: Any,
+        embed_model: BaseEmbedding | None = None,
+        *,
+        corpus: CorpusLike = None,
+        val_dataset: Any = None,
+        variant: Variant = "N",
+        gamma: float | None = None,
+        metric: str = "hit",
+        k: int = 1,
+        device: str = "auto",
+        show_progress: bool = False,
+        **fit_params: Any,
+    ) -> None:
+        if variant not in ("N", "M"):
+            raise NudgeError(f"variant must be 'N' or 'M', got {variant!r}")
+        self.embed_model: BaseEmbedding = embed_model or Settings.embed_model
+        self.variant: Variant = variant
+        self.fit_params: dict[str, Any] = {
+            "gamma": gamma,
+            "metric": metric,
+            "k": k,
+            "device": device,
+            **fit_params,
+        }
+        self._train = QADataset.from_any(train_dataset)
+        self._val = None if val_dataset is None else QADataset.from_any(val_dataset)
+        self._corpus: Corpus = resolve_corpus(corpus, self._train, self._val)
+        self._cache = EmbeddingCache(self.embed_model, show_progress=show_progress)
+        self._base: dict[str, NDArray[np.float32]] = dict(self._corpus.stored)
+        self._check_judgements()
+        self.result_: NudgeResult | None = None
+        self._applied: dict[int, set[str]] = {}
+
+    # ---------------------------------------------------------------- fitting
+    def finetune(self) -> None:
+        """Fit NUDGE from the base vectors of the current corpus and QA data."""
+        ids = self._corpus.ids
+        base = self.base_embeddings_matrix()
+        train_q = self._cache.embed_queries([self._train.queries[q] for q in self._train.query_ids])
+        val_args: tuple[Any, Any] = (None, None)
+        if self._val is not None and len(self._val):
+            val_args = (
+                self._cache.embed_queries([self._val.queries[q] for q in self._val.query_ids]),
+                self._val.judgements(),
+            )
+        estimator = self._estimator()
+        estimator.fit(base, train_q, self._train.judgements(), *val_args, ids=ids)
+        self.result_ = estimator.result_
+
+    def _estimator(self) -> NudgeN | NudgeM:
+        params = {k: v for k, v in self.fit_params.items() if v is not None or k == "gamma"}
+        return NudgeN(**params) if self.variant == "N" else NudgeM(**params)
+
+    # ---------------------------------------------------------------- results
+    @property
+    def gamma_(self) -> float:
+        return self._result().gamma
+
+    def _result(self) -> NudgeResult:
+        if self.result_ is None:
+            raise NotFittedError("call finetune() first")
+        return self.result_
+
+    def get_finetuned_model(self, **kwargs: Any) -> BaseEmbedding:
+        """The query embedding model: NUDGE changes record vectors, never the model."""
+        return self.embed_model
+
+    def base_embeddings(self) -> dict[str, list[float]]:
+        """Base vector of every node, by id (embedded once, then cached)."""
+        matrix = self.base_embeddings_matrix()
+        return {nid: matrix[i].tolist() for i, nid in enumerate(self._corpus.ids)}
+
+    def base_embeddings_matrix(self) -> NDArray[np.float32]:
+        """Base vectors as rows, in corpus order (see ``node_ids``)."""
+        ids = self._corpus.ids
+        missing = [nid for nid in ids if nid not in self._base]
+        if missing:
+            vectors = self._cache.embed_texts([self._corpus.text(nid) for nid in missing])
+            for nid, vec in zip(missing, vectors, strict=True):
+                self._base[nid] = vec
+        dims = {self._base[nid].shape for nid in ids}
+        if len(dims) != 1:
+            raise NudgeError(
+                f"stored and computed base vectors disagree in dimension {sorted(dims)}: the "
+                "index was built with another embed model; pass that model"
+            )
+        return np.stack([self._base[nid] for nid in ids]).astype(np.float32)
+
+    @property
+    def node_ids(self) -> list[str]:
+        return self._corpus.ids
+
+    def get_finetuned_corpus_embeddings(self) -> dict[str, list[float]]:
+        """Every node's vector after NUDGE (nudged where it moved, base otherwise), by id."""
+        matrix = self._result().apply(self.base_embeddings_matrix())
+        return {nid: matrix[i].tolist() for i, nid in enumerate(self._corpus.ids)}
+
+    def nudged_vectors(self) -> dict[Hashable, NDArray[np.float32]]:
+        """Only the vectors that moved, by node id."""
+        return self._result().as_dict()
+
+    def nudged_nodes(self) -> list[BaseNode]:
+        """Copies of the nodes (text and metadata kept) carrying their nudged vectors."""
+        matrix = self._result().apply(self.base_embeddings_matrix())
+        out = []
+        for i, nid in enumerate(self._corpus.ids):
+            node = self._corpus.nodes[nid].model_copy()
+            node.embedding = matrix[i].tolist()
+            out.append(node)
+        return out
+
+    def as_index(
+        self, storage_context: StorageContext | None = None, **index_kwargs: Any
+    ) -> VectorStoreIndex:
+        """A ``VectorStoreIndex`` over the nodes with the nudged vectors.
+
+        NUDGE-M needs an inner-product store: the default (cosine) store is refused with a
+        pointer to ``as_retriever()`` or an inner-product store.
+        """
+        result = self._result()
+        if result.variant == "M":
+            store = storage_context.vector_store if storage_context is not None else None
+            require_inner_product(store)
+        return VectorStoreIndex(
+            self.nudged_nodes(),
+            storage_context=storage_context,
+            embed_model=self.embed_model,
+            **index_kwargs,
+        )
+
+    def as_retriever(self, similarity_top_k: int = 10, **kwargs: Any) -> NudgeRetriever:
+        """Exact retriever over the nudged vectors (inner product; right for N and M)."""
+        matrix = self._result().apply(self.base_embeddings_matrix())
+        nodes = [self._corpus.nodes[nid] for nid in self._corpus.ids]
+        return NudgeRetriever(
+            nodes, matrix, self.embed_model, similarity_top_k=similarity_top_k, **kwargs
+        )
+
+    # ---------------------------------------------------------------- stores in place
+    def apply_to_index(self, index: VectorStoreIndex | Any) -> list[str]:
+        """Overwrite the moved nodes' vectors in the user's index (or vector store).
+
+        Text and metadata stay; only vectors of moved nodes change. All or nothing: on a
+        failure the store is restored. Returns the ids written. Undo with
+        :meth:`revert_index`.
+        """
+        result = self._result()
+        store, positions = _store_of(index)
+        writer = writer_for(store, positions)
+        if result.variant == "M":
+            require_inner_product(store, positions)
+        moved = {str(k): v for k, v in result.as_dict().items()}
+        swap_vectors(writer, moved, dim=result.dim)
+        self._applied.setdefault(id(store), set()).update(moved)
+        return list(moved)
+
+    def revert_index(
+        self, index: VectorStoreIndex | Any, node_ids: Iterable[str] | None = None
+    ) -> list[str]:
+        """Write the base vectors back (of ``node_ids``, else of every node this engine
+        wrote into that store, else of the whole corpus). Returns the ids written."""
+        store, positions = _store_of(index)
+        writer = writer_for(store, positions)
+        if node_ids is not None:
+            ids = list(node_ids)
+        else:
+            ids = sorted(self._applied.get(id(store), set())) or self._corpus.ids
+        base = self.base_embeddings_matrix()
+        row = {nid: i for i, nid in enumerate(self._corpus.ids)}
+        for nid in ids:
+            if nid not in row:
+                raise UnknownIdError(f"node {nid!r} is not in this engine's corpus")
+        swap_vectors(writer, {nid: base[row[nid]] for nid in ids}, dim=base.shape[1])
+        self._applied.pop(id(store), None)
+        return ids
+
+    # ---------------------------------------------------------------- growing
+    def insert_nodes(
+        self,
+        nodes: Sequence[BaseNode],
+        train_dataset: Any = None,
+        val_dataset: Any = None,
+        *,
+        refit: bool = True,
+    ) -> None:
+        """Add nodes (and QA pairs about them), then re-fit from the base vectors."""
+        new = resolve_corpus(list(nodes))
+        clash = [nid for nid in new.ids if nid in self._corpus.nodes]
+        if clash:
+            raise DuplicateIdError(
+                f"node id {clash[0]!r} is already in the corpus: delete it first or use a new id"
+            )
+        self._corpus.nodes.update(new.nodes)
+        self._base.update(new.stored)
+        if train_dataset is not None:
+            self._train = merge_datasets(self._train, QADataset.from_any(train_dataset))
+        if val_dataset is not None:
+            extra = QADataset.from_any(val_dataset)
+            self._val = extra if self._val is None else merge_datasets(self._val, extra)
+        self._check_judgements()
+        if refit:
+            self.finetune()
+
+    def delete_nodes(self, node_ids: Iterable[str], *, refit: bool = True) -> None:
+        """Remove nodes and every judgement naming them, then re-fit from the base vectors."""
+        ids = list(node_ids)
+        for nid in ids:
+            if nid not in self._corpus.nodes:
+                raise UnknownIdError(f"node {nid!r} is not in the corpus")
+        gone = set(ids)
+        for nid in ids:
+            del self._corpus.nodes[nid]
+            self._base.pop(nid, None)
+        self._train = drop_docs(self._train, gone)
+        if self._val is not None:
+            self._val = drop_docs(self._val, gone)
+        if refit:
+            self.finetune()
+
+    def _check_judgements(self) -> None:
+        for name, ds in (("training", self._train), ("validation", self._val)):
+            if ds is None:
+                continue
+            for qid in ds.query_ids:
+                for doc in ds.relevant_docs[qid]:
+                    if doc not in self._corpus.nodes:
+                        raise UnknownIdError(
+                            f"{name} query {qid!r} marks {doc!r} relevant, but no node has that "
+                            "id: add the node to the corpus or fix the QA data"
+                        )
+
+    # ---------------------------------------------------------------- persistence
+    def persist(self, persist_dir: str | Path) -> None:
+        """Write nodes, base and nudged vectors, QA data, gamma and settings."""
+        root = Path(persist_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        docstore = SimpleDocumentStore()
+        docstore.add_documents([self._corpus.nodes[nid] for nid in self._corpus.ids])
+        docstore.persist(str(root / "docstore.json"))
+        np.save(root / "base.npy", self.base_embeddings_matrix())
+        self._train.save_json(root / "train.json")
+        if self._val is not None:
+            self._val.save_json(root / "val.json")
+        state: dict[str, Any] = {
+            "variant": self.variant,
+            "fit_params": self.fit_params,
+            "node_ids": self._corpus.ids,
+            "result": None,
+        }
+        if self.result_ is not None:
+            r = self.result_
+            np.save(root / "nudged.npy", r.vectors)
+            state["result"] = {
+                "gamma": r.gamma,
+                "ids": [str(i) for i in r.ids],
+                "rows": r.rows.tolist(),
+                "curve": [[g, s] for g, s in r.curve.items()],
+                "metric": r.metric,
+                "k": r.k,
+                "validation_source": r.validation_source,
+                "n_touched": r.n_touched,
+                "baseline_score": r.baseline_score,
+                "best_score": r.best_score,
+                "notes": list(r.notes),
+            }
+        (root / _STATE).write_text(json.dumps(state, indent=2))
+
+    @classmethod
+    def from_persist_dir(
+        cls, persist_dir: str | Path, embed_model: BaseEmbedding | None = None
+    ) -> NudgeFinetuneEngine:
+        """Load what :meth:`persist` wrote; pass the same embed model."""
+        root = Path(persist_dir)
+        if not (root / _STATE).is_file():
+            raise NudgeError(f"{root} holds no persisted NUDGE engine ({_STATE} is missing)")
+        state = json.loads((root / _STATE).read_text())
+        docstore = SimpleDocumentStore.from_persist_path(str(root / "docstore.json"))
+        nodes = [docstore.get_node(nid) for nid in state["node_ids"]]
+        base = np.load(root / "base.npy")
+        for node, vec in zip(nodes, base, strict=True):
+            node.embedding = vec.tolist()
+        val_path = root / "val.json"
+        engine = cls(
+            QADataset.from_json(root / "train.json"),
+            embed_model,
+            corpus=nodes,
+            val_dataset=QADataset.from_json(val_path) if val_path.is_file() else None,
+            variant=state["variant"],
+            **state["fit_params"],
+        )
+        saved = state["result"]
+        if saved is not None:
+            engine.result_ = NudgeResult(
+                variant=state["variant"],
+                gamma=saved["gamma"],
+                ids=list(saved["ids"]),
+                rows=np.asarray(saved["rows"], dtype=np.int64),
+                vectors=np.load(root / "nudged.npy"),
+                curve={float(g): float(s) for g, s in saved["curve"]},
+                metric=saved["metric"],
+                k=saved["k"],
+                validation_source=saved["validation_source"],
+                n_records=base.shape[0],
+                dim=base.shape[1],
+                n_touched=saved["n_touched"],
+                baseline_score=saved["baseline_score"],
+                best_score=saved["best_score"],
+                notes=tuple(saved["notes"]),
+            )
+        return engine
+
+
+def merge_datasets(a: QADataset, b: QADataset) -> QADataset:
+    """Union of two QA datasets; a query id reused with other text is an error."""
+    for qid, text in b.queries.items():
+        if qid in a.queries and a.queries[qid] != text:
+            raise DuplicateIdError(
+                f"query id {qid!r} already exists with different text: give it a new id"
+            )
+    return QADataset(
+        queries={**a.queries, **b.queries},
+        corpus={**a.corpus, **b.corpus},
+        relevant_docs={**a.relevant_docs, **b.relevant_docs},
+        relevance_scores={**a.relevance_scores, **b.relevance_scores},
+    )
+
+
+def drop_docs(ds: QADataset, gone: set[str]) -> QADataset:
+    """Remove docs from the judgements; queries left with none are dropped."""
+    relevant = {q: [d for d in docs if d not in gone] for q, docs in ds.relevant_docs.items()}
+    keep = [q for q in ds.query_ids if relevant[q]]
+    return QADataset(
+        queries={q: ds.queries[q] for q in keep},
+        corpus={d: t for d, t in ds.corpus.items() if d not in gone},
+        relevant_docs={q: relevant[q] for q in keep},
+        relevance_scores={
+            q: {d: g for d, g in ds.relevance_scores[q].items() if d not in gone}
+            for q in keep
+            if q in ds.relevance_scores
+        },
+    )
+
+
+def _store_of(index: Any) -> tuple[Any, dict[str, int] | None]:
+    """The vector store behind an index, and FAISS row positions by node id."""
+    if isinstance(index, VectorStoreIndex):
+        nodes_dict = index.index_struct.nodes_dict
+        positions = {nid: int(pos) for pos, nid in nodes_dict.items() if str(pos).isdigit()}
+        return index.vector_store, positions
+    return index, None
