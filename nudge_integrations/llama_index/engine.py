@@ -133,7 +133,13 @@ class NudgeFinetuneEngine:
 
     @property
     def node_ids(self) -> list[str]:
+        """Corpus node ids, in the order of the matrices this engine returns."""
         return self._corpus.ids
+
+    @property
+    def nodes(self) -> list[BaseNode]:
+        """Corpus nodes (as given: base embeddings, text and metadata), in id order."""
+        return [self._corpus.nodes[nid] for nid in self._corpus.ids]
 
     def get_finetuned_corpus_embeddings(self) -> dict[str, list[float]]:
         """Every node's vector after NUDGE (nudged where it moved, base otherwise), by id."""
@@ -176,9 +182,8 @@ class NudgeFinetuneEngine:
     def as_retriever(self, similarity_top_k: int = 10, **kwargs: Any) -> NudgeRetriever:
         """Exact retriever over the nudged vectors (inner product; right for N and M)."""
         matrix = self._result().apply(self.base_embeddings_matrix())
-        nodes = [self._corpus.nodes[nid] for nid in self._corpus.ids]
         return NudgeRetriever(
-            nodes, matrix, self.embed_model, similarity_top_k=similarity_top_k, **kwargs
+            self.nodes, matrix, self.embed_model, similarity_top_k=similarity_top_k, **kwargs
         )
 
     # ---------------------------------------------------------------- stores in place
