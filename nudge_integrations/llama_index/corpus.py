@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import DuplicateIdError, NudgeError
+from nudge_integrations.llama_index.stores import writer_for
 
 CorpusLike = Sequence[BaseNode] | BaseDocumentStore | VectorStoreIndex | None
 
@@ -92,16 +93,19 @@ def _from_nodes(nodes: list[Any]) -> Corpus:
 
 
 def _index_nodes(index: VectorStoreIndex) -> list[BaseNode]:
+    store = index.vector_store
     node_ids = list(index.index_struct.nodes_dict.values())
+    if node_ids:
+        found = index.docstore.get_nodes(node_ids, raise_error=False)
+        if len(found) == len(node_ids):
+            return list(found)
+    if getattr(store, "stores_text", False):
+        # text-keeping stores (Chroma, Milvus, ...) leave the index struct empty
+        ids = node_ids or writer_for(store).all_ids()
+        if ids:
+            return list(store.get_nodes(node_ids=ids))
     if not node_ids:
         raise NudgeError("the VectorStoreIndex holds no nodes")
-    docstore = index.docstore
-    found = docstore.get_nodes(node_ids, raise_error=False)
-    if len(found) == len(node_ids):
-        return list(found)
-    vector_store = index.vector_store
-    if getattr(vector_store, "stores_text", False):
-        return list(vector_store.get_nodes(node_ids=node_ids))
     raise NudgeError(
         "the index's docstore lacks some of its nodes and its vector store keeps no text: "
         "pass the nodes (corpus=[...]) instead"
@@ -113,17 +117,9 @@ def stored_vectors(
 ) -> tuple[dict[str, NDArray[np.float32]], str | None]:
     """Vectors the index's store already holds, so nothing is embedded twice."""
     store = index.vector_store
-    out: dict[str, NDArray[np.float32]] = {}
-    getter = getattr(store, "get", None)
     try:
-        if store.__class__.__name__ == "SimpleVectorStore" and getter is not None:
-            for node_id in node_ids:
-                out[node_id] = np.asarray(getter(node_id), dtype=np.float32)
-        else:
-            for node in store.get_nodes(node_ids=node_ids):
-                if node.embedding is not None:
-                    out[node.node_id] = np.asarray(node.embedding, dtype=np.float32)
-    except (NotImplementedError, KeyError, AttributeError, TypeError, ValueError):
+        out = writer_for(store, faiss_positions(index)).read(node_ids)
+    except (NudgeError, NotImplementedError, KeyError, AttributeError, TypeError, ValueError):
         out = {}
     if len(out) < len(node_ids):
         return out, (
@@ -131,3 +127,10 @@ def stored_vectors(
             "nodes; the rest were re-embedded"
         )
     return out, None
+
+
+def faiss_positions(index: VectorStoreIndex) -> dict[str, int]:
+    """Row of each node in a positional store (FAISS): the index struct maps row -> id."""
+    return {
+        nid: int(pos) for pos, nid in index.index_struct.nodes_dict.items() if str(pos).isdigit()
+    }

@@ -23,7 +23,12 @@ from numpy.typing import NDArray
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import DuplicateIdError, NotFittedError, NudgeError, UnknownIdError
-from nudge_integrations.llama_index.corpus import Corpus, CorpusLike, resolve_corpus
+from nudge_integrations.llama_index.corpus import (
+    Corpus,
+    CorpusLike,
+    faiss_positions,
+    resolve_corpus,
+)
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
 from nudge_integrations.llama_index.stores import require_inner_product, swap_vectors, writer_for
@@ -394,7 +399,5 @@ def drop_docs(ds: QADataset, gone: set[str]) -> QADataset:
 def _store_of(index: Any) -> tuple[Any, dict[str, int] | None]:
     """The vector store behind an index, and FAISS row positions by node id."""
     if isinstance(index, VectorStoreIndex):
-        nodes_dict = index.index_struct.nodes_dict
-        positions = {nid: int(pos) for pos, nid in nodes_dict.items() if str(pos).isdigit()}
-        return index.vector_store, positions
+        return index.vector_store, faiss_positions(index)
     return index, None

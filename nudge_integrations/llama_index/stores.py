@@ -26,6 +26,8 @@ class StoreWriter(Protocol):
 
     similarity: str | None
 
+    def all_ids(self) -> list[str]: ...
+
     def read(self, node_ids: Sequence[str]) -> dict[str, NDArray[np.float32]]: ...
 
     def write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None: ...
@@ -38,6 +40,9 @@ class SimpleWriter:
 
     def __init__(self, store: Any) -> None:
         self.data = store.data
+
+    def all_ids(self) -> list[str]:
+        return list(self.data.embedding_dict)
 
     def read(self, node_ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         return {
@@ -70,6 +75,9 @@ class FaissWriter:
             flat.metric_type
         )
 
+    def all_ids(self) -> list[str]:
+        return list(self.position_of)
+
     def _rows(self) -> NDArray[np.float32]:
         import faiss
 
@@ -99,6 +107,9 @@ class ChromaWriter:
             space = (config.get("hnsw") or {}).get("space")
         self.similarity = {"ip": "dot", "cosine": "cosine", "l2": "l2", None: "l2"}.get(space)
 
+    def all_ids(self) -> list[str]:
+        return [str(i) for i in self.collection.get(include=[])["ids"]]
+
     def read(self, node_ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         got = self.collection.get(ids=list(node_ids), include=["embeddings"])
         return {
@@ -121,6 +132,21 @@ class MilvusWriter:
         self.similarity = {"IP": "dot", "COSINE": "cosine", "L2": "l2"}.get(
             str(store.similarity_metric).upper()
         )
+
+    def all_ids(self) -> list[str]:
+        ids: list[str] = []
+        page = 16384
+        while True:
+            rows = self.client.query(
+                collection_name=self.collection,
+                filter='id != ""',
+                output_fields=["id"],
+                limit=page,
+                offset=len(ids),
+            )
+            ids.extend(str(r["id"]) for r in rows)
+            if len(rows) < page:
+                return ids
 
     def _rows(self, node_ids: Sequence[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.client.get(

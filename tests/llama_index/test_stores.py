@@ -1,0 +1,158 @@
+"""Real vector stores: fine-tune from the store's own vectors, swap in, retrieve, revert, persist."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from llama_index.core import StorageContext, VectorStoreIndex
+
+from nudge_integrations.errors import MetricMismatchError
+from nudge_integrations.llama_index import NudgeFinetuneEngine
+from nudge_integrations.llama_index.stores import writer_for
+
+from .conftest import HashEmbedding
+
+_names = itertools.count()
+
+
+def faiss_store(metric: str, tmp: Path) -> Any:
+    faiss = pytest.importorskip("faiss")
+    mod = pytest.importorskip("llama_index.vector_stores.faiss")
+    index = faiss.IndexFlatIP(64) if metric == "ip" else faiss.IndexFlatL2(64)
+    return mod.FaissVectorStore(faiss_index=index)
+
+
+def chroma_store(metric: str, tmp: Path) -> Any:
+    chromadb = pytest.importorskip("chromadb")
+    mod = pytest.importorskip("llama_index.vector_stores.chroma")
+    client = chromadb.EphemeralClient()
+    col = client.create_collection(f"nudge{next(_names)}", metadata={"hnsw:space": metric})
+    return mod.ChromaVectorStore(chroma_collection=col)
+
+
+def milvus_store(metric: str, tmp: Path) -> Any:
+    pytest.importorskip("milvus_lite")
+    mod = pytest.importorskip("llama_index.vector_stores.milvus")
+    return mod.MilvusVectorStore(
+        uri=str(tmp / "milvus.db"),
+        dim=64,
+        overwrite=True,
+        similarity_metric="IP" if metric == "ip" else "COSINE",
+    )
+
+
+STORES: dict[str, Callable[[str, Path], Any]] = {
+    "faiss": faiss_store,
+    "chroma": chroma_store,
+    "milvus": milvus_store,
+}
+
+
+@pytest.fixture
+def build(
+    qa: dict[str, Any], embed_model: HashEmbedding, tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
+    def make(kind: str, metric: str) -> VectorStoreIndex:
+        store = STORES[kind](metric, tmp_path)
+        ctx = StorageContext.from_defaults(vector_store=store)
+        return VectorStoreIndex(qa["nodes"], storage_context=ctx, embed_model=embed_model)
+
+    yield make
+
+
+def store_vectors(index: VectorStoreIndex, ids: list[str]) -> dict[str, np.ndarray]:
+    from nudge_integrations.llama_index.corpus import faiss_positions
+
+    return writer_for(index.vector_store, faiss_positions(index)).read(ids)
+
+
+@pytest.mark.parametrize("kind", sorted(STORES))
+def test_nudge_n_round_trip(
+    kind: str,
+    build: Callable[..., Any],
+    qa: dict[str, Any],
+    embed_model: HashEmbedding,
+    tmp_path: Path,
+) -> None:
+    index = build(kind, "ip")
+    ids = [n.node_id for n in qa["nodes"]]
+    base = store_vectors(index, ids)
+    assert len(base) == len(ids)
+    calls = embed_model.text_calls
+    eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
+    eng.finetune()
+    assert embed_model.text_calls == calls, "vectors already in the store must be reused"
+    assert sorted(eng.node_ids) == sorted(ids)
+    written = eng.apply_to_index(index)
+    assert written
+    nudged = eng.get_finetuned_corpus_embeddings()
+    now = store_vectors(index, ids)
+    for nid in ids:
+        expect = nudged[nid] if nid in written else base[nid]
+        np.testing.assert_allclose(now[nid], expect, atol=1e-6)
+    # the store now serves the nudged ranking (top-1 agrees with the exact retriever)
+    exact = eng.as_retriever(similarity_top_k=1)
+    served = index.as_retriever(similarity_top_k=1)
+    test = qa["test"]
+    agree = sum(
+        served.retrieve(test.queries[q])[0].node.node_id
+        == exact.retrieve(test.queries[q])[0].node.node_id
+        for q in test.query_ids
+    )
+    assert agree >= 0.95 * len(test)
+    node = served.retrieve(test.queries[test.query_ids[0]])[0].node
+    original = next(n for n in qa["nodes"] if n.node_id == node.node_id)
+    assert node.get_content() == original.get_content() and node.metadata == original.metadata
+    # persist, reload, revert through the reloaded engine
+    eng.persist(tmp_path / "engine")
+    back = NudgeFinetuneEngine.from_persist_dir(tmp_path / "engine", embed_model)
+    back.revert_index(index)
+    restored = store_vectors(index, ids)
+    for nid in ids:
+        np.testing.assert_allclose(restored[nid], base[nid], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(STORES))
+def test_nudge_m_goes_into_inner_product_stores(
+    kind: str, build: Callable[..., Any], qa: dict[str, Any], embed_model: HashEmbedding
+) -> None:
+    index = build(kind, "ip")
+    eng = NudgeFinetuneEngine(
+        qa["train"], embed_model, corpus=index, val_dataset=qa["val"], variant="M"
+    )
+    eng.finetune()
+    written = eng.apply_to_index(index)
+    now = store_vectors(index, written)
+    nudged = eng.get_finetuned_corpus_embeddings()
+    for nid in written:
+        np.testing.assert_allclose(now[nid], nudged[nid], atol=1e-6)
+    eng.revert_index(index)
+
+
+@pytest.mark.parametrize(
+    "kind,metric", [("faiss", "l2"), ("chroma", "cosine"), ("milvus", "cosine")]
+)
+def test_nudge_m_refused_by_non_inner_product_stores(
+    kind: str,
+    metric: str,
+    build: Callable[..., Any],
+    qa: dict[str, Any],
+    embed_model: HashEmbedding,
+) -> None:
+    index = build(kind, metric)
+    ids = [n.node_id for n in qa["nodes"]]
+    before = store_vectors(index, ids)
+    eng = NudgeFinetuneEngine(
+        qa["train"], embed_model, corpus=index, val_dataset=qa["val"], variant="M"
+    )
+    eng.finetune()
+    with pytest.raises(MetricMismatchError, match="must be ranked by inner product"):
+        eng.apply_to_index(index)
+    after = store_vectors(index, ids)
+    for nid in ids:
+        np.testing.assert_array_equal(after[nid], before[nid])
