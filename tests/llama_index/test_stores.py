@@ -1,4 +1,4 @@
-"""Real vector stores: fine-tune from the store's own vectors, swap in, retrieve, revert, persist."""
+"""Real vector stores: fit from the store's vectors, swap in, retrieve, revert, persist."""
 
 from __future__ import annotations
 
