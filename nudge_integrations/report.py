@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from nudge_integrations.errors import NudgeError
 from nudge_integrations.metrics import evaluate
 from nudge_integrations.search import exact_search
 
@@ -58,3 +61,31 @@ def format_table(rows: Mapping[str, Mapping[str, float]], *, digits: int = 4) ->
     ]
     head += " |"
     return "\n".join([head, rule, *body])
+
+
+def evaluate_ranked_ids(
+    ranked: Sequence[Sequence[str]],
+    judgements: Sequence[Mapping[str, float]],
+    *,
+    columns: Sequence[tuple[str, int]] = DEFAULT_COLUMNS,
+) -> dict[str, float]:
+    """Metrics of ranked id lists (one per query, best first) against graded judgements.
+
+    What any retriever returns can be scored this way, whatever framework produced it.
+    """
+    if len(ranked) != len(judgements):
+        raise NudgeError(f"got {len(ranked)} ranked lists for {len(judgements)} queries")
+    depth = max(k for _, k in columns)
+    row: dict[str, int] = {}
+    for ids in (*ranked, *judgements):
+        for doc in ids:
+            row.setdefault(doc, len(row))
+    matrix = np.full((len(ranked), depth), -1, dtype=np.int64)
+    for i, ids in enumerate(ranked):
+        cut = [row[d] for d in list(ids)[:depth]]
+        matrix[i, : len(cut)] = cut
+    relevance = [{row[d]: float(g) for d, g in j.items()} for j in judgements]
+    out: dict[str, float] = {}
+    for metric, k in columns:
+        out.update(evaluate(matrix, relevance, k=k, metrics=[metric], n_rows=max(len(row), 1)))
+    return out
