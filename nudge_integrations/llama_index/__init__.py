@@ -1,6 +1,17 @@
 """NUDGE for LlamaIndex: finetune engine, retriever, in-place store updates (extra llama-index)."""
 
 from nudge_integrations.llama_index.engine import NudgeFinetuneEngine
+from nudge_integrations.llama_index.qa_generation import (
+    agenerate_qa_embedding_pairs,
+    generate_pseudo_queries,
+    generate_qa_embedding_pairs,
+)
 from nudge_integrations.llama_index.retriever import NudgeRetriever
 
-__all__ = ["NudgeFinetuneEngine", "NudgeRetriever"]
+__all__ = [
+    "NudgeFinetuneEngine",
+    "NudgeRetriever",
+    "agenerate_qa_embedding_pairs",
+    "generate_pseudo_queries",
+    "generate_qa_embedding_pairs",
+]

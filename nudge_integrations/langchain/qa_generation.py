@@ -1,0 +1,209 @@
+"""Training queries for LangChain documents, asked of any LangChain chat model.
+
+Structured output (a ``questions`` list) is used where the model supports it, plain
+text parsed by :func:`~nudge_integrations.data.qa_generation.parse_questions` where it
+does not. Concurrency, retries and resumable progress (by document id) come from
+:func:`~nudge_integrations.data.qa_generation.agenerate_qa_dataset`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable
+from pydantic import BaseModel, Field
+
+from nudge_integrations.core.async_utils import run_sync
+from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.data.qa_generation import (
+    DEFAULT_QA_PROMPT,
+    QAPromptTemplate,
+    agenerate_qa_dataset,
+)
+from nudge_integrations.errors import DuplicateIdError, NudgeError
+
+__all__ = ["GeneratedQuestions", "agenerate_qa_pairs", "generate_qa_pairs"]
+
+
+class GeneratedQuestions(BaseModel):
+    """Questions that a passage answers."""
+
+    questions: list[str] = Field(
+        description="Questions a user might ask that the passage answers, one per item"
+    )
+
+
+def document_id(doc: Document, index: int, id_key: str | None = None) -> str:
+    """``doc.metadata[id_key]`` when ``id_key`` is given and present, else ``doc.id``."""
+    if not isinstance(doc, Document):
+        raise NudgeError(f"document {index} is a {type(doc).__name__}, not a LangChain Document")
+    if id_key is not None and doc.metadata.get(id_key) not in (None, ""):
+        return str(doc.metadata[id_key])
+    if doc.id:
+        return str(doc.id)
+    where = f"no metadata[{id_key!r}] and no id" if id_key is not None else "no id"
+    raise NudgeError(
+        f"document {index} has {where}: set Document(id=...) (the id your vector store "
+        "uses), or pass id_key naming the metadata field that holds it"
+    )
+
+
+def _pairs(documents: Sequence[Document], id_key: str | None) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, doc in enumerate(documents):
+        doc_id = document_id(doc, i, id_key)
+        if doc_id in seen:
+            raise DuplicateIdError(f"document {i} repeats the id {doc_id!r} of an earlier one")
+        seen.add(doc_id)
+        pairs.append((doc_id, doc.page_content))
+    return pairs
+
+
+def _message_text(message: Any) -> str:
+    if isinstance(message, str):
+        return message
+    content = message.content if isinstance(message, BaseMessage) else message
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in content
+            if isinstance(part, str) or (isinstance(part, Mapping) and part.get("type") == "text")
+        ]
+        return "\n".join(parts)
+    raise TypeError(f"the model returned {type(message).__name__}, not a message")
+
+
+def _structured_questions(out: Any) -> list[str] | str:
+    """Questions from a structured-output result (a raw message's text when parsing failed)."""
+    if isinstance(out, Mapping) and "raw" in out and "parsed" in out:
+        if out["parsed"] is not None:
+            return _structured_questions(out["parsed"])
+        raw = out["raw"]
+        for call in getattr(raw, "tool_calls", None) or []:
+            questions = call.get("args", {}).get("questions")
+            if isinstance(questions, list):
+                return [str(q) for q in questions]
+        return _message_text(raw)
+    if isinstance(out, GeneratedQuestions):
+        return list(out.questions)
+    if isinstance(out, Mapping) and isinstance(out.get("questions"), list):
+        return [str(q) for q in out["questions"]]
+    if isinstance(out, str | BaseMessage):
+        return _message_text(out)
+    raise TypeError(f"structured output gave {type(out).__name__}, expected GeneratedQuestions")
+
+
+def _structured_runnable(
+    chat_model: BaseLanguageModel[Any], structured: bool | None
+) -> Runnable[Any, Any] | None:
+    if structured is False:
+        return None
+    try:
+        try:
+            return chat_model.with_structured_output(GeneratedQuestions, include_raw=True)
+        except TypeError:  # a model whose with_structured_output takes no include_raw
+            return chat_model.with_structured_output(GeneratedQuestions)
+    except NotImplementedError as exc:
+        if structured:
+            raise NudgeError(
+                f"{type(chat_model).__name__} does not support structured output: pass "
+                "structured=None (fall back to text) or structured=False"
+            ) from exc
+        return None
+
+
+async def agenerate_qa_pairs(
+    documents: Sequence[Document],
+    chat_model: BaseLanguageModel[Any],
+    *,
+    num_questions_per_chunk: int = 2,
+    max_concurrency: int = 8,
+    save_path: str | Path | None = None,
+    id_key: str | None = None,
+    prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT,
+    structured: bool | None = None,
+    save_every: int = 1,
+    retries: int = 2,
+    retry_backoff: float = 1.0,
+    timeout: float | None = None,
+    show_progress: bool = False,
+) -> QADataset:
+    """Async :func:`generate_qa_pairs` (await it inside a running event loop)."""
+    pairs = _pairs(documents, id_key)
+    runnable = _structured_runnable(chat_model, structured)
+
+    async def ask(prompt: str) -> str | list[str]:
+        if runnable is not None:
+            return _structured_questions(await runnable.ainvoke(prompt))
+        return _message_text(await chat_model.ainvoke(prompt))
+
+    return await agenerate_qa_dataset(
+        pairs,
+        ask,
+        num_questions_per_chunk=num_questions_per_chunk,
+        prompt_template=prompt_template,
+        max_concurrency=max_concurrency,
+        save_path=save_path,
+        save_every=save_every,
+        retries=retries,
+        retry_backoff=retry_backoff,
+        timeout=timeout,
+        show_progress=show_progress,
+    )
+
+
+def generate_qa_pairs(
+    documents: Sequence[Document],
+    chat_model: BaseLanguageModel[Any],
+    *,
+    num_questions_per_chunk: int = 2,
+    max_concurrency: int = 8,
+    save_path: str | Path | None = None,
+    id_key: str | None = None,
+    prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT,
+    structured: bool | None = None,
+    save_every: int = 1,
+    retries: int = 2,
+    retry_backoff: float = 1.0,
+    timeout: float | None = None,
+    show_progress: bool = False,
+) -> QADataset:
+    """Ask ``chat_model`` for ``num_questions_per_chunk`` questions about each document.
+
+    Each document's id is ``doc.metadata[id_key]`` when ``id_key`` is given (and set),
+    else ``doc.id``; a document with neither raises a :class:`NudgeError` naming its
+    index. ``chat_model`` is any LangChain chat model, called with ``ainvoke``,
+    ``max_concurrency`` at a time. ``structured=None`` uses
+    ``with_structured_output`` (a ``questions`` list) where the model implements it and
+    plain text otherwise; ``True`` requires it, ``False`` always uses text.
+
+    ``save_path`` makes the run resumable: progress is saved by document id, and a rerun
+    asks only documents not yet done (failed ones included). A call failing ``retries + 1``
+    times is recorded as failed and reported in a ``QAGenerationWarning``. Returns a
+    :class:`QADataset` over every document with queries ``"<doc_id>#q<i>"``.
+    """
+    return run_sync(
+        agenerate_qa_pairs(
+            documents,
+            chat_model,
+            num_questions_per_chunk=num_questions_per_chunk,
+            max_concurrency=max_concurrency,
+            save_path=save_path,
+            id_key=id_key,
+            prompt_template=prompt_template,
+            structured=structured,
+            save_every=save_every,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            timeout=timeout,
+            show_progress=show_progress,
+        )
+    )
