@@ -31,7 +31,7 @@ from nudge_integrations.llama_index.corpus import (
 )
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
-from nudge_integrations.llama_index.stores import require_inner_product, swap_vectors, writer_for
+from nudge_integrations.llama_index.stores import require_inner_product, swap, writer_for
 
 Variant = Literal["N", "M"]
 _STATE = "nudge_engine.json"
@@ -205,7 +205,7 @@ class NudgeFinetuneEngine:
         if result.variant == "M":
             require_inner_product(store, positions)
         moved = {str(k): v for k, v in result.as_dict().items()}
-        swap_vectors(writer, moved, dim=result.dim)
+        swap(writer, moved, dim=result.dim)
         self._applied.setdefault(id(store), set()).update(moved)
         return list(moved)
 
@@ -225,7 +225,7 @@ class NudgeFinetuneEngine:
         for nid in ids:
             if nid not in row:
                 raise UnknownIdError(f"node {nid!r} is not in this engine's corpus")
-        swap_vectors(writer, {nid: base[row[nid]] for nid in ids}, dim=base.shape[1])
+        swap(writer, {nid: base[row[nid]] for nid in ids}, dim=base.shape[1])
         self._applied.pop(id(store), None)
         return ids
 

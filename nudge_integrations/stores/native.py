@@ -1,0 +1,180 @@
+"""Writers over native vector-store clients: FAISS flat indexes, Chroma collections,
+Milvus clients, Qdrant clients. Each imports its client library only when used."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nudge_integrations.errors import NudgeError
+
+
+class FaissFlatWriter:
+    """A flat FAISS index; ``position_of`` maps ids to rows (the framework keeps that map)."""
+
+    def __init__(self, index: Any, position_of: Mapping[str, int]) -> None:
+        import faiss
+
+        flat = faiss.downcast_index(index)
+        if not isinstance(flat, faiss.IndexFlat):
+            raise NudgeError(
+                f"only flat FAISS indexes can be updated in place, this one is "
+                f"{type(flat).__name__}: rebuild the index from the nudged vectors"
+            )
+        self.index = flat
+        self.position_of = dict(position_of)
+        self.similarity: str | None = {
+            faiss.METRIC_INNER_PRODUCT: "dot",
+            faiss.METRIC_L2: "l2",
+        }.get(flat.metric_type)
+
+    def all_ids(self) -> list[str]:
+        return list(self.position_of)
+
+    def _rows(self) -> NDArray[np.float32]:
+        import faiss
+
+        data = faiss.rev_swig_ptr(self.index.get_xb(), self.index.ntotal * self.index.d)
+        return np.asarray(data).reshape(self.index.ntotal, self.index.d)
+
+    def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        rows = self._rows()
+        return {i: rows[self.position_of[i]].copy() for i in ids if i in self.position_of}
+
+    def write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None:
+        rows = self._rows()
+        for i, vec in vectors.items():
+            rows[self.position_of[i]] = vec
+
+
+class ChromaWriter:
+    """A Chroma collection: vectors updated by id, documents and metadata kept."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        space = (collection.metadata or {}).get("hnsw:space")
+        if space is None:
+            config = getattr(collection, "configuration_json", None) or {}
+            space = (config.get("hnsw") or {}).get("space")
+        self.similarity: str | None = {"ip": "dot", "cosine": "cosine", "l2": "l2", None: "l2"}.get(
+            space
+        )
+
+    def all_ids(self) -> list[str]:
+        return [str(i) for i in self.collection.get(include=[])["ids"]]
+
+    def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {
+            str(i): np.asarray(vec, dtype=np.float32)
+            for i, vec in zip(got["ids"], got["embeddings"], strict=True)
+        }
+
+    def write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None:
+        ids = list(vectors)
+        self.collection.update(ids=ids, embeddings=[np.asarray(vectors[i]).tolist() for i in ids])
+
+
+class MilvusWriter:
+    """A Milvus (or Milvus Lite) collection through ``MilvusClient``: rows re-upserted with
+    the vector field replaced, every other field kept."""
+
+    def __init__(
+        self, client: Any, collection: str, *, id_field: str, vector_field: str, metric: str
+    ) -> None:
+        self.client = client
+        self.collection = collection
+        self.id_field = id_field
+        self.vector_field = vector_field
+        self.similarity: str | None = {"IP": "dot", "COSINE": "cosine", "L2": "l2"}.get(
+            str(metric).upper()
+        )
+
+    def all_ids(self) -> list[str]:
+        ids: list[str] = []
+        page = 16384
+        while True:
+            rows = self.client.query(
+                collection_name=self.collection,
+                filter=f'{self.id_field} != ""',
+                output_fields=[self.id_field],
+                limit=page,
+                offset=len(ids),
+            )
+            ids.extend(str(r[self.id_field]) for r in rows)
+            if len(rows) < page:
+                return ids
+
+    def _rows(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.client.get(
+            collection_name=self.collection, ids=list(ids), output_fields=["*"]
+        )
+        return rows
+
+    def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        return {
+            str(row[self.id_field]): np.asarray(row[self.vector_field], dtype=np.float32)
+            for row in self._rows(ids)
+        }
+
+    def write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None:
+        rows = self._rows(list(vectors))
+        for row in rows:
+            vec = vectors[str(row[self.id_field])]
+            row[self.vector_field] = np.asarray(vec, dtype=np.float32).tolist()
+        self.client.upsert(collection_name=self.collection, data=rows)
+
+
+class QdrantWriter:
+    """A Qdrant collection (server or local mode): vectors replaced, payloads kept."""
+
+    def __init__(self, client: Any, collection: str, *, vector_name: str = "") -> None:
+        self.client = client
+        self.collection = collection
+        self.vector_name = vector_name
+        info = client.get_collection(collection)
+        params = info.config.params.vectors
+        if isinstance(params, dict):
+            params = params[vector_name]
+        distance = str(getattr(params.distance, "value", params.distance)).lower()
+        self.similarity: str | None = {"dot": "dot", "cosine": "cosine", "euclid": "l2"}.get(
+            distance
+        )
+
+    def all_ids(self) -> list[str]:
+        ids: list[str] = []
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                self.collection,
+                limit=1024,
+                offset=offset,
+                with_payload=False,
+                with_vectors=False,
+            )
+            ids.extend(str(p.id) for p in points)
+            if offset is None:
+                return ids
+
+    def _vector(self, point: Any) -> Any:
+        vec = point.vector
+        return vec[self.vector_name] if isinstance(vec, dict) else vec
+
+    def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        points = self.client.retrieve(self.collection, ids=list(ids), with_vectors=True)
+        return {str(p.id): np.asarray(self._vector(p), dtype=np.float32) for p in points}
+
+    def write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None:
+        from qdrant_client import models
+
+        points = [
+            models.PointVectors(
+                id=i,
+                vector={self.vector_name: v.tolist()} if self.vector_name else v.tolist(),
+            )
+            for i, v in ((i, np.asarray(v, dtype=np.float32)) for i, v in vectors.items())
+        ]
+        self.client.update_vectors(self.collection, points=points, wait=True)
