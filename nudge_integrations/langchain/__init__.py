@@ -1,9 +1,18 @@
-"""NUDGE for LangChain (extra ``langchain``): training queries for documents."""
+"""NUDGE for LangChain (extra ``langchain``): fitter, retriever, stores, training queries."""
 
+from nudge_integrations.langchain.fitter import NudgeFitter, ReapplyReport
 from nudge_integrations.langchain.qa_generation import (
     GeneratedQuestions,
     agenerate_qa_pairs,
     generate_qa_pairs,
 )
+from nudge_integrations.langchain.retriever import NudgeRetriever
 
-__all__ = ["GeneratedQuestions", "agenerate_qa_pairs", "generate_qa_pairs"]
+__all__ = [
+    "GeneratedQuestions",
+    "NudgeFitter",
+    "NudgeRetriever",
+    "ReapplyReport",
+    "agenerate_qa_pairs",
+    "generate_qa_pairs",
+]

@@ -1,0 +1,124 @@
+"""``NudgeRetriever``: a LangChain retriever over NUDGE-fine-tuned document vectors.
+
+It ranks exactly, by inner product by default (required for NUDGE-M, identical to
+cosine for NUDGE-N's unit vectors). Build it from keyword arguments (documents, their
+vectors, the query embeddings) or fit it in one call with :meth:`NudgeRetriever.fit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from numpy.typing import NDArray
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from nudge_integrations.core.validation import as_matrix
+from nudge_integrations.errors import NudgeError, ShapeError
+from nudge_integrations.search import exact_search
+
+
+class NudgeRetriever(BaseRetriever):
+    """Exact top-``k`` retrieval over ``documents`` scored with ``vectors``.
+
+    Example:
+        .. code-block:: python
+
+            retriever = NudgeRetriever.fit(docs, embeddings, {"What is X?": ["doc-1"]})
+            retriever.invoke("What is X?", k=3)
+    """
+
+    documents: list[Document]
+    """The documents, in the order of ``vectors``' rows."""
+    vectors: Any
+    """Their (nudged) vectors: an ``(n, d)`` array or list of lists."""
+    embeddings: Embeddings
+    """The query embedding model (unchanged by NUDGE)."""
+    k: int = Field(default=4, ge=1)
+    """Number of documents to return."""
+    similarity: Literal["dot", "cosine"] = "dot"
+    """How to score: inner product (right for NUDGE-N and NUDGE-M) or cosine."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _matrix: NDArray[np.float32] = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _check_vectors(self) -> NudgeRetriever:
+        matrix = as_matrix(self.vectors, "vectors", min_rows=1)
+        if matrix.shape[0] != len(self.documents):
+            raise ShapeError(
+                f"got {matrix.shape[0]} vectors for {len(self.documents)} documents: pass one "
+                "vector per document, in the same order"
+            )
+        self._matrix = matrix
+        return self
+
+    def _search(self, query_vector: Sequence[float], k: int | None) -> list[Document]:
+        top = self.k if k is None else k
+        if not isinstance(top, int) or top < 1:
+            raise NudgeError(f"k must be a positive integer, got {top!r}")
+        vec = np.asarray(query_vector, dtype=np.float32)
+        if vec.shape != (self._matrix.shape[1],):
+            raise ShapeError(
+                f"the query embedding has dimension {vec.size} but the document vectors "
+                f"{self._matrix.shape[1]}: use the embedding model the documents were embedded with"
+            )
+        _, rows = exact_search(
+            vec[None, :],
+            self._matrix,
+            min(top, len(self.documents)),
+            similarity=self.similarity,
+            device="cpu",
+        )
+        return [self.documents[int(r)] for r in rows[0] if r >= 0]
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        return self._search(self.embeddings.embed_query(query), k)
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        return self._search(await self.embeddings.aembed_query(query), k)
+
+    @classmethod
+    def fit(
+        cls,
+        documents: Sequence[Document] | Any,
+        embeddings: Embeddings,
+        train: Any,
+        *,
+        val: Any = None,
+        variant: Literal["N", "M"] = "N",
+        k: int = 4,
+        **fit_params: Any,
+    ) -> NudgeRetriever:
+        """Fit NUDGE on ``documents`` (or a vector store) and QA pairs; return the retriever.
+
+        ``train``/``val``: ``{question: [doc ids]}``, ``[(question, [doc ids])]`` or a
+        ``QADataset``. ``fit_params`` go to the estimator (``gamma``, ``metric``, ...).
+        """
+        from nudge_integrations.langchain.fitter import NudgeFitter
+
+        fitter = NudgeFitter(embeddings, variant=variant, **fit_params)
+        return fitter.fit(documents, train, val=val).as_retriever(k=k)
