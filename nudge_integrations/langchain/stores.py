@@ -2,8 +2,11 @@
 
 Each supported store maps to a :class:`StoreAdapter`: ``load()`` returns the documents
 (with ids, text and metadata) and the vectors the store holds; ``writer()`` gives the
-shared in-place writer (``nudge_integrations.stores``). Supported: ``InMemoryVectorStore``;
-further stores register with :func:`register`.
+shared in-place writer (``nudge_integrations.stores``). Supported: ``InMemoryVectorStore``,
+``FAISS`` (``langchain-community``, flat indexes), ``Chroma`` (``langchain-chroma``, embedded
+or server), ``Milvus`` (``langchain-milvus``, Milvus Lite or server) and
+``QdrantVectorStore`` (``langchain-qdrant``, local mode or server); further stores register
+with :func:`register`. Client libraries are imported only when a store of theirs is used.
 """
 
 from __future__ import annotations
@@ -18,7 +21,16 @@ from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 from numpy.typing import NDArray
 
 from nudge_integrations.errors import NudgeError
-from nudge_integrations.stores import StoreWriter
+from nudge_integrations.stores import (
+    ChromaWriter,
+    FaissFlatWriter,
+    MilvusWriter,
+    QdrantWriter,
+    StoreWriter,
+)
+
+#: Records read per call when loading a store.
+PAGE = 1000
 
 
 @dataclass
@@ -75,8 +87,231 @@ class InMemoryAdapter(StoreAdapter):
         return InMemoryWriter(self.store)
 
 
+def _value(x: Any) -> str:
+    """An enum's value (or the thing itself) as an upper-case string."""
+    return str(getattr(x, "value", x)).upper()
+
+
+# --------------------------------------------------------------------------- FAISS
+def _faiss_similarity(store: Any, index_metric: str | None) -> str | None:
+    """How a LangChain ``FAISS`` store ranks: its ``distance_strategy`` (what its scores
+    mean) checked against the FAISS index's metric (what ``search`` ranks by)."""
+    strategy = _value(getattr(store, "distance_strategy", "EUCLIDEAN_DISTANCE"))
+    normalized = bool(getattr(store, "_normalize_L2", False))
+    if index_metric == "dot":
+        if strategy in ("MAX_INNER_PRODUCT", "DOT_PRODUCT"):
+            return "dot"
+        if strategy == "COSINE":
+            return "cosine"
+        return None  # an inner-product index whose scores are read as distances
+    if index_metric == "l2":
+        # L2 over L2-normalised vectors ranks like cosine
+        return "cosine" if normalized or strategy == "COSINE" else "l2"
+    return None
+
+
+class FaissAdapter(StoreAdapter):
+    """``langchain_community.vectorstores.FAISS``: documents in ``docstore``, rows of a flat
+    index mapped to ids by ``index_to_docstore_id``."""
+
+    def _positions(self) -> dict[str, int]:
+        return {str(i): int(pos) for pos, i in self.store.index_to_docstore_id.items()}
+
+    def load(self) -> Loaded:
+        docs = []
+        for pos in sorted(self.store.index_to_docstore_id):
+            doc_id = self.store.index_to_docstore_id[pos]
+            doc = self.store.docstore.search(doc_id)
+            if not isinstance(doc, Document):
+                raise NudgeError(
+                    f"the FAISS docstore holds no document for id {doc_id!r} (row {pos})"
+                )
+            docs.append(
+                Document(id=str(doc_id), page_content=doc.page_content, metadata=dict(doc.metadata))
+            )
+        writer = self.writer()
+        return Loaded(docs, writer.read(writer.all_ids()))
+
+    def writer(self) -> StoreWriter:
+        writer = FaissFlatWriter(self.store.index, self._positions())
+        writer.similarity = _faiss_similarity(self.store, writer.similarity)
+        return writer
+
+
+# --------------------------------------------------------------------------- Chroma
+class ChromaAdapter(StoreAdapter):
+    """``langchain_chroma.Chroma`` (embedded or client/server): its ``_collection``."""
+
+    def load(self) -> Loaded:
+        collection = self.store._collection
+        docs, vectors = [], {}
+        offset = 0
+        while True:
+            got = collection.get(
+                include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=offset
+            )
+            ids = [str(i) for i in got["ids"]]
+            texts = got.get("documents")
+            metas = got.get("metadatas")
+            embs = got.get("embeddings")
+            for n, doc_id in enumerate(ids):
+                text = texts[n] if texts is not None else None
+                meta = metas[n] if metas is not None else None
+                docs.append(Document(id=doc_id, page_content=text or "", metadata=meta or {}))
+                if embs is not None and embs[n] is not None:
+                    vectors[doc_id] = np.asarray(embs[n], dtype=np.float32)
+            if len(ids) < PAGE:
+                return Loaded(docs, vectors)
+            offset += len(ids)
+
+    def writer(self) -> StoreWriter:
+        return ChromaWriter(self.store._collection)
+
+
+# --------------------------------------------------------------------------- Milvus
+_DENSE = {"FLOAT_VECTOR", "FLOAT16_VECTOR", "BFLOAT16_VECTOR"}
+
+
+class MilvusAdapter(StoreAdapter):
+    """``langchain_milvus.Milvus`` through its ``MilvusClient`` (``store.client``): primary
+    key ``store._primary_field``, text ``store._text_field``, the one dense vector field
+    among ``store._vector_field``; metadata in the other fields (or ``_metadata_field``)."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        client = getattr(store, "client", None)
+        if client is None or not hasattr(client, "describe_collection"):
+            raise NudgeError(
+                f"{type(store).__name__} exposes no MilvusClient (store.client): use "
+                "langchain_milvus.Milvus (the langchain_community one is not supported)"
+            )
+        self.client = client
+        self.collection: str = store.collection_name
+        if not client.has_collection(self.collection):
+            raise NudgeError(f"the Milvus collection {self.collection!r} does not exist yet")
+        fields = {f["name"]: f for f in client.describe_collection(self.collection)["fields"]}
+        self.id_field: str = store._primary_field
+        self.text_field: str = store._text_field
+        self.vector_fields = [str(f) for f in _as_list(store._vector_field)]
+        id_type = _value(getattr(fields.get(self.id_field, {}).get("type"), "name", ""))
+        if id_type != "VARCHAR":
+            raise NudgeError(
+                f"the Milvus collection {self.collection!r} has {id_type or 'non-string'} "
+                "primary keys (auto_id=True): build the store with auto_id=False and "
+                "document ids"
+            )
+        dense = [
+            f
+            for f in self.vector_fields
+            if _value(getattr(fields.get(f, {}).get("type"), "name", "")) in _DENSE
+        ]
+        if len(dense) != 1:
+            raise NudgeError(
+                f"the Milvus collection {self.collection!r} has {len(dense)} dense vector "
+                f"fields ({', '.join(dense) or 'none'}); exactly one is supported"
+            )
+        self.vector_field = dense[0]
+
+    def _metric(self) -> str:
+        for name in self.client.list_indexes(self.collection, field_name=self.vector_field):
+            metric = self.client.describe_index(self.collection, name).get("metric_type")
+            if metric:
+                return str(metric)
+        params = self.store.index_params
+        if isinstance(params, list):
+            params = dict(zip(self.vector_fields, params, strict=False)).get(self.vector_field)
+        return str((params or {}).get("metric_type", ""))
+
+    def load(self) -> Loaded:
+        meta_field = getattr(self.store, "_metadata_field", None)
+        skip = {self.id_field, self.text_field, *self.vector_fields}
+        docs, vectors = [], {}
+        found = self.client.query_iterator(
+            collection_name=self.collection, batch_size=PAGE, filter="", output_fields=["*"]
+        )
+        try:
+            while rows := found.next():
+                for row in rows:
+                    doc_id = str(row[self.id_field])
+                    if meta_field:
+                        meta = dict(row.get(meta_field) or {})
+                    else:
+                        meta = {k: v for k, v in row.items() if k not in skip}
+                    text = row.get(self.text_field) or ""
+                    docs.append(Document(id=doc_id, page_content=text, metadata=meta))
+                    vectors[doc_id] = np.asarray(row[self.vector_field], dtype=np.float32)
+        finally:
+            found.close()
+        return Loaded(docs, vectors)
+
+    def writer(self) -> StoreWriter:
+        return MilvusWriter(
+            self.client,
+            self.collection,
+            id_field=self.id_field,
+            vector_field=self.vector_field,
+            metric=self._metric(),
+        )
+
+
+def _as_list(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, list | tuple) else [x]
+
+
+# --------------------------------------------------------------------------- Qdrant
+class QdrantAdapter(StoreAdapter):
+    """``langchain_qdrant.QdrantVectorStore`` (local mode or server): text and metadata in
+    the payload keys ``content_payload_key`` and ``metadata_payload_key``, the dense
+    vector named ``vector_name``."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        if _value(getattr(store, "retrieval_mode", "dense")) == "SPARSE":
+            raise NudgeError(
+                "this QdrantVectorStore retrieves by sparse vectors only: NUDGE moves dense "
+                "vectors (use retrieval_mode DENSE or HYBRID)"
+            )
+        self.vector_name: str = store.vector_name or ""
+
+    def load(self) -> Loaded:
+        client, collection = self.store.client, self.store.collection_name
+        text_key = self.store.content_payload_key
+        meta_key = self.store.metadata_payload_key
+        docs, vectors = [], {}
+        offset = None
+        while True:
+            points, offset = client.scroll(
+                collection, limit=PAGE, offset=offset, with_payload=True, with_vectors=True
+            )
+            for point in points:
+                doc_id, payload = str(point.id), point.payload or {}
+                docs.append(
+                    Document(
+                        id=doc_id,
+                        page_content=payload.get(text_key) or "",
+                        metadata=payload.get(meta_key) or {},
+                    )
+                )
+                vec = point.vector
+                if isinstance(vec, dict):
+                    vec = vec.get(self.vector_name)
+                if vec is not None:
+                    vectors[doc_id] = np.asarray(vec, dtype=np.float32)
+            if offset is None:
+                return Loaded(docs, vectors)
+
+    def writer(self) -> StoreWriter:
+        return QdrantWriter(
+            self.store.client, self.store.collection_name, vector_name=self.vector_name
+        )
+
+
 _ADAPTERS: dict[str, Callable[[Any], StoreAdapter]] = {
     "InMemoryVectorStore": InMemoryAdapter,
+    "FAISS": FaissAdapter,
+    "Chroma": ChromaAdapter,
+    "Milvus": MilvusAdapter,
+    "QdrantVectorStore": QdrantAdapter,
 }
 
 
