@@ -27,17 +27,22 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from nudge_integrations.core.async_utils import run_sync
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import DuplicateIdError, NudgeError
 
+if TYPE_CHECKING:  # annotations only (postponed): no runtime need on Python 3.10
+    from typing_extensions import Unpack
+
 __all__ = [
     "DEFAULT_QA_PROMPT",
+    "GenerationOptions",
     "QAGenerationState",
     "QAGenerationWarning",
     "QAPromptTemplate",
+    "RunOptions",
     "agenerate_qa_dataset",
     "agenerate_qa_state",
     "format_qa_prompt",
@@ -75,6 +80,91 @@ SAVE_FORMAT_VERSION = 1
 
 class QAGenerationWarning(UserWarning):
     """Some passages got no questions, or a save file did not match the passages given."""
+
+
+# --------------------------------------------------------------------------- options
+class RunOptions(TypedDict, total=False):
+    """How the model is called and progress reported: :class:`GenerationOptions` less
+    the question count, the prompt and the save path (which the LlamaIndex adapter
+    takes under its own names). Each option's default and meaning are listed there."""
+
+    max_concurrency: int
+    save_every: int
+    retries: int
+    retry_backoff: float
+    timeout: float | None
+    show_progress: bool
+
+
+class GenerationOptions(RunOptions, total=False):
+    """The keyword options of every question-generation function, with their defaults.
+
+    :func:`agenerate_qa_state`, :func:`agenerate_qa_dataset`, :func:`generate_qa_dataset`
+    and LangChain's ``agenerate_qa_pairs`` / ``generate_qa_pairs`` take them all as
+    keywords (``**options``); LlamaIndex's ``agenerate_qa_embedding_pairs`` /
+    ``generate_qa_embedding_pairs`` take the :class:`RunOptions` part, and spell the
+    other three ``num_questions_per_chunk`` (also positional), ``qa_generate_prompt_tmpl``
+    and ``output_path``. An option left out takes its default:
+
+    ``num_questions_per_chunk: int = 2``
+        Questions asked for per passage (at least 1); the model's answer is cut to this
+        many after cleaning and de-duplication.
+    ``prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT``
+        A ``str.format`` template with ``{context_str}`` (the passage) and optionally
+        ``{num_questions_per_chunk}``, or a callable ``(context_str, n) -> prompt``.
+    ``max_concurrency: int = 8``
+        Model calls in flight at once (at least 1).
+    ``save_path: str | Path | None = None``
+        A JSON file that keeps progress by doc id, rewritten atomically as passages
+        finish and when the run ends or is interrupted. If it exists, only passages not
+        yet done (failed ones included) are asked. Each write holds the whole corpus.
+    ``save_every: int = 1``
+        Write the save file after this many finished passages (at least 1; raise it for
+        very large corpora). It is always written at the end.
+    ``retries: int = 2``
+        Further tries (0 or more) for a call that raises, times out or yields no
+        question; after ``retries + 1`` failures the passage is recorded as failed,
+        reported in a :class:`QAGenerationWarning` and asked again on the next resume.
+    ``retry_backoff: float = 1.0``
+        Seconds (0 or more) before the first retry, doubled for each later one
+        (``retry_backoff * 2**k``).
+    ``timeout: float | None = None``
+        Seconds one model call may take (positive), or ``None`` for no limit.
+    ``show_progress: bool = False``
+        Show a tqdm progress bar over the passages still to ask.
+    """
+
+    num_questions_per_chunk: int
+    prompt_template: QAPromptTemplate
+    save_path: str | Path | None
+
+
+_GENERATION_OPTION_NAMES = frozenset(GenerationOptions.__annotations__)
+_RUN_OPTION_NAMES = frozenset(RunOptions.__annotations__)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """:class:`GenerationOptions` with the defaults its docstring lists filled in."""
+
+    num_questions_per_chunk: int = 2
+    prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT
+    max_concurrency: int = 8
+    save_path: str | Path | None = None
+    save_every: int = 1
+    retries: int = 2
+    retry_backoff: float = 1.0
+    timeout: float | None = None
+    show_progress: bool = False
+
+
+def _check_option_names(
+    func: str, options: Mapping[str, object], allowed: frozenset[str] = _GENERATION_OPTION_NAMES
+) -> None:
+    """Raise the ``TypeError`` Python gives for a keyword that ``func`` does not take."""
+    for name in options:
+        if name not in allowed:
+            raise TypeError(f"{func}() got an unexpected keyword argument {name!r}")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -375,27 +465,22 @@ def _check_nodes(nodes: Sequence[tuple[str, str]]) -> dict[str, str]:
     return corpus
 
 
-def _check_options(
-    template: QAPromptTemplate,
-    num_questions: int,
-    max_concurrency: int,
-    retries: int,
-    save_every: int,
-    retry_backoff: float,
-    timeout: float | None,
-) -> None:
-    if num_questions < 1:
-        raise NudgeError(f"num_questions_per_chunk must be at least 1, got {num_questions}")
-    if max_concurrency < 1:
-        raise NudgeError(f"max_concurrency must be at least 1, got {max_concurrency}")
-    if retries < 0:
-        raise NudgeError(f"retries must be 0 or more, got {retries}")
-    if save_every < 1:
-        raise NudgeError(f"save_every must be at least 1, got {save_every}")
-    if retry_backoff < 0:
-        raise NudgeError(f"retry_backoff must be 0 or more seconds, got {retry_backoff}")
-    if timeout is not None and timeout <= 0:
-        raise NudgeError(f"timeout must be positive (or None), got {timeout}")
+def _check_options(options: _Settings) -> None:
+    if options.num_questions_per_chunk < 1:
+        raise NudgeError(
+            f"num_questions_per_chunk must be at least 1, got {options.num_questions_per_chunk}"
+        )
+    if options.max_concurrency < 1:
+        raise NudgeError(f"max_concurrency must be at least 1, got {options.max_concurrency}")
+    if options.retries < 0:
+        raise NudgeError(f"retries must be 0 or more, got {options.retries}")
+    if options.save_every < 1:
+        raise NudgeError(f"save_every must be at least 1, got {options.save_every}")
+    if options.retry_backoff < 0:
+        raise NudgeError(f"retry_backoff must be 0 or more seconds, got {options.retry_backoff}")
+    if options.timeout is not None and options.timeout <= 0:
+        raise NudgeError(f"timeout must be positive (or None), got {options.timeout}")
+    template = options.prompt_template
     if isinstance(template, str) and "{context_str}" not in template:
         raise NudgeError("the prompt template has no {context_str} placeholder for the passage")
     if not isinstance(template, str) and not callable(template):
@@ -442,37 +527,22 @@ def _progress_bar(total: int, enabled: bool) -> Any:
 
 
 async def agenerate_qa_state(
-    nodes: Sequence[tuple[str, str]],
-    ask: Ask,
-    *,
-    num_questions_per_chunk: int = 2,
-    prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT,
-    max_concurrency: int = 8,
-    save_path: str | Path | None = None,
-    save_every: int = 1,
-    retries: int = 2,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    show_progress: bool = False,
+    nodes: Sequence[tuple[str, str]], ask: Ask, **options: Unpack[GenerationOptions]
 ) -> QAGenerationState:
     """Like :func:`agenerate_qa_dataset` but returns the :class:`QAGenerationState`
-    (questions per done doc, and ``failed``: doc id -> last error)."""
+    (questions per done doc, and ``failed``: doc id -> last error). ``options``: see
+    :class:`GenerationOptions`."""
+    _check_option_names("agenerate_qa_state", options)
+    opts = _Settings(**options)
     corpus = _check_nodes(nodes)
-    _check_options(
-        prompt_template,
-        num_questions_per_chunk,
-        max_concurrency,
-        retries,
-        save_every,
-        retry_backoff,
-        timeout,
-    )
-    path = Path(save_path) if save_path is not None else None
+    _check_options(opts)
+    limit, timeout = opts.num_questions_per_chunk, opts.timeout
+    path = Path(opts.save_path) if opts.save_path is not None else None
     state = _resume(corpus, path)
     pending = [(doc, corpus[doc]) for doc in state.pending]
     corpus_json = json.dumps(corpus, ensure_ascii=False) if path is not None else None
     unsaved = 0
-    bar = _progress_bar(len(pending), show_progress)
+    bar = _progress_bar(len(pending), opts.show_progress)
 
     def save() -> None:
         nonlocal unsaved
@@ -483,9 +553,9 @@ async def agenerate_qa_state(
     async def attempt(prompt: str) -> list[str]:
         answer = await (asyncio.wait_for(ask(prompt), timeout) if timeout else ask(prompt))
         if isinstance(answer, str):
-            questions = parse_questions(answer, num_questions_per_chunk)
+            questions = parse_questions(answer, limit)
         elif isinstance(answer, Sequence):
-            questions = _clean_items(answer, num_questions_per_chunk)
+            questions = _clean_items(answer, limit)
         else:
             raise TypeError(f"ask returned {type(answer).__name__}, expected str")
         if not questions:
@@ -497,10 +567,10 @@ async def agenerate_qa_state(
         nonlocal unsaved
         error = "the passage is empty"
         if text.strip():
-            prompt = format_qa_prompt(prompt_template, text, num_questions_per_chunk)
-            for n in range(retries + 1):
-                if n and retry_backoff:
-                    await asyncio.sleep(retry_backoff * 2 ** (n - 1))
+            prompt = format_qa_prompt(opts.prompt_template, text, limit)
+            for n in range(opts.retries + 1):
+                if n and opts.retry_backoff:
+                    await asyncio.sleep(opts.retry_backoff * 2 ** (n - 1))
                 try:
                     questions = await attempt(prompt)
                 except Exception as exc:
@@ -515,7 +585,7 @@ async def agenerate_qa_state(
         unsaved += 1
         if bar is not None:
             bar.update(1)
-        if unsaved >= save_every:
+        if unsaved >= opts.save_every:
             save()
 
     # A pool of workers drawing from one iterator: each pending node is taken exactly
@@ -526,7 +596,9 @@ async def agenerate_qa_state(
         for doc_id, text in queue:
             await run_one(doc_id, text)
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(min(max_concurrency, len(pending)))]
+    workers = [
+        asyncio.ensure_future(worker()) for _ in range(min(opts.max_concurrency, len(pending)))
+    ]
     try:
         await asyncio.gather(*workers)
     finally:
@@ -540,48 +612,23 @@ async def agenerate_qa_state(
 
 
 async def agenerate_qa_dataset(
-    nodes: Sequence[tuple[str, str]],
-    ask: Ask,
-    *,
-    num_questions_per_chunk: int = 2,
-    prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT,
-    max_concurrency: int = 8,
-    save_path: str | Path | None = None,
-    save_every: int = 1,
-    retries: int = 2,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    show_progress: bool = False,
+    nodes: Sequence[tuple[str, str]], ask: Ask, **options: Unpack[GenerationOptions]
 ) -> QADataset:
     """Ask an LLM for ``num_questions_per_chunk`` questions per ``(doc_id, text)`` node.
 
     ``ask(prompt)`` is any coroutine function returning the model's text (or a list of
-    questions). Up to ``max_concurrency`` calls run at once. A call that raises, times
-    out (``timeout`` seconds) or yields no question is tried again up to ``retries``
-    times, ``retry_backoff * 2**k`` seconds apart; then the node is recorded as failed,
-    reported in a :class:`QAGenerationWarning`, and asked again on the next resume.
+    questions), called ``max_concurrency`` at a time, with ``timeout``, ``retries`` and
+    ``retry_backoff`` for calls that fail; ``save_path`` makes the run resumable. Every
+    keyword option, its default and what it does: :class:`GenerationOptions`.
 
-    With ``save_path``, progress is written by doc id after every ``save_every`` finished
-    nodes, and when the run ends or is interrupted; an existing file there is resumed.
-    (Each write holds the whole corpus: raise ``save_every`` for very large corpora.)
-
-    Returns a :class:`QADataset` over every node (failed ones too, so ids stay valid for
-    fitting) with queries ``"<doc_id>#q<i>"`` for the nodes that got questions.
+    A node whose calls all failed is recorded as failed, reported in a
+    :class:`QAGenerationWarning`, and asked again on the next resume. Returns a
+    :class:`QADataset` over every node (failed ones too, so ids stay valid for fitting)
+    with queries ``"<doc_id>#q<i>"`` for the nodes that got questions.
     """
-    state = await agenerate_qa_state(
-        nodes,
-        ask,
-        num_questions_per_chunk=num_questions_per_chunk,
-        prompt_template=prompt_template,
-        max_concurrency=max_concurrency,
-        save_path=save_path,
-        save_every=save_every,
-        retries=retries,
-        retry_backoff=retry_backoff,
-        timeout=timeout,
-        show_progress=show_progress,
-    )
-    _warn_failed(state, save_path)
+    _check_option_names("agenerate_qa_dataset", options)
+    state = await agenerate_qa_state(nodes, ask, **options)
+    _warn_failed(state, options.get("save_path"))
     return state.to_dataset()
 
 
@@ -604,37 +651,14 @@ def _warn_failed(state: QAGenerationState, save_path: str | Path | None) -> None
 
 
 def generate_qa_dataset(
-    nodes: Sequence[tuple[str, str]],
-    ask: Ask,
-    *,
-    num_questions_per_chunk: int = 2,
-    prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT,
-    max_concurrency: int = 8,
-    save_path: str | Path | None = None,
-    save_every: int = 1,
-    retries: int = 2,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    show_progress: bool = False,
+    nodes: Sequence[tuple[str, str]], ask: Ask, **options: Unpack[GenerationOptions]
 ) -> QADataset:
-    """Blocking :func:`agenerate_qa_dataset`.
+    """Blocking :func:`agenerate_qa_dataset` (same keyword options:
+    :class:`GenerationOptions`).
 
     Without a running event loop it uses ``asyncio.run``; inside one (Jupyter) it runs
     in a worker thread with its own loop, so ``ask`` must not rely on objects bound to
     the caller's loop there (await :func:`agenerate_qa_dataset` instead).
     """
-    return run_sync(
-        agenerate_qa_dataset(
-            nodes,
-            ask,
-            num_questions_per_chunk=num_questions_per_chunk,
-            prompt_template=prompt_template,
-            max_concurrency=max_concurrency,
-            save_path=save_path,
-            save_every=save_every,
-            retries=retries,
-            retry_backoff=retry_backoff,
-            timeout=timeout,
-            show_progress=show_progress,
-        )
-    )
+    _check_option_names("generate_qa_dataset", options)
+    return run_sync(agenerate_qa_dataset(nodes, ask, **options))

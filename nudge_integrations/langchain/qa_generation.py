@@ -9,8 +9,7 @@ does not. Concurrency, retries and resumable progress (by document id) come from
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseLanguageModel
@@ -21,11 +20,14 @@ from pydantic import BaseModel, Field
 from nudge_integrations.core.async_utils import run_sync
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.qa_generation import (
-    DEFAULT_QA_PROMPT,
-    QAPromptTemplate,
+    GenerationOptions,
+    _check_option_names,
     agenerate_qa_dataset,
 )
 from nudge_integrations.errors import DuplicateIdError, NudgeError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["GeneratedQuestions", "agenerate_qa_pairs", "generate_qa_pairs"]
 
@@ -124,19 +126,12 @@ async def agenerate_qa_pairs(
     documents: Sequence[Document],
     chat_model: BaseLanguageModel[Any],
     *,
-    num_questions_per_chunk: int = 2,
-    max_concurrency: int = 8,
-    save_path: str | Path | None = None,
     id_key: str | None = None,
-    prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT,
     structured: bool | None = None,
-    save_every: int = 1,
-    retries: int = 2,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    show_progress: bool = False,
+    **options: Unpack[GenerationOptions],
 ) -> QADataset:
     """Async :func:`generate_qa_pairs` (await it inside a running event loop)."""
+    _check_option_names("agenerate_qa_pairs", options)
     pairs = _pairs(documents, id_key)
     runnable = _structured_runnable(chat_model, structured)
 
@@ -145,36 +140,16 @@ async def agenerate_qa_pairs(
             return _structured_questions(await runnable.ainvoke(prompt))
         return _message_text(await chat_model.ainvoke(prompt))
 
-    return await agenerate_qa_dataset(
-        pairs,
-        ask,
-        num_questions_per_chunk=num_questions_per_chunk,
-        prompt_template=prompt_template,
-        max_concurrency=max_concurrency,
-        save_path=save_path,
-        save_every=save_every,
-        retries=retries,
-        retry_backoff=retry_backoff,
-        timeout=timeout,
-        show_progress=show_progress,
-    )
+    return await agenerate_qa_dataset(pairs, ask, **options)
 
 
 def generate_qa_pairs(
     documents: Sequence[Document],
     chat_model: BaseLanguageModel[Any],
     *,
-    num_questions_per_chunk: int = 2,
-    max_concurrency: int = 8,
-    save_path: str | Path | None = None,
     id_key: str | None = None,
-    prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT,
     structured: bool | None = None,
-    save_every: int = 1,
-    retries: int = 2,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    show_progress: bool = False,
+    **options: Unpack[GenerationOptions],
 ) -> QADataset:
     """Ask ``chat_model`` for ``num_questions_per_chunk`` questions about each document.
 
@@ -189,21 +164,13 @@ def generate_qa_pairs(
     asks only documents not yet done (failed ones included). A call failing ``retries + 1``
     times is recorded as failed and reported in a ``QAGenerationWarning``. Returns a
     :class:`QADataset` over every document with queries ``"<doc_id>#q<i>"``.
+
+    The other keyword ``options`` (``num_questions_per_chunk``, ``prompt_template``,
+    ``max_concurrency``, ``save_path``, ``save_every``, ``retries``, ``retry_backoff``,
+    ``timeout``, ``show_progress``), with their defaults and meanings, are listed in
+    :class:`~nudge_integrations.data.qa_generation.GenerationOptions`.
     """
+    _check_option_names("generate_qa_pairs", options)
     return run_sync(
-        agenerate_qa_pairs(
-            documents,
-            chat_model,
-            num_questions_per_chunk=num_questions_per_chunk,
-            max_concurrency=max_concurrency,
-            save_path=save_path,
-            id_key=id_key,
-            prompt_template=prompt_template,
-            structured=structured,
-            save_every=save_every,
-            retries=retries,
-            retry_backoff=retry_backoff,
-            timeout=timeout,
-            show_progress=show_progress,
-        )
+        agenerate_qa_pairs(documents, chat_model, id_key=id_key, structured=structured, **options)
     )

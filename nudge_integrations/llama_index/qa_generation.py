@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llama_index.core.llms import LLM
 from llama_index.core.prompts import BasePromptTemplate
@@ -20,11 +21,17 @@ from nudge_integrations.core.async_utils import run_sync
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pseudo_queries import inverse_cloze
 from nudge_integrations.data.qa_generation import (
+    _RUN_OPTION_NAMES,
     DEFAULT_QA_PROMPT,
     QAPromptTemplate,
+    RunOptions,
+    _check_option_names,
     agenerate_qa_dataset,
 )
 from nudge_integrations.errors import DuplicateIdError, NudgeError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "agenerate_qa_embedding_pairs",
@@ -65,15 +72,11 @@ async def agenerate_qa_embedding_pairs(
     num_questions_per_chunk: int = 2,
     *,
     output_path: str | Path | None = None,
-    save_every: int = 1,
-    max_concurrency: int = 8,
-    retries: int = 2,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    show_progress: bool = False,
     metadata_mode: MetadataMode = MetadataMode.NONE,
+    **options: Unpack[RunOptions],
 ) -> QADataset:
     """Async :func:`generate_qa_embedding_pairs` (await it inside a running event loop)."""
+    _check_option_names("agenerate_qa_embedding_pairs", options, _RUN_OPTION_NAMES)
     if llm is None:
         from llama_index.core import Settings
 
@@ -89,13 +92,8 @@ async def agenerate_qa_embedding_pairs(
         ask,
         num_questions_per_chunk=num_questions_per_chunk,
         prompt_template=_template(qa_generate_prompt_tmpl),
-        max_concurrency=max_concurrency,
         save_path=output_path,
-        save_every=save_every,
-        retries=retries,
-        retry_backoff=retry_backoff,
-        timeout=timeout,
-        show_progress=show_progress,
+        **options,
     )
 
 
@@ -106,20 +104,16 @@ def generate_qa_embedding_pairs(
     num_questions_per_chunk: int = 2,
     *,
     output_path: str | Path | None = None,
-    save_every: int = 1,
-    max_concurrency: int = 8,
-    retries: int = 2,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    show_progress: bool = False,
     metadata_mode: MetadataMode = MetadataMode.NONE,
+    **options: Unpack[RunOptions],
 ) -> QADataset:
     """Ask ``llm`` for ``num_questions_per_chunk`` questions about each node.
 
     ``nodes`` are LlamaIndex nodes (their ``node_id`` becomes the corpus id, their
-    content without metadata the corpus text); ``llm`` any LlamaIndex LLM (default
-    ``Settings.llm``), called with ``await llm.acomplete(prompt)``, ``max_concurrency``
-    at a time. ``qa_generate_prompt_tmpl`` is a string (or ``PromptTemplate``) with
+    content under ``metadata_mode``, by default without metadata, the corpus text);
+    ``llm`` any LlamaIndex LLM (default ``Settings.llm``), called with
+    ``await llm.acomplete(prompt)``, ``max_concurrency`` at a time.
+    ``qa_generate_prompt_tmpl`` is a string (or ``PromptTemplate``) with
     ``{context_str}`` and ``{num_questions_per_chunk}``, as for the former LlamaIndex
     function; the default asks for one question per line, and any common list format
     in the answer is understood.
@@ -130,7 +124,15 @@ def generate_qa_embedding_pairs(
     that fails ``retries + 1`` times is recorded as failed, reported in a
     ``QAGenerationWarning`` and retried on the next run. Query ids are
     ``"<node_id>#q<i>"``; the corpus holds every node, failed ones too.
+
+    The keyword ``options`` (``max_concurrency``, ``save_every``, ``retries``,
+    ``retry_backoff``, ``timeout``, ``show_progress``) are those of
+    :class:`~nudge_integrations.data.qa_generation.RunOptions`; their defaults and
+    meanings are listed in :class:`~nudge_integrations.data.qa_generation.GenerationOptions`
+    (where ``output_path`` is ``save_path`` and ``qa_generate_prompt_tmpl`` is
+    ``prompt_template``).
     """
+    _check_option_names("generate_qa_embedding_pairs", options, _RUN_OPTION_NAMES)
     return run_sync(
         agenerate_qa_embedding_pairs(
             nodes,
@@ -138,13 +140,8 @@ def generate_qa_embedding_pairs(
             qa_generate_prompt_tmpl,
             num_questions_per_chunk,
             output_path=output_path,
-            save_every=save_every,
-            max_concurrency=max_concurrency,
-            retries=retries,
-            retry_backoff=retry_backoff,
-            timeout=timeout,
-            show_progress=show_progress,
             metadata_mode=metadata_mode,
+            **options,
         )
     )
 
