@@ -84,11 +84,13 @@ class NGeometry:
         """Query-side products needed to score any gamma: ``(q.e, q.z, q.g_hat)``."""
         return q @ self.e.T, q @ self.z.T, q @ self.g_hat.T
 
-    def score(self, gamma: float, blocks: Blocks) -> torch.Tensor:
-        """Scores of the touched rows at ``gamma`` from :meth:`blocks`."""
+    def score(self, gamma: float, blocks: Blocks, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of the touched rows at ``gamma`` from :meth:`blocks` (into ``out``)."""
         qe, qz, qg = blocks
         use, a, b = self.coefficients(gamma)
-        return torch.where(use, qg, a * qe + b * qz)
+        buf = torch.mul(qe, a, out=out) if out is not None else qe * a
+        buf.addcmul_(qz, b.unsqueeze(0))
+        return torch.where(use, qg, buf, out=buf)
 
 
 class MGeometry:
@@ -104,9 +106,9 @@ class MGeometry:
     def blocks(self, q: torch.Tensor) -> Blocks:
         return q @ self.e.T, q @ self.g_hat.T
 
-    def score(self, gamma: float, blocks: Blocks) -> torch.Tensor:
+    def score(self, gamma: float, blocks: Blocks, out: torch.Tensor | None = None) -> torch.Tensor:
         qe, qg = blocks
-        return qe + gamma * qg
+        return torch.add(qe, qg, alpha=gamma, out=out) if out is not None else qe + gamma * qg
 
 
 def grid_search(
@@ -121,21 +123,20 @@ def grid_search(
     n_val = view.queries.shape[0]
     n_t = touched_rows.shape[0]
     ranked = [np.empty((n_val, k), dtype=np.int64) for _ in gammas]
+    kt = min(k, n_t)
     for start in range(0, n_val, VAL_BLOCK):
         stop = min(n_val, start + VAL_BLOCK)
         blocks = geometry.blocks(view.queries[start:stop])
-        u_s = view.untouched_scores[start:stop]
-        u_r = view.untouched_rows[start:stop]
+        buf = torch.empty_like(blocks[0])
+        u_s = view.untouched_scores[start:stop, :k]
+        u_r = view.untouched_rows[start:stop, :k]
         for gi, gamma in enumerate(gammas):
-            scores = torch.cat([geometry.score(float(gamma), blocks), u_s], dim=1)
-            _, pos = torch.topk(scores, k, dim=1)
-            from_t = pos < n_t
-            rows = torch.where(
-                from_t,
-                touched_rows[torch.clamp(pos, max=max(n_t - 1, 0))],
-                torch.gather(u_r, 1, torch.clamp(pos - n_t, min=0)),
-            )
-            ranked[gi][start:stop] = rows.cpu().numpy()
+            # best k touched, then merged with the best k untouched: no |T|-wide copies
+            t_s, t_pos = torch.topk(geometry.score(float(gamma), blocks, out=buf), kt, dim=1)
+            cand_s = torch.cat([t_s, u_s], dim=1)
+            cand_r = torch.cat([touched_rows[t_pos], u_r], dim=1)
+            _, pos = torch.topk(cand_s, k, dim=1)
+            ranked[gi][start:stop] = torch.gather(cand_r, 1, pos).cpu().numpy()
     return np.asarray([view.table.mean(r, metric, k) for r in ranked])
 
 
