@@ -199,7 +199,10 @@ def most_covered_point(
 
     An interval covers ``lo <= gamma < hi``, the reference's sweep rule; where two
     relevant records of one query cross, float rounding of the bounds decides whether
-    both count at the crossing point, exactly as in the reference.
+    both count at the crossing point. The bounds use the reference's arithmetic, but
+    their scores come from matrix products of other shapes, so a last-bit difference can
+    still flip such a tie at large scale (seen once, at 1M records: gamma 0.539268 here vs
+    0.539473 in the reference, the same validation hit@1).
 
     Returns 0 when no interval is non-empty. The curve maps sampled lower ends (always
     including 0 and the chosen point) to the fraction of pairs ranked first there.
