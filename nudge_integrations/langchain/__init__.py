@@ -4,6 +4,7 @@ from nudge_integrations.langchain.fitter import NudgeFitter, ReapplyReport
 from nudge_integrations.langchain.qa_generation import (
     GeneratedQuestions,
     agenerate_qa_pairs,
+    generate_pseudo_queries,
     generate_qa_pairs,
 )
 from nudge_integrations.langchain.retriever import NudgeRetriever
@@ -14,5 +15,6 @@ __all__ = [
     "NudgeRetriever",
     "ReapplyReport",
     "agenerate_qa_pairs",
+    "generate_pseudo_queries",
     "generate_qa_pairs",
 ]

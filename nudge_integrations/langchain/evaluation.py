@@ -10,27 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import NudgeError
+from nudge_integrations.langchain.ids import document_id
 from nudge_integrations.report import evaluate_ranked_ids, format_table
 
 Columns = Sequence[tuple[str, int]]
 DEFAULT_COLUMNS: Columns = (("recall", 10), ("ndcg", 10), ("mrr", 10))
-
-
-def doc_id(doc: Document, id_key: str | None = None) -> str:
-    """A document's id (``doc.id``, else ``metadata[id_key]``)."""
-    if doc.id:
-        return str(doc.id)
-    if id_key is not None and id_key in doc.metadata:
-        return str(doc.metadata[id_key])
-    raise NudgeError(
-        "a retrieved document has no id: give documents ids, or pass id_key naming the "
-        "metadata field that holds it"
-    )
 
 
 def evaluate_retriever(
@@ -45,7 +33,7 @@ def evaluate_retriever(
     ds = QADataset.from_any(dataset)
     questions = [ds.queries[q] for q in ds.query_ids]
     results = retriever.batch(questions, config={"max_concurrency": max_concurrency})
-    ranked = [[doc_id(d, id_key) for d in docs] for docs in results]
+    ranked = [[document_id(d, n, id_key) for n, d in enumerate(docs)] for docs in results]
     return evaluate_ranked_ids(ranked, ds.judgements(), columns=columns)
 
 
@@ -84,7 +72,8 @@ def retriever_target(
     """A LangSmith target: ``{"question"} -> {"ids": ranked document ids}``."""
 
     def target(inputs: dict[str, Any]) -> dict[str, Any]:
-        return {"ids": [doc_id(d, id_key) for d in retriever.invoke(inputs["question"])]}
+        docs = retriever.invoke(inputs["question"])
+        return {"ids": [document_id(d, n, id_key) for n, d in enumerate(docs)]}
 
     return target
 
@@ -93,7 +82,7 @@ def _ranked(outputs: Mapping[str, Any]) -> list[str]:
     if "ids" in outputs:
         return [str(i) for i in outputs["ids"]]
     if "documents" in outputs:
-        return [doc_id(d) for d in outputs["documents"]]
+        return [document_id(d, n) for n, d in enumerate(outputs["documents"])]
     raise NudgeError("evaluator outputs need 'ids' (ranked ids) or 'documents'")
 
 

@@ -26,7 +26,8 @@ from numpy.typing import NDArray
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
-from nudge_integrations.errors import DuplicateIdError, NotFittedError, NudgeError
+from nudge_integrations.errors import NotFittedError, NudgeError
+from nudge_integrations.langchain.ids import document_ids
 from nudge_integrations.langchain.retriever import NudgeRetriever
 from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.stores import require_inner_product, swap_vectors
@@ -82,7 +83,9 @@ class NudgeFitter:
                 f"{type(source).__name__} is not supported as a source: pass a list of "
                 "Documents or a LangChain VectorStore"
             )
-        ids = _document_ids(documents)
+        if not documents:
+            raise NudgeError("no documents to fit on")
+        ids = document_ids(documents)
         missing = [i for i in ids if i not in stored]
         if isinstance(source, VectorStore) and missing:
             notes.append(
@@ -212,23 +215,3 @@ class NudgeFitter:
         swap_vectors(writer, keep, dim=result.dim)
         report.written = list(keep)
         return report
-
-
-def _document_ids(documents: list[Document]) -> list[str]:
-    ids: list[str] = []
-    seen: set[str] = set()
-    for n, doc in enumerate(documents):
-        if not isinstance(doc, Document):
-            raise NudgeError(f"item {n} is a {type(doc).__name__}, not a LangChain Document")
-        if not doc.id:
-            raise NudgeError(
-                f"document {n} has no id: give every Document an id (Document(id=..., ...)) so "
-                "QA pairs and stores can refer to it"
-            )
-        if doc.id in seen:
-            raise DuplicateIdError(f"document id {doc.id!r} appears twice")
-        seen.add(doc.id)
-        ids.append(str(doc.id))
-    if not ids:
-        raise NudgeError("no documents to fit on")
-    return ids

@@ -19,12 +19,14 @@ from pydantic import BaseModel, Field
 
 from nudge_integrations.core.async_utils import run_sync
 from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.data.pseudo_queries import inverse_cloze
 from nudge_integrations.data.qa_generation import (
     GenerationOptions,
     _check_option_names,
     agenerate_qa_dataset,
 )
-from nudge_integrations.errors import DuplicateIdError, NudgeError
+from nudge_integrations.errors import NudgeError
+from nudge_integrations.langchain.ids import document_ids
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -40,31 +42,9 @@ class GeneratedQuestions(BaseModel):
     )
 
 
-def document_id(doc: Document, index: int, id_key: str | None = None) -> str:
-    """``doc.metadata[id_key]`` when ``id_key`` is given and present, else ``doc.id``."""
-    if not isinstance(doc, Document):
-        raise NudgeError(f"document {index} is a {type(doc).__name__}, not a LangChain Document")
-    if id_key is not None and doc.metadata.get(id_key) not in (None, ""):
-        return str(doc.metadata[id_key])
-    if doc.id:
-        return str(doc.id)
-    where = f"no metadata[{id_key!r}] and no id" if id_key is not None else "no id"
-    raise NudgeError(
-        f"document {index} has {where}: set Document(id=...) (the id your vector store "
-        "uses), or pass id_key naming the metadata field that holds it"
-    )
-
-
 def _pairs(documents: Sequence[Document], id_key: str | None) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for i, doc in enumerate(documents):
-        doc_id = document_id(doc, i, id_key)
-        if doc_id in seen:
-            raise DuplicateIdError(f"document {i} repeats the id {doc_id!r} of an earlier one")
-        seen.add(doc_id)
-        pairs.append((doc_id, doc.page_content))
-    return pairs
+    ids = document_ids(documents, id_key)
+    return [(i, doc.page_content) for i, doc in zip(ids, documents, strict=True)]
 
 
 def _message_text(message: Any) -> str:
@@ -174,3 +154,24 @@ def generate_qa_pairs(
     return run_sync(
         agenerate_qa_pairs(documents, chat_model, id_key=id_key, structured=structured, **options)
     )
+
+
+def generate_pseudo_queries(
+    documents: Sequence[Document],
+    per_doc: int = 2,
+    *,
+    id_key: str | None = None,
+    min_words: int = 6,
+    remove: bool = True,
+    seed: int = 0,
+) -> QADataset:
+    """Queries without an LLM: sentences cut from each document (``inverse_cloze``).
+
+    Up to ``per_doc`` sentences of ``min_words``+ words per document become queries
+    ``"<doc_id>#<n>"`` relevant to it; with ``remove`` they are taken out of the
+    document's corpus text.
+    """
+    corpus = dict(_pairs(documents, id_key))
+    if not corpus:
+        raise NudgeError("no documents given: pass at least one Document")
+    return inverse_cloze(corpus, per_doc=per_doc, min_words=min_words, remove=remove, seed=seed)

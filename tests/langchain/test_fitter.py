@@ -153,7 +153,7 @@ def test_bad_input(qa: dict[str, Any], embeddings: HashEmbeddings) -> None:
     docs = qa["docs"]
     with pytest.raises(NudgeError, match="document 1 has no id"):
         NudgeFitter(embeddings).fit([docs[0], Document(page_content="x")], {"q": [docs[0].id]})
-    with pytest.raises(DuplicateIdError, match="appears twice"):
+    with pytest.raises(DuplicateIdError, match="repeats the id"):
         NudgeFitter(embeddings).fit([docs[0], docs[0]], {"q": [docs[0].id]})
     with pytest.raises(UnknownIdError, match="'ghost' is not in the corpus"):
         NudgeFitter(embeddings).fit(docs, {"what?": ["ghost"]})
@@ -163,3 +163,17 @@ def test_bad_input(qa: dict[str, Any], embeddings: HashEmbeddings) -> None:
         NudgeFitter(embeddings).fit(object(), {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="got 1 vectors for 2 documents"):
         NudgeRetriever(documents=docs[:2], vectors=[[0.0] * 64], embeddings=embeddings)
+
+
+def test_pseudo_queries_without_an_llm_feed_a_fit(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    from nudge_integrations.langchain import generate_pseudo_queries
+
+    ds = generate_pseudo_queries(qa["docs"], per_doc=2)
+    assert len(ds) > 20
+    assert all(q.split("#")[0] in ds.relevant_docs[q] for q in ds.query_ids)
+    fitter = NudgeFitter(embeddings, gamma=0.2).fit(qa["docs"], ds)
+    assert len(fitter.result_.moved_ids) > 0
+    with pytest.raises(NudgeError, match="document 0 has no id"):
+        generate_pseudo_queries([Document(page_content="One sentence here that is long. Two.")])
