@@ -72,9 +72,10 @@ def topk_scan(
         stop = min(n, start + step)
         scores = queries @ corpus_block(corpus, start, stop, device, normalize_corpus).T
         if exclude is not None:
-            mask = torch.from_numpy(exclude[start:stop]).to(device)
-            if bool(mask.any()):
-                scores.masked_fill_(mask.unsqueeze(0), float("-inf"))
+            # fill only the excluded columns: far cheaper than a full-width mask
+            cols = np.flatnonzero(exclude[start:stop])
+            if len(cols):
+                scores.index_fill_(1, torch.from_numpy(cols).to(device), float("-inf"))
         kk = min(k, stop - start)
         s, i = torch.topk(scores, kk, dim=1)
         cat_s = torch.cat([best_s, s], dim=1)
