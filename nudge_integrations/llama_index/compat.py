@@ -54,8 +54,7 @@ class Nudge:
         """Current corpus matrix: nudged after ``finetune()``, base before."""
         if self.engine.result_ is None:
             return self.engine.base_embeddings_matrix()
-        matrix = self.engine.get_finetuned_corpus_embeddings()
-        return np.asarray([matrix[nid] for nid in self.engine.node_ids], dtype=np.float32)
+        return self.engine.finetuned_matrix()
 
     def finetune(self) -> None:
         self.engine.finetune()

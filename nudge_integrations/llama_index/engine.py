@@ -146,9 +146,14 @@ class NudgeFinetuneEngine:
         """Corpus nodes (as given: base embeddings, text and metadata), in id order."""
         return [self._corpus.nodes[nid] for nid in self._corpus.ids]
 
+    def finetuned_matrix(self) -> NDArray[np.float32]:
+        """Every node's vector after NUDGE as rows in ``node_ids`` order (L2-normalised base
+        rows, nudged rows where a node moved)."""
+        return self._result().apply(self.base_embeddings_matrix())
+
     def get_finetuned_corpus_embeddings(self) -> dict[str, list[float]]:
         """Every node's vector after NUDGE (nudged where it moved, base otherwise), by id."""
-        matrix = self._result().apply(self.base_embeddings_matrix())
+        matrix = self.finetuned_matrix()
         return {nid: matrix[i].tolist() for i, nid in enumerate(self._corpus.ids)}
 
     def nudged_vectors(self) -> dict[Hashable, NDArray[np.float32]]:
@@ -157,7 +162,7 @@ class NudgeFinetuneEngine:
 
     def nudged_nodes(self) -> list[BaseNode]:
         """Copies of the nodes (text and metadata kept) carrying their nudged vectors."""
-        matrix = self._result().apply(self.base_embeddings_matrix())
+        matrix = self.finetuned_matrix()
         out = []
         for i, nid in enumerate(self._corpus.ids):
             node = self._corpus.nodes[nid].model_copy()
@@ -186,7 +191,7 @@ class NudgeFinetuneEngine:
 
     def as_retriever(self, similarity_top_k: int = 10, **kwargs: Any) -> NudgeRetriever:
         """Exact retriever over the nudged vectors (inner product; right for N and M)."""
-        matrix = self._result().apply(self.base_embeddings_matrix())
+        matrix = self.finetuned_matrix()
         return NudgeRetriever(
             self.nodes, matrix, self.embed_model, similarity_top_k=similarity_top_k, **kwargs
         )
