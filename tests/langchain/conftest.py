@@ -11,10 +11,7 @@ pytest.importorskip("langchain_core")
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from nudge_integrations.data.pseudo_queries import inverse_cloze
-from nudge_integrations.data.splits import paper_split
-from nudge_integrations.demo import python_docs_corpus
-
+from ..corpus import python_docs_qa, topic
 from ..hashing import DIM, hash_embed
 
 
@@ -42,10 +39,9 @@ def embeddings() -> HashEmbeddings:
 @pytest.fixture(scope="session")
 def qa() -> dict[str, Any]:
     """Documents from Python's help topics, inverse-cloze questions, the paper's split."""
-    dataset = inverse_cloze(python_docs_corpus(max_passages=80), per_doc=4)
-    parts = paper_split(dataset)
+    dataset, parts = python_docs_qa()
     docs = [
-        Document(id=doc_id, page_content=text, metadata={"topic": doc_id.rsplit("-", 1)[0]})
+        Document(id=doc_id, page_content=text, metadata={"topic": topic(doc_id)})
         for doc_id, text in dataset.corpus.items()
     ]
 

@@ -11,10 +11,7 @@ pytest.importorskip("llama_index.core")
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import TextNode
 
-from nudge_integrations.data.pseudo_queries import inverse_cloze
-from nudge_integrations.data.splits import paper_split
-from nudge_integrations.demo import python_docs_corpus
-
+from ..corpus import python_docs_qa, topic
 from ..hashing import DIM, hash_embed
 
 
@@ -51,10 +48,9 @@ def embed_model() -> HashEmbedding:
 @pytest.fixture(scope="session")
 def qa() -> dict[str, Any]:
     """Nodes from Python's help topics, inverse-cloze questions, the paper's split."""
-    dataset = inverse_cloze(python_docs_corpus(max_passages=80), per_doc=4)
-    parts = paper_split(dataset)
+    dataset, parts = python_docs_qa()
     nodes = [
-        TextNode(id_=doc_id, text=text, metadata={"topic": doc_id.rsplit("-", 1)[0]})
+        TextNode(id_=doc_id, text=text, metadata={"topic": topic(doc_id)})
         for doc_id, text in dataset.corpus.items()
     ]
     return {"nodes": nodes, **parts, "all": dataset, "dim": DIM}
