@@ -143,3 +143,16 @@ def evaluate(
     rows = n_rows if n_rows is not None else int(max(ret.max(initial=0), max_rel)) + 1
     table = RelevanceTable(relevance, rows)
     return {f"{check_metric(m, k)}@{k}": table.mean(ret, m, k) for m in metrics}
+
+
+def score_columns(
+    retrieved: NDArray[np.integer[Any]],
+    relevance: Sequence[Mapping[int, float] | Sequence[int]],
+    columns: Sequence[tuple[str, int]],
+    *,
+    n_rows: int,
+) -> dict[str, float]:
+    """Mean ``metric@k`` for each ``(metric, k)`` column, from one relevance index."""
+    table = RelevanceTable(relevance, n_rows)
+    ret = np.asarray(retrieved, dtype=np.int64)
+    return {f"{check_metric(m, k)}@{k}": table.mean(ret, m, k) for m, k in columns}

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from nudge_integrations.errors import NudgeError
-from nudge_integrations.metrics import evaluate
+from nudge_integrations.metrics import score_columns
 from nudge_integrations.search import exact_search
 
 DEFAULT_COLUMNS: tuple[tuple[str, int], ...] = (
@@ -31,11 +31,7 @@ def evaluate_embeddings(
     """Exact search of ``queries`` over ``corpus``, scored as ``{"ndcg@10": ..., ...}``."""
     depth = max(k for _, k in columns)
     _, rows = exact_search(queries, corpus, depth, similarity=similarity, device=device)
-    n = int(corpus.shape[0])
-    out: dict[str, float] = {}
-    for metric, k in columns:
-        out.update(evaluate(rows, relevance, k=k, metrics=[metric], n_rows=n))
-    return out
+    return score_columns(rows, relevance, columns, n_rows=int(corpus.shape[0]))
 
 
 def format_table(rows: Mapping[str, Mapping[str, float]], *, digits: int = 4) -> str:
@@ -85,7 +81,4 @@ def evaluate_ranked_ids(
         cut = [row[d] for d in list(ids)[:depth]]
         matrix[i, : len(cut)] = cut
     relevance = [{row[d]: float(g) for d, g in j.items()} for j in judgements]
-    out: dict[str, float] = {}
-    for metric, k in columns:
-        out.update(evaluate(matrix, relevance, k=k, metrics=[metric], n_rows=max(len(row), 1)))
-    return out
+    return score_columns(matrix, relevance, columns, n_rows=max(len(row), 1))
