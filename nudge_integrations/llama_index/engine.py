@@ -9,6 +9,7 @@ store updated in place. The embed model is unchanged: it stays the query model.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -77,6 +78,8 @@ class NudgeFinetuneEngine:
         self._corpus: Corpus = resolve_corpus(corpus, self._train, self._val)
         self._cache = EmbeddingCache(self.embed_model, show_progress=show_progress)
         self._base: dict[str, NDArray[np.float32]] = dict(self._corpus.stored)
+        for note in self._corpus.notes:  # e.g. a store that could not return its vectors
+            warnings.warn(note, stacklevel=2)
         self._check_judgements()
         self.result_: NudgeResult | None = None
         self._applied: dict[int, set[str]] = {}
