@@ -62,6 +62,14 @@ def make_problem(
     return Problem(corpus, tq, tr, vq, vr)
 
 
+@pytest.fixture(autouse=True)
+def _ledgers_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nudge ledgers that default to the user's cache go to a temp folder instead."""
+    monkeypatch.setenv("NUDGE_LEDGER_DIR", str(tmp_path_factory.mktemp("ledgers")))
+
+
 @pytest.fixture
 def problem() -> Problem:
     return make_problem()

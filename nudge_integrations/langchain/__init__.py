@@ -1,6 +1,7 @@
 """NUDGE for LangChain (extra ``langchain``): fitter, retriever, stores, training queries."""
 
 from nudge_integrations.langchain.fitter import NudgeFitter, ReapplyReport
+from nudge_integrations.langchain.ledger import finish, revert, rollback, status
 from nudge_integrations.langchain.qa_generation import (
     GeneratedQuestions,
     agenerate_qa_pairs,
@@ -15,6 +16,10 @@ __all__ = [
     "NudgeRetriever",
     "ReapplyReport",
     "agenerate_qa_pairs",
+    "finish",
     "generate_pseudo_queries",
     "generate_qa_pairs",
+    "revert",
+    "rollback",
+    "status",
 ]

@@ -13,8 +13,9 @@ skipped and reported, since their nudge no longer fits them).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -27,19 +28,17 @@ from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
 from nudge_integrations.errors import NotFittedError, NudgeError
+from nudge_integrations.langchain import ledger as ledger_ops
 from nudge_integrations.langchain.ids import document_ids
 from nudge_integrations.langchain.retriever import NudgeRetriever
 from nudge_integrations.langchain.stores import adapter_for
-from nudge_integrations.stores import require_inner_product, swap_vectors
+from nudge_integrations.stores import lifecycle, require_inner_product
+from nudge_integrations.stores.ledger import model_name, text_hash
+from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
+from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_for_write
 
-
-@dataclass
-class ReapplyReport:
-    """What :meth:`NudgeFitter.reapply` did."""
-
-    written: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+#: What :meth:`NudgeFitter.reapply` did (the same report as a swap).
+ReapplyReport = SwapReport
 
 
 class NudgeFitter:
@@ -69,13 +68,36 @@ class NudgeFitter:
 
     # ----------------------------------------------------------------- fit
     def fit(
-        self, source: Sequence[Document] | VectorStore, train: Any, *, val: Any = None
+        self,
+        source: Sequence[Document] | VectorStore,
+        train: Any,
+        *,
+        val: Any = None,
+        ledger: LedgerLike = None,
     ) -> NudgeFitter:
-        """Fit on documents (each with an id) or a vector store, and QA pairs."""
+        """Fit on documents (each with an id) or a vector store, and QA pairs.
+
+        From a store that was nudged before, the base vectors come from its nudge ledger
+        (found beside the store, through the records' markers, or at ``ledger``), so nudges
+        never compound; a store whose records are marked nudged but whose ledger is gone
+        is refused.
+        """
         notes: list[str] = []
+        self.ledger_: Path | None = None
         if isinstance(source, VectorStore):
-            loaded = adapter_for(source).load()
+            adapter = adapter_for(source)
+            loaded = adapter.load()
             documents, stored = loaded.documents, loaded.vectors
+            found = find_ledger(adapter.writer(), ledger, list(stored))
+            if found is not None and found.exists:
+                texts = {str(d.id): d.page_content for d in documents}
+                restored = base_from_ledger(found, stored, texts)
+                self.ledger_ = found.path
+                if restored:
+                    notes.append(
+                        f"base vectors of {len(restored)} nudged documents read from the "
+                        f"ledger at {found.path}"
+                    )
         elif isinstance(source, Sequence) and not isinstance(source, str | bytes):
             documents, stored = list(source), {}
         else:
@@ -165,53 +187,71 @@ class NudgeFitter:
         )
 
     # ----------------------------------------------------------------- stores
-    def swap_in(self, store: VectorStore | Any) -> list[str]:
+    def _hashes(self) -> dict[str, str]:
+        docs = zip(self.ids_, self.documents_, strict=True)
+        return {i: text_hash(d.page_content) for i, d in docs}
+
+    def swap_in(self, store: VectorStore | Any, *, ledger: LedgerLike = None) -> SwapReport:
         """Write the moved documents' nudged vectors into ``store`` (same ids, text and
-        metadata); all or nothing. NUDGE-M is refused by stores not ranking by inner product."""
-        result = self._fitted()
-        writer = adapter_for(store).writer()
-        if result.variant == "M":
-            require_inner_product(writer.similarity, type(store).__name__)
-        moved = {str(i): v for i, v in result.as_dict().items()}
-        swap_vectors(writer, moved, dim=result.dim)
-        return list(moved)
-
-    def revert(self, store: VectorStore | Any, ids: Sequence[str] | None = None) -> list[str]:
-        """Write the base vectors back (of ``ids``, default: every moved document)."""
-        result = self._fitted()
-        chosen = [str(i) for i in (result.ids if ids is None else ids)]
-        row = {i: n for n, i in enumerate(self.ids_)}
-        unknown = [i for i in chosen if i not in row]
-        if unknown:
-            raise NudgeError(f"document {unknown[0]!r} was not part of this fit")
-        writer = adapter_for(store).writer()
-        base = {i: self.base_vectors_[row[i]] for i in chosen}
-        swap_vectors(writer, base, dim=self.base_vectors_.shape[1])
-        return chosen
-
-    def reapply(self, store: VectorStore | Any) -> ReapplyReport:
-        """Re-write the nudge after a re-index overwrote it (``index()``, re-adds).
-
-        Documents whose text changed since the fit, or that left the store, are skipped and
-        reported: refit to nudge them again.
-        """
+        metadata), through the store's nudge ledger: base vectors are kept there first, so
+        :func:`revert` works from any process. All or nothing. Documents whose text changed
+        since the fit are skipped and reported. NUDGE-M is refused by stores not ranking by
+        inner product. Iterating the report gives the ids written."""
         result = self._fitted()
         adapter = adapter_for(store)
-        now = {d.id: d.page_content for d in adapter.load().documents}
-        text = {i: d.page_content for i, d in zip(self.ids_, self.documents_, strict=True)}
-        report = ReapplyReport()
-        moved = {str(i): v for i, v in result.as_dict().items()}
-        keep = {}
-        for i, vec in moved.items():
-            if i not in now:
-                report.missing.append(i)
-            elif now[i] != text[i]:
-                report.changed.append(i)
-            else:
-                keep[i] = vec
         writer = adapter.writer()
         if result.variant == "M":
             require_inner_product(writer.similarity, type(store).__name__)
-        swap_vectors(writer, keep, dim=result.dim)
-        report.written = list(keep)
+        moved = {str(i): v for i, v in result.as_dict().items()}
+        found = ledger_for_write(writer, ledger or self.ledger_, list(moved))
+        row = {i: n for n, i in enumerate(self.ids_)}
+        report = lifecycle.swap(
+            writer,
+            found,
+            moved,
+            {i: self.base_vectors_[row[i]] for i in moved},
+            self._hashes(),
+            variant=result.variant,
+            gamma=result.gamma,
+            model=model_name(self.embeddings),
+            dim=result.dim,
+            texts=adapter.texts,
+        )
+        self.ledger_ = found.path
+        _warn_skipped(report)
         return report
+
+    def revert(
+        self,
+        store: VectorStore | Any,
+        ids: Sequence[str] | None = None,
+        *,
+        ledger: LedgerLike = None,
+    ) -> SwapReport:
+        """Write the base vectors back from the store's ledger (of ``ids``, default every
+        nudged document). Works unfitted and in a new process: the ledger is enough."""
+        report = ledger_ops.revert(store, ids, ledger=ledger or getattr(self, "ledger_", None))
+        _warn_skipped(report)
+        return report
+
+    def reapply(self, store: VectorStore | Any, *, ledger: LedgerLike = None) -> SwapReport:
+        """Re-write the nudge after a re-index overwrote it (``index()``, re-adds).
+
+        Documents whose text changed since the fit, or that left the store, are skipped and
+        reported (``changed``, ``missing``): refit to nudge them again.
+        """
+        return self.swap_in(store, ledger=ledger)
+
+    def status(self, store: VectorStore | Any, *, ledger: LedgerLike = None) -> LedgerStatus:
+        """Whether ``store`` holds base vectors, nudged vectors, or is half-swapped."""
+        return ledger_ops.status(store, ledger=ledger or getattr(self, "ledger_", None))
+
+
+def _warn_skipped(report: SwapReport) -> None:
+    if report.changed or report.missing:
+        warnings.warn(
+            f"{len(report.changed)} documents whose text changed since the ledger was written "
+            f"and {len(report.missing)} no longer in the store were left as they are "
+            f"(e.g. {(report.changed + report.missing)[0]!r}): refit to nudge them",
+            stacklevel=3,
+        )

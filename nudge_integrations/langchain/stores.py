@@ -28,6 +28,7 @@ from nudge_integrations.stores import (
     QdrantWriter,
     StoreWriter,
 )
+from nudge_integrations.stores.base import MARKER
 
 #: Records read per call when loading a store.
 PAGE = 1000
@@ -53,6 +54,15 @@ class StoreAdapter:
     def writer(self) -> StoreWriter:
         raise NotImplementedError
 
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        """Current text of the given ids (absent ids left out)."""
+        raise NotImplementedError
+
+
+def _meta(meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A record's metadata as the user wrote it: without the nudge ledger marker."""
+    return {k: v for k, v in (meta or {}).items() if k != MARKER}
+
 
 class InMemoryWriter:
     """``InMemoryVectorStore``: vectors replaced in its ``store`` dict (cosine ranking)."""
@@ -72,6 +82,25 @@ class InMemoryWriter:
         for i, vec in vectors.items():
             self.table[i]["vector"] = np.asarray(vec, dtype=np.float32).tolist()
 
+    def read_markers(self, ids: Sequence[str]) -> dict[str, str]:
+        return {
+            i: str(self.table[i]["metadata"][MARKER])
+            for i in ids
+            if i in self.table and (self.table[i].get("metadata") or {}).get(MARKER)
+        }
+
+    def write_markers(self, ids: Sequence[str], value: str | None) -> None:
+        for i in ids:  # a new dict: the store may share the user's Document.metadata
+            self.table[i]["metadata"] = _marked(self.table[i].get("metadata"), value)
+
+
+def _marked(meta: Mapping[str, Any] | None, value: str | None) -> dict[str, Any]:
+    """A copy of ``meta`` with the ledger marker set to ``value`` (None: removed)."""
+    out = _meta(meta)
+    if value is not None:
+        out[MARKER] = value
+    return out
+
 
 class InMemoryAdapter(StoreAdapter):
     store: InMemoryVectorStore
@@ -79,12 +108,18 @@ class InMemoryAdapter(StoreAdapter):
     def load(self) -> Loaded:
         docs, vectors = [], {}
         for doc_id, rec in self.store.store.items():
-            docs.append(Document(id=doc_id, page_content=rec["text"], metadata=rec["metadata"]))
+            docs.append(
+                Document(id=doc_id, page_content=rec["text"], metadata=_meta(rec["metadata"]))
+            )
             vectors[doc_id] = np.asarray(rec["vector"], dtype=np.float32)
         return Loaded(docs, vectors)
 
     def writer(self) -> StoreWriter:
         return InMemoryWriter(self.store)
+
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        table = self.store.store
+        return {i: table[i]["text"] for i in ids if i in table}
 
 
 def _value(x: Any) -> str:
@@ -127,15 +162,44 @@ class FaissAdapter(StoreAdapter):
                     f"the FAISS docstore holds no document for id {doc_id!r} (row {pos})"
                 )
             docs.append(
-                Document(id=str(doc_id), page_content=doc.page_content, metadata=dict(doc.metadata))
+                Document(
+                    id=str(doc_id), page_content=doc.page_content, metadata=_meta(doc.metadata)
+                )
             )
         writer = self.writer()
         return Loaded(docs, writer.read(writer.all_ids()))
 
+    def _docs(self, ids: Sequence[str]) -> dict[str, Document]:
+        known = set(self.store.index_to_docstore_id.values())
+        found = {i: self.store.docstore.search(i) for i in ids if i in known}
+        return {i: d for i, d in found.items() if isinstance(d, Document)}
+
     def writer(self) -> StoreWriter:
-        writer = FaissFlatWriter(self.store.index, self._positions())
+        writer = FaissDocstoreWriter(self.store.index, self._positions(), self)
         writer.similarity = _faiss_similarity(self.store, writer.similarity)
         return writer
+
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        return {i: d.page_content for i, d in self._docs(ids).items()}
+
+
+class FaissDocstoreWriter(FaissFlatWriter):
+    """A LangChain FAISS store's flat index, with markers in its docstore's metadata."""
+
+    def __init__(self, index: Any, position_of: Mapping[str, int], adapter: FaissAdapter) -> None:
+        super().__init__(index, position_of)
+        self.adapter = adapter
+
+    def read_markers(self, ids: Sequence[str]) -> dict[str, str]:
+        docs = self.adapter._docs(ids)
+        return {i: str(d.metadata[MARKER]) for i, d in docs.items() if d.metadata.get(MARKER)}
+
+    def write_markers(self, ids: Sequence[str], value: str | None) -> None:
+        table = getattr(self.adapter.store.docstore, "_dict", None)
+        if not isinstance(table, dict):
+            return  # a docstore that cannot be updated in place carries no markers
+        for i, doc in self.adapter._docs(ids).items():  # new Documents: never the user's
+            table[i] = doc.model_copy(update={"metadata": _marked(doc.metadata, value)})
 
 
 # --------------------------------------------------------------------------- Chroma
@@ -157,7 +221,7 @@ class ChromaAdapter(StoreAdapter):
             for n, doc_id in enumerate(ids):
                 text = texts[n] if texts is not None else None
                 meta = metas[n] if metas is not None else None
-                docs.append(Document(id=doc_id, page_content=text or "", metadata=meta or {}))
+                docs.append(Document(id=doc_id, page_content=text or "", metadata=_meta(meta)))
                 if embs is not None and embs[n] is not None:
                     vectors[doc_id] = np.asarray(embs[n], dtype=np.float32)
             if len(ids) < PAGE:
@@ -166,6 +230,10 @@ class ChromaAdapter(StoreAdapter):
 
     def writer(self) -> StoreWriter:
         return ChromaWriter(self.store._collection)
+
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        got = self.store._collection.get(ids=list(ids), include=["documents"])
+        return {str(i): t or "" for i, t in zip(got["ids"], got["documents"] or [], strict=False)}
 
 
 # --------------------------------------------------------------------------- Milvus
@@ -245,13 +313,21 @@ class MilvusAdapter(StoreAdapter):
         return Loaded(docs, vectors)
 
     def writer(self) -> StoreWriter:
+        args = getattr(self.store, "connection_args", None) or {}
         return MilvusWriter(
             self.client,
             self.collection,
             id_field=self.id_field,
             vector_field=self.vector_field,
             metric=self._metric(),
+            uri=args.get("uri"),
         )
+
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        rows = self.client.get(
+            collection_name=self.collection, ids=list(ids), output_fields=[self.text_field]
+        )
+        return {str(r[self.id_field]): r.get(self.text_field) or "" for r in rows}
 
 
 def _as_list(x: Any) -> list[Any]:
@@ -289,7 +365,7 @@ class QdrantAdapter(StoreAdapter):
                     Document(
                         id=doc_id,
                         page_content=payload.get(text_key) or "",
-                        metadata=payload.get(meta_key) or {},
+                        metadata=_meta(payload.get(meta_key)),
                     )
                 )
                 vec = point.vector
@@ -304,6 +380,13 @@ class QdrantAdapter(StoreAdapter):
         return QdrantWriter(
             self.store.client, self.store.collection_name, vector_name=self.vector_name
         )
+
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        key = self.store.content_payload_key
+        points = self.store.client.retrieve(
+            self.store.collection_name, ids=list(ids), with_payload=[key]
+        )
+        return {str(p.id): (p.payload or {}).get(key) or "" for p in points}
 
 
 _ADAPTERS: dict[str, Callable[[Any], StoreAdapter]] = {

@@ -19,6 +19,9 @@ from nudge_integrations.errors import MetricMismatchError, ShapeError, UnknownId
 #: Vectors written per call to the store.
 BATCH = 512
 
+#: Metadata key of the marker on nudged records: the path of their nudge ledger.
+MARKER = "nudge_ledger"
+
 
 class StoreWriter(Protocol):
     """Read and overwrite vectors by id in one vector store, leaving text and metadata."""

@@ -10,6 +10,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.errors import NudgeError
+from nudge_integrations.stores.base import MARKER
+
+#: (kind, place, collection): "path" for a store on a local path, else a server address.
+Location = tuple[str, str, str]
 
 
 class FaissFlatWriter:
@@ -66,6 +70,26 @@ class ChromaWriter:
     def all_ids(self) -> list[str]:
         return [str(i) for i in self.collection.get(include=[])["ids"]]
 
+    def location(self) -> Location | None:
+        settings = self.collection._client.get_settings()
+        if settings.is_persistent and settings.persist_directory:
+            return ("path", str(settings.persist_directory), self.collection.name)
+        host = settings.chroma_server_host
+        if host:
+            return ("chroma", f"{host}-{settings.chroma_server_http_port}", self.collection.name)
+        return None
+
+    def read_markers(self, ids: Sequence[str]) -> dict[str, str]:
+        got = self.collection.get(ids=list(ids), include=["metadatas"])
+        return {
+            str(i): str(m[MARKER])
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)
+            if m and m.get(MARKER)
+        }
+
+    def write_markers(self, ids: Sequence[str], value: str | None) -> None:
+        self.collection.update(ids=list(ids), metadatas=[{MARKER: value} for _ in ids])
+
     def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         got = self.collection.get(ids=list(ids), include=["embeddings"])
         return {
@@ -83,10 +107,18 @@ class MilvusWriter:
     the vector field replaced, every other field kept."""
 
     def __init__(
-        self, client: Any, collection: str, *, id_field: str, vector_field: str, metric: str
+        self,
+        client: Any,
+        collection: str,
+        *,
+        id_field: str,
+        vector_field: str,
+        metric: str,
+        uri: str | None = None,
     ) -> None:
         self.client = client
         self.collection = collection
+        self.uri = uri
         self.id_field = id_field
         self.vector_field = vector_field
         self.similarity: str | None = {"IP": "dot", "COSINE": "cosine", "L2": "l2"}.get(
@@ -107,6 +139,14 @@ class MilvusWriter:
             ids.extend(str(r[self.id_field]) for r in rows)
             if len(rows) < page:
                 return ids
+
+    def location(self) -> Location | None:
+        uri = self.uri or str(getattr(getattr(self.client, "_config", None), "uri", "") or "")
+        if not uri:
+            return None
+        if "://" not in uri:  # Milvus Lite: a local file
+            return ("path", uri, self.collection)
+        return ("milvus", uri.split("://", 1)[1], self.collection)
 
     def _rows(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.client.get(
@@ -158,6 +198,27 @@ class QdrantWriter:
             ids.extend(str(p.id) for p in points)
             if offset is None:
                 return ids
+
+    def location(self) -> Location | None:
+        inner = getattr(self.client, "_client", None)
+        if getattr(inner, "persistent", False):
+            return ("path", str(inner.location), self.collection)
+        uri = getattr(inner, "rest_uri", None)
+        if uri:
+            return ("qdrant", str(uri).split("://", 1)[-1], self.collection)
+        return None
+
+    def read_markers(self, ids: Sequence[str]) -> dict[str, str]:
+        points = self.client.retrieve(self.collection, ids=list(ids), with_payload=[MARKER])
+        return {str(p.id): str(p.payload[MARKER]) for p in points if (p.payload or {}).get(MARKER)}
+
+    def write_markers(self, ids: Sequence[str], value: str | None) -> None:
+        if value is None:
+            self.client.delete_payload(self.collection, keys=[MARKER], points=list(ids), wait=True)
+        else:
+            self.client.set_payload(
+                self.collection, payload={MARKER: value}, points=list(ids), wait=True
+            )
 
     def _vector(self, point: Any) -> Any:
         vec = point.vector

@@ -1,0 +1,56 @@
+"""A LangChain store's nudge ledger from any process: status, revert, finish, rollback.
+
+These need only the store (and the ledger's path where the store cannot imply it, e.g.
+an in-memory FAISS store without markers): no fitter, no embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from nudge_integrations.langchain.stores import StoreAdapter, adapter_for
+from nudge_integrations.stores import lifecycle
+from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
+from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
+from nudge_integrations.stores.location import LedgerLike, find_ledger
+
+
+def open_ledger(store: Any, ledger: LedgerLike = None) -> tuple[StoreAdapter, NudgeLedger]:
+    """The store's adapter and its existing ledger (an error when it has none)."""
+    adapter = adapter_for(store)
+    writer = adapter.writer()
+    found = find_ledger(writer, ledger, writer.all_ids())
+    if found is None or not found.exists:
+        where = f" at {found.path}" if found is not None else ""
+        raise LedgerError(
+            f"this {type(store).__name__} has no nudge ledger{where}: nothing was swapped in "
+            "(or pass the ledger's path, ledger=...)"
+        )
+    return adapter, found
+
+
+def status(store: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
+    """Whether the store holds base vectors, a fit's nudged vectors, or is half-swapped."""
+    adapter, found = open_ledger(store, ledger)
+    return lifecycle.status(adapter.writer(), found, texts=adapter.texts)
+
+
+def revert(
+    store: Any, ids: Sequence[str] | None = None, *, ledger: LedgerLike = None
+) -> SwapReport:
+    """Write the base vectors back from the ledger (of ``ids``, default every record)."""
+    adapter, found = open_ledger(store, ledger)
+    return lifecycle.revert(adapter.writer(), found, ids, texts=adapter.texts)
+
+
+def finish(store: Any, *, ledger: LedgerLike = None) -> SwapReport:
+    """Complete a swap or revert that was interrupted (a killed process, a failed rollback)."""
+    adapter, found = open_ledger(store, ledger)
+    return lifecycle.finish(adapter.writer(), found, texts=adapter.texts)
+
+
+def rollback(store: Any, *, ledger: LedgerLike = None) -> SwapReport:
+    """Undo a swap or revert that was interrupted: back to what the store held before it."""
+    adapter, found = open_ledger(store, ledger)
+    return lifecycle.rollback(adapter.writer(), found, texts=adapter.texts)

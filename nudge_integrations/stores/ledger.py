@@ -1,0 +1,360 @@
+"""The nudge ledger: a folder that keeps, durably, what a store held before NUDGE touched it.
+
+Before the first nudged vector is written, the ledger holds the base vector and a hash of
+the text of every record about to change, and the fit that is about to be swapped in
+(its moved ids and vectors, variant, gamma, embedding model, dimension). ``state.json``
+says which fit is active and, while a swap or revert runs, which batches are done. All of
+it is written atomically (temp file, fsync, rename), so a process killed at any point
+leaves a ledger that a new process can read to finish or undo the operation.
+
+Layout of a ledger folder::
+
+    ledger.json          format, store description, dim, record ids, text hashes, base file
+    base.<gen>.npy       base vectors, rows aligned with ledger.json's ids
+    fits/<fit_id>.json   one fit: identity and moved ids (with their texts' hashes)
+    fits/<fit_id>.npy    that fit's nudged vectors, rows aligned with its ids
+    state.json           the active fit, and the operation in progress, if any
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nudge_integrations.errors import NudgeError, ShapeError
+
+FORMAT = 1
+
+
+class LedgerError(NudgeError):
+    """A ledger is missing, unreadable, or does not match the store it is used with."""
+
+
+def text_hash(text: str) -> str:
+    """A short content hash of a record's text (what the base vector was embedded from)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def model_name(model: Any) -> str:
+    """A best-effort name of an embedding model object (recorded, never the model itself)."""
+    for attr in ("model_name", "model", "model_id", "deployment_name"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be opened
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _atomic_npy(path: Path, array: NDArray[np.float32]) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, np.ascontiguousarray(array, dtype=np.float32))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """One fit kept in a ledger: what it moves, to which vectors, and who made it."""
+
+    fit_id: str
+    variant: str
+    gamma: float
+    model: str | None
+    dim: int
+    ids: list[str]
+    hashes: list[str]
+    vectors: NDArray[np.float32]
+    created: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, NDArray[np.float32]]:
+        return dict(zip(self.ids, self.vectors, strict=True))
+
+
+@dataclass
+class Operation:
+    """A swap (or revert) in progress: from one fit to another (None: the base vectors)."""
+
+    kind: str
+    source: str | None
+    target: str | None
+    ids: list[str]
+    batch: int
+    done: int = 0
+    error: str | None = None
+
+    @property
+    def n_batches(self) -> int:
+        return -(-len(self.ids) // self.batch) if self.ids else 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "from": self.source,
+            "to": self.target,
+            "ids": self.ids,
+            "batch": self.batch,
+            "done": self.done,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Operation:
+        return cls(d["kind"], d["from"], d["to"], list(d["ids"]), int(d["batch"]),
+                   int(d["done"]), d.get("error"))
+
+
+class NudgeLedger:
+    """A ledger folder: base vectors and hashes of every record NUDGE changed in one store,
+    the fits swapped into it, and the state of the store (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._ids: list[str] = []
+        self._hashes: list[str] = []
+        self._base: NDArray[np.float32] | None = None
+        self._row: dict[str, int] = {}
+        self.store: str = ""
+        self.dim: int | None = None
+        self.active: str | None = None
+        self.held_back: list[str] = []
+        self.op: Operation | None = None
+        if (self.path / "ledger.json").is_file():
+            self._load()
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def exists(self) -> bool:
+        return (self.path / "ledger.json").is_file()
+
+    def _load(self) -> None:
+        try:
+            meta = json.loads((self.path / "ledger.json").read_text())
+            if meta.get("format") != FORMAT:
+                raise LedgerError(
+                    f"the ledger at {self.path} has format {meta.get('format')!r}; this "
+                    f"version of nudge-integrations reads format {FORMAT}"
+                )
+            self.store = meta.get("store", "")
+            self.dim = meta.get("dim")
+            self._ids = list(meta["ids"])
+            self._hashes = list(meta["hashes"])
+            base = np.load(self.path / meta["base_file"]) if self._ids else None
+            state_path = self.path / "state.json"
+            state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+        except (OSError, ValueError, KeyError) as exc:
+            if isinstance(exc, LedgerError):
+                raise
+            raise LedgerError(f"the ledger at {self.path} cannot be read: {exc}") from exc
+        if base is not None and base.shape[0] < len(self._ids):
+            raise LedgerError(f"the ledger at {self.path} is damaged: base rows are missing")
+        self._base = None if base is None else base[: len(self._ids)]
+        self._row = {i: n for n, i in enumerate(self._ids)}
+        self.active = state.get("active")
+        self.held_back = list(state.get("held_back", []))
+        op = state.get("op")
+        self.op = None if op is None else Operation.from_json(op)
+
+    @property
+    def ids(self) -> list[str]:
+        """Every record whose base vector the ledger keeps."""
+        return list(self._ids)
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._row
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def base(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        """Base vectors of the given ids that the ledger holds."""
+        if self._base is None:
+            return {}
+        return {i: self._base[self._row[i]].copy() for i in ids if i in self._row}
+
+    def hash_of(self, record_id: str) -> str:
+        return self._hashes[self._row[record_id]]
+
+    def fit(self, fit_id: str | None) -> FitRecord | None:
+        """A fit the ledger keeps (None for the base vectors)."""
+        if fit_id is None:
+            return None
+        meta_path = self.path / "fits" / f"{fit_id}.json"
+        if not meta_path.is_file():
+            raise LedgerError(f"the ledger at {self.path} has no fit {fit_id!r}")
+        meta = json.loads(meta_path.read_text())
+        vectors = np.load(self.path / "fits" / f"{fit_id}.npy")
+        return FitRecord(
+            fit_id=fit_id,
+            variant=meta["variant"],
+            gamma=float(meta["gamma"]),
+            model=meta.get("model"),
+            dim=int(meta["dim"]),
+            ids=list(meta["ids"]),
+            hashes=list(meta["hashes"]),
+            vectors=vectors,
+            created=float(meta.get("created", 0.0)),
+        )
+
+    def target(self, fit_id: str | None, held_back: Sequence[str] = ()) -> dict[str, Any]:
+        """What every ledger record should hold when ``fit_id`` is swapped in: its nudged
+        vector where the fit moved it (unless held back), else its base vector."""
+        out: dict[str, Any] = self.base(self._ids)
+        fit = self.fit(fit_id)
+        if fit is not None:
+            skip = set(held_back)
+            out.update({i: v for i, v in fit.as_dict().items() if i not in skip})
+        return out
+
+    # ------------------------------------------------------------------ writing
+    def _write_meta(self, base_file: str) -> None:
+        meta = {
+            "format": FORMAT,
+            "store": self.store,
+            "dim": self.dim,
+            "ids": self._ids,
+            "hashes": self._hashes,
+            "base_file": base_file,
+        }
+        _atomic_write(self.path / "ledger.json", json.dumps(meta).encode())
+
+    def record_base(
+        self,
+        vectors: Mapping[str, NDArray[np.float32]],
+        hashes: Mapping[str, str],
+        *,
+        store: str = "",
+    ) -> None:
+        """Keep the base vector and text hash of records the ledger does not know yet, and
+        replace them for records whose text changed (their old base no longer applies).
+        Written durably before the caller changes any vector in the store."""
+        dims = {np.asarray(v).shape for v in vectors.values()}
+        if len(dims) > 1 or (self.dim is not None and dims and dims != {(self.dim,)}):
+            raise ShapeError(
+                f"base vectors of {sorted(dims)} shape do not match the ledger's "
+                f"{self.dim}-d records at {self.path}: one ledger serves one store and model"
+            )
+        new_ids = [i for i in vectors if i not in self._row]
+        renewed = [i for i in vectors if i in self._row and self.hash_of(i) != hashes[i]]
+        if not new_ids and not renewed and self.exists:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "fits").mkdir(exist_ok=True)
+        if dims:
+            self.dim = int(next(iter(dims))[0])
+        self.store = self.store or store
+        parts = [] if self._base is None else [self._base]
+        if new_ids:
+            parts.append(np.stack([np.asarray(vectors[i], np.float32) for i in new_ids]))
+        base = np.concatenate(parts).astype(np.float32) if parts else None
+        ids = self._ids + new_ids
+        hash_list = self._hashes + [hashes[i] for i in new_ids]
+        row = {i: n for n, i in enumerate(ids)}
+        for i in renewed:
+            assert base is not None
+            base[row[i]] = np.asarray(vectors[i], np.float32)
+            hash_list[row[i]] = hashes[i]
+        old = self._base_file()
+        name = f"base.{uuid.uuid4().hex[:12]}.npy"
+        if base is not None:
+            _atomic_npy(self.path / name, base)
+        self._ids, self._hashes, self._base, self._row = ids, hash_list, base, row
+        self._write_meta(name)
+        if old and old != name:
+            with contextlib.suppress(OSError):
+                (self.path / old).unlink()
+
+    def _base_file(self) -> str | None:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return str(json.loads((self.path / "ledger.json").read_text())["base_file"])
+        return None
+
+    def add_fit(
+        self,
+        vectors: Mapping[str, NDArray[np.float32]],
+        hashes: Mapping[str, str],
+        *,
+        variant: str,
+        gamma: float,
+        model: str | None,
+    ) -> str:
+        """Keep a fit's nudged vectors; returns its id."""
+        fit_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        ids = list(vectors)
+        matrix = (
+            np.stack([np.asarray(vectors[i], np.float32) for i in ids])
+            if ids
+            else np.zeros((0, self.dim or 0), np.float32)
+        )
+        (self.path / "fits").mkdir(parents=True, exist_ok=True)
+        _atomic_npy(self.path / "fits" / f"{fit_id}.npy", matrix)
+        meta = {
+            "variant": variant,
+            "gamma": float(gamma),
+            "model": model,
+            "dim": int(matrix.shape[1]) if ids else self.dim,
+            "ids": ids,
+            "hashes": [hashes[i] for i in ids],
+            "created": time.time(),
+        }
+        _atomic_write(self.path / "fits" / f"{fit_id}.json", json.dumps(meta).encode())
+        return fit_id
+
+    def save_state(self) -> None:
+        """Write the active fit and the operation in progress."""
+        state = {
+            "active": self.active,
+            "held_back": self.held_back,
+            "op": None if self.op is None else self.op.as_json(),
+            "updated": time.time(),
+        }
+        self.path.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.path / "state.json", json.dumps(state).encode())
+
+    def prune(self) -> None:
+        """Delete fits that are neither active nor part of an operation in progress."""
+        keep = {self.active}
+        if self.op is not None:
+            keep |= {self.op.source, self.op.target}
+        for meta in (self.path / "fits").glob("*.json"):
+            if meta.stem not in keep:
+                with contextlib.suppress(OSError):
+                    meta.unlink()
+                    meta.with_suffix(".npy").unlink()
+
+    def __repr__(self) -> str:
+        return (
+            f"NudgeLedger({str(self.path)!r}, records={len(self._ids)}, "
+            f"active={self.active!r}, op={None if self.op is None else self.op.kind!r})"
+        )

@@ -1,0 +1,116 @@
+"""Where a store's nudge ledger lives, so a new process finds it without being told.
+
+In order: the path the user names; the path recorded in the records' ``nudge_ledger``
+markers (stores that keep metadata); beside the store's own files for stores on a local
+path (``<path>.nudge-ledger/<collection>``); under ``$NUDGE_CACHE_DIR/ledgers`` keyed by
+the server address and collection for servers, or by a stable key the adapter supplies
+(a LlamaIndex ``index_id``); otherwise a new folder there, named in the markers and in
+the warning that says to pass it on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from nudge_integrations.embedding import default_cache_dir
+from nudge_integrations.stores.base import MARKER, StoreWriter
+from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
+from nudge_integrations.stores.lifecycle import read_markers
+
+LedgerLike = str | os.PathLike[str] | NudgeLedger | None
+
+
+def ledger_root() -> Path:
+    """``$NUDGE_LEDGER_DIR``, else ``$NUDGE_CACHE_DIR/ledgers`` (``~/.cache/...``)."""
+    env = os.environ.get("NUDGE_LEDGER_DIR")
+    return Path(env) if env else default_cache_dir() / "ledgers"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:120] or "store"
+
+
+def default_location(writer: StoreWriter, key: str | None = None) -> Path | None:
+    """The ledger folder a store implies: beside a local store, keyed for a server, or
+    keyed by ``key``; None for a store with no stable identity."""
+    where = getattr(writer, "location", None)
+    found = where() if where is not None else None
+    if found is not None:
+        kind, place, collection = found
+        if kind == "path":
+            p = Path(place).expanduser().resolve()
+            return p.parent / f"{p.name}.nudge-ledger" / _slug(collection)
+        return ledger_root() / _slug(f"{kind}-{place}") / _slug(collection)
+    if key:
+        return ledger_root() / _slug(key)
+    return None
+
+
+def find_ledger(
+    writer: StoreWriter, ledger: LedgerLike, ids: Sequence[str], *, key: str | None = None
+) -> NudgeLedger | None:
+    """The existing ledger of a store, or None when it has none (nothing was nudged).
+
+    Raises when records carry nudge markers but their ledger is gone: their current
+    vectors are nudged and must not be taken as the base.
+    """
+    if isinstance(ledger, NudgeLedger):
+        return ledger
+    if ledger is not None:
+        return NudgeLedger(ledger)
+    default = default_location(writer, key)
+    if default is not None and NudgeLedger(default).exists:
+        return NudgeLedger(default)
+    marks = read_markers(writer, ids)
+    paths = sorted(set(marks.values()))
+    for p in paths:
+        if NudgeLedger(p).exists:
+            return NudgeLedger(p)
+    if marks:
+        raise LedgerError(
+            f"{len(marks)} records of this store carry nudge markers ({MARKER}) pointing "
+            f"at the ledger {paths[0]}, which is missing: their vectors are nudged, and "
+            "fitting on them would compound the nudge. Restore that folder, or pass the "
+            "ledger's path (ledger=...); if the base vectors are lost for good, re-embed "
+            "those records (or clear the markers with clear_markers) and fit again"
+        )
+    return None
+
+
+
+def ledger_for_write(
+    writer: StoreWriter, ledger: LedgerLike, ids: Sequence[str], *, key: str | None = None
+) -> NudgeLedger:
+    """The ledger a swap writes to: the store's existing one, its implied location, or a
+    new folder under :func:`ledger_root` (with a warning naming it)."""
+    found = find_ledger(writer, ledger, ids, key=key)
+    if found is not None:
+        return found
+    default = default_location(writer, key)
+    if default is not None:
+        return NudgeLedger(default)
+    path = ledger_root() / f"{_slug(type(writer).__name__)}-{uuid.uuid4().hex[:12]}"
+    if not hasattr(writer, "write_markers"):
+        warnings.warn(
+            f"the nudge ledger of this {type(writer).__name__} is at {path}; nothing in the "
+            f"store points there, so pass ledger={str(path)!r} to revert or refit in "
+            "another process",
+            stacklevel=3,
+        )
+    return NudgeLedger(path)
+
+
+def clear_markers(writer: StoreWriter, ids: Sequence[str] | None = None) -> int:
+    """Remove ``nudge_ledger`` markers (all, or of ``ids``); returns how many were set.
+    Only for a store whose ledger is lost and whose vectors were re-embedded."""
+    chosen = list(writer.all_ids() if ids is None else ids)
+    marks = read_markers(writer, chosen)
+    mark = getattr(writer, "write_markers", None)
+    if mark is not None and marks:
+        mark(list(marks), None)
+    return len(marks)
