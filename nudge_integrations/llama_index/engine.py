@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,16 +24,28 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import DuplicateIdError, NotFittedError, NudgeError, UnknownIdError
+from nudge_integrations.errors import (
+    DuplicateIdError,
+    EmptyTrainingSetError,
+    NotFittedError,
+    NudgeError,
+    ShapeError,
+    UnknownIdError,
+)
+from nudge_integrations.llama_index import ledger as li_ledger
+from nudge_integrations.llama_index import stores as li_stores
 from nudge_integrations.llama_index.corpus import (
     Corpus,
     CorpusLike,
-    faiss_positions,
     resolve_corpus,
 )
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
-from nudge_integrations.llama_index.stores import require_inner_product, swap, writer_for
+from nudge_integrations.llama_index.stores import require_inner_product, writer_for
+from nudge_integrations.stores import lifecycle
+from nudge_integrations.stores.ledger import model_name, text_hash
+from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
+from nudge_integrations.stores.location import LedgerLike, find_ledger
 
 Variant = Literal["N", "M"]
 _STATE = "nudge_engine.json"
@@ -60,6 +73,7 @@ class NudgeFinetuneEngine:
         k: int = 1,
         device: str = "auto",
         show_progress: bool = False,
+        ledger: LedgerLike = None,
         **fit_params: Any,
     ) -> None:
         if variant not in ("N", "M"):
@@ -80,9 +94,30 @@ class NudgeFinetuneEngine:
         self._base: dict[str, NDArray[np.float32]] = dict(self._corpus.stored)
         for note in self._corpus.notes:  # e.g. a store that could not return its vectors
             warnings.warn(note, stacklevel=2)
+        self.ledger_: Path | None = None
+        if isinstance(corpus, VectorStoreIndex):
+            self._base_from_ledger(corpus, ledger)
         self._check_judgements()
         self.result_: NudgeResult | None = None
-        self._applied: dict[int, set[str]] = {}
+
+    def _base_from_ledger(self, index: VectorStoreIndex, ledger: LedgerLike) -> None:
+        """Take the base vectors of nudged nodes from the index's ledger, never the store."""
+        try:
+            writer = li_ledger.writer_of(index)
+        except NudgeError:
+            return  # a store that cannot be updated in place was never nudged by us
+        found = find_ledger(writer, ledger, self._corpus.ids, key=li_ledger.index_key(index))
+        if found is None or not found.exists:
+            return
+        self.ledger_ = found.path
+        texts = {nid: self._corpus.text(nid) for nid in self._corpus.ids if nid in found}
+        restored = base_from_ledger(found, self._base, texts)
+        for nid in restored:  # the nodes carry the base vectors they stand for
+            node = self._corpus.nodes[nid]
+            if node.embedding is not None:
+                self._corpus.nodes[nid] = node.model_copy(
+                    update={"embedding": self._base[nid].tolist()}
+                )
 
     # ---------------------------------------------------------------- fitting
     def finetune(self) -> None:
@@ -146,8 +181,13 @@ class NudgeFinetuneEngine:
 
     @property
     def nodes(self) -> list[BaseNode]:
-        """Corpus nodes (as given: base embeddings, text and metadata), in id order."""
-        return [self._corpus.nodes[nid] for nid in self._corpus.ids]
+        """Copies of the corpus nodes (text and metadata as given) carrying their base
+        embeddings, in id order: another engine given them embeds nothing again."""
+        matrix = self.base_embeddings_matrix()
+        return [
+            self._corpus.nodes[nid].model_copy(update={"embedding": matrix[n].tolist()})
+            for n, nid in enumerate(self._corpus.ids)
+        ]
 
     def finetuned_matrix(self) -> NDArray[np.float32]:
         """Every node's vector after NUDGE as rows in ``node_ids`` order (L2-normalised base
@@ -200,42 +240,62 @@ class NudgeFinetuneEngine:
         )
 
     # ---------------------------------------------------------------- stores in place
-    def apply_to_index(self, index: VectorStoreIndex | Any) -> list[str]:
+    def apply_to_index(
+        self, index: VectorStoreIndex | Any, *, ledger: LedgerLike = None
+    ) -> SwapReport:
         """Overwrite the moved nodes' vectors in the user's index (or vector store).
 
-        Text and metadata stay; only vectors of moved nodes change. All or nothing: on a
-        failure the store is restored. Returns the ids written. Undo with
-        :meth:`revert_index`.
+        Text and metadata stay; only vectors of moved nodes change. The base vectors go
+        into the store's nudge ledger first (beside the store, or keyed by the index id),
+        so :meth:`revert_index` works from any process. All or nothing: on a failure the
+        store is restored. Nodes whose text changed since the fit are skipped and
+        reported. Iterating the report gives the ids written.
         """
         result = self._result()
-        store, positions = _store_of(index)
+        store, positions = li_ledger.store_of(index)
         writer = writer_for(store, positions)
         if result.variant == "M":
             require_inner_product(store, positions)
         moved = {str(k): v for k, v in result.as_dict().items()}
-        swap(writer, moved, dim=result.dim)
-        self._applied.setdefault(id(store), set()).update(moved)
-        return list(moved)
+        found = li_ledger.ledger_to_write(index, writer, list(moved), ledger or self.ledger_)
+        base = self.base_embeddings_matrix()
+        row = {nid: n for n, nid in enumerate(self._corpus.ids)}
+        report = lifecycle.swap(
+            writer,
+            found,
+            moved,
+            {nid: base[row[nid]] for nid in moved},
+            {nid: text_hash(self._corpus.text(nid)) for nid in moved},
+            variant=result.variant,
+            gamma=result.gamma,
+            model=model_name(self.embed_model),
+            dim=result.dim,
+            texts=li_ledger.text_reader(index),
+            batch=li_stores._BATCH,
+        )
+        self.ledger_ = found.path
+        _warn_skipped(report)
+        return report
 
     def revert_index(
-        self, index: VectorStoreIndex | Any, node_ids: Iterable[str] | None = None
-    ) -> list[str]:
-        """Write the base vectors back (of ``node_ids``, else of every node this engine
-        wrote into that store, else of the whole corpus). Returns the ids written."""
-        store, positions = _store_of(index)
-        writer = writer_for(store, positions)
-        if node_ids is not None:
-            ids = list(node_ids)
-        else:
-            ids = sorted(self._applied.get(id(store), set())) or self._corpus.ids
-        base = self.base_embeddings_matrix()
-        row = {nid: i for i, nid in enumerate(self._corpus.ids)}
-        for nid in ids:
-            if nid not in row:
-                raise UnknownIdError(f"node {nid!r} is not in this engine's corpus")
-        swap(writer, {nid: base[row[nid]] for nid in ids}, dim=base.shape[1])
-        self._applied.pop(id(store), None)
-        return ids
+        self,
+        index: VectorStoreIndex | Any,
+        node_ids: Iterable[str] | None = None,
+        *,
+        ledger: LedgerLike = None,
+    ) -> SwapReport:
+        """Write the base vectors back from the store's nudge ledger (of ``node_ids``, else
+        of every node ever nudged there). Nodes no longer in the store, or whose text
+        changed, are skipped and reported; the rest are restored bit for bit."""
+        ids = None if node_ids is None else list(node_ids)
+        report = li_ledger.revert(index, ids, ledger=ledger or self.ledger_)
+        _warn_skipped(report)
+        return report
+
+    def index_status(self, index: VectorStoreIndex | Any, *, ledger: LedgerLike = None
+                     ) -> LedgerStatus:
+        """Whether the index's store holds base vectors, nudged vectors, or is half-swapped."""
+        return li_ledger.status(index, ledger=ledger or self.ledger_)
 
     # ---------------------------------------------------------------- growing
     def insert_nodes(
@@ -246,39 +306,103 @@ class NudgeFinetuneEngine:
         *,
         refit: bool = True,
     ) -> None:
-        """Add nodes (and QA pairs about them), then re-fit from the base vectors."""
-        new = resolve_corpus(list(nodes))
+        """Add nodes (and QA pairs about them), then re-fit from the base vectors.
+
+        All or nothing: everything is checked before the engine changes, and a refit that
+        raises restores the corpus, QA data and fit as they were before the call.
+        """
+        if isinstance(nodes, BaseNode | str | bytes) or not isinstance(nodes, Iterable):
+            raise NudgeError(
+                f"nodes must be a list of LlamaIndex nodes, not {type(nodes).__name__}: wrap a "
+                "single node as [node]"
+            )
+        given = list(nodes)
+        if not given:
+            raise NudgeError("no nodes to insert: pass at least one node")
+        new = resolve_corpus(given)  # checks node types and duplicate ids within the batch
         clash = [nid for nid in new.ids if nid in self._corpus.nodes]
         if clash:
             raise DuplicateIdError(
                 f"node id {clash[0]!r} is already in the corpus: delete it first or use a new id"
             )
-        self._corpus.nodes.update(new.nodes)
-        self._base.update(new.stored)
-        if train_dataset is not None:
-            self._train = merge_datasets(self._train, QADataset.from_any(train_dataset))
-        if val_dataset is not None:
-            extra = QADataset.from_any(val_dataset)
-            self._val = extra if self._val is None else merge_datasets(self._val, extra)
-        self._check_judgements()
+        dims = {v.shape[-1] for v in self._base.values()}
+        for nid, vec in new.stored.items():
+            if dims and vec.shape[-1] not in dims:
+                raise ShapeError(
+                    f"node {nid!r} carries a {vec.shape[-1]}-dimensional embedding but the "
+                    f"corpus vectors have dimension {min(dims)}: embed it with this engine's "
+                    "embed model, or clear node.embedding so the engine embeds it"
+                )
+        train, val = self._train, self._val
+        for name, data in (("train_dataset", train_dataset), ("val_dataset", val_dataset)):
+            if data is None:
+                continue
+            extra = QADataset.from_any(data)
+            if not len(extra):
+                raise EmptyTrainingSetError(
+                    f"{name} holds no queries: pass QA pairs about the new nodes, or None to "
+                    "add none"
+                )
+            if name == "train_dataset":
+                train = merge_datasets(train, extra)
+            else:
+                val = extra if val is None else merge_datasets(val, extra)
+        corpus_nodes = {**self._corpus.nodes, **new.nodes}
+        _check_relevant(corpus_nodes, train, val)
+        before = (self._corpus, self._base, self._train, self._val, self.result_)
+        self._corpus = replace(self._corpus, nodes=corpus_nodes)
+        self._base = {**self._base, **new.stored}
+        self._train, self._val = train, val
         if refit:
-            self.finetune()
+            try:
+                self.finetune()
+            except BaseException:
+                self._corpus, self._base, self._train, self._val, self.result_ = before
+                raise
 
     def delete_nodes(self, node_ids: Iterable[str], *, refit: bool = True) -> None:
-        """Remove nodes and every judgement naming them, then re-fit from the base vectors."""
-        ids = list(node_ids)
-        for nid in ids:
-            if nid not in self._corpus.nodes:
-                raise UnknownIdError(f"node {nid!r} is not in the corpus")
+        """Remove nodes and every judgement naming them, then re-fit from the base vectors.
+
+        All or nothing: an unknown id deletes nothing, and a refit that raises restores the
+        corpus, QA data and fit as they were before the call.
+        """
+        if isinstance(node_ids, str | bytes) or not isinstance(node_ids, Iterable):
+            raise NudgeError(
+                f"node_ids must be a list of ids, not {type(node_ids).__name__}: wrap a single "
+                "id as [node_id]"
+            )
+        ids = list(dict.fromkeys(node_ids))
+        unknown = [nid for nid in ids if nid not in self._corpus.nodes]
+        if unknown:
+            raise UnknownIdError(
+                f"node {unknown[0]!r} is not in the corpus, so nothing was deleted: check the "
+                "ids against engine.node_ids"
+            )
         gone = set(ids)
-        for nid in ids:
-            del self._corpus.nodes[nid]
-            self._base.pop(nid, None)
-        self._train = drop_docs(self._train, gone)
-        if self._val is not None:
-            self._val = drop_docs(self._val, gone)
+        corpus_nodes = {nid: n for nid, n in self._corpus.nodes.items() if nid not in gone}
+        if not corpus_nodes:
+            raise NudgeError(
+                "deleting these nodes would leave the corpus empty, so nothing was deleted: "
+                "keep at least one node, or build a new engine"
+            )
+        train = drop_docs(self._train, gone)
+        val = None if self._val is None else drop_docs(self._val, gone)
+        if refit and not len(train):
+            raise EmptyTrainingSetError(
+                "deleting these nodes drops every training query (each judged only deleted "
+                "nodes relevant), so nothing was deleted: add training queries about the "
+                "remaining nodes first, or pass refit=False"
+            )
+        before = (self._corpus, self._base, self._train, self._val, self.result_)
+        self._corpus = replace(self._corpus, nodes=corpus_nodes)
+        self._base = {nid: v for nid, v in self._base.items() if nid not in gone}
+        self._train, self._val = train, val
         if refit:
-            self.finetune()
+            try:
+                self.finetune()
+            except BaseException:
+                self._corpus, self._base, self._train, self._val, self.result_ = before
+                raise
 
     def _check_judgements(self) -> None:
         for name, ds in (("training", self._train), ("validation", self._val)):
@@ -308,6 +432,7 @@ class NudgeFinetuneEngine:
             "variant": self.variant,
             "fit_params": self.fit_params,
             "node_ids": self._corpus.ids,
+            "embed_model": model_identity(self.embed_model),  # its name only, never the model
             "result": None,
         }
         if self.result_ is not None:
@@ -330,13 +455,53 @@ class NudgeFinetuneEngine:
 
     @classmethod
     def from_persist_dir(
-        cls, persist_dir: str | Path, embed_model: BaseEmbedding | None = None
+        cls,
+        persist_dir: str | Path,
+        embed_model: BaseEmbedding | None = None,
+        *,
+        check_model: bool = True,
     ) -> NudgeFinetuneEngine:
-        """Load what :meth:`persist` wrote; pass the same embed model."""
+        """Load what :meth:`persist` wrote; pass the same embed model.
+
+        The vectors only fit the model they were made with: another model's name is
+        refused unless ``check_model=False``. Without ``embed_model``,
+        ``Settings.embed_model`` is used.
+        """
         root = Path(persist_dir)
-        if not (root / _STATE).is_file():
-            raise NudgeError(f"{root} holds no persisted NUDGE engine ({_STATE} is missing)")
-        state = json.loads((root / _STATE).read_text())
+        for name in (_STATE, "docstore.json", "base.npy", "train.json"):
+            if not (root / name).is_file():
+                raise NudgeError(
+                    f"{root} holds no persisted NUDGE engine ({name} is missing): pass the "
+                    "folder given to persist(), or persist again"
+                )
+        try:
+            state = json.loads((root / _STATE).read_text())
+        except json.JSONDecodeError as exc:
+            raise NudgeError(f"{root / _STATE} is not valid JSON ({exc}): persist again") from exc
+        recorded: dict[str, str] | None = state.get("embed_model")  # None in older folders
+        made_with = (
+            f"{recorded['name']!r} ({recorded['class']})"
+            if recorded
+            else "the embed model it was fitted with"
+        )
+        if embed_model is None:
+            try:
+                embed_model = Settings.embed_model
+            except (ImportError, ValueError) as exc:
+                raise NudgeError(
+                    f"the engine in {root} was fitted with embed model {made_with}, and no "
+                    f"embed_model was given; LlamaIndex's default could not be built ({exc}): "
+                    "pass embed_model=<that model>"
+                ) from exc
+        if check_model and recorded:
+            given = model_identity(embed_model)
+            if given["name"] != recorded["name"]:
+                raise NudgeError(
+                    f"the engine in {root} was fitted with embed model {made_with}, but "
+                    f"{given['name']!r} ({given['class']}) was given: pass that model (queries "
+                    "must be embedded like the nodes), or check_model=False if it is the same "
+                    "model under another name"
+                )
         docstore = SimpleDocumentStore.from_persist_path(str(root / "docstore.json"))
         nodes = [docstore.get_node(nid) for nid in state["node_ids"]]
         base = np.load(root / "base.npy")
@@ -388,6 +553,32 @@ def merge_datasets(a: QADataset, b: QADataset) -> QADataset:
     )
 
 
+def _check_relevant(nodes: Mapping[str, BaseNode], train: QADataset, val: QADataset | None) -> None:
+    """Every judged-relevant id must be a corpus node, else the fit would be meaningless."""
+    for name, ds in (("training", train), ("validation", val)):
+        if ds is None:
+            continue
+        for qid in ds.query_ids:
+            for doc in ds.relevant_docs[qid]:
+                if doc not in nodes:
+                    raise UnknownIdError(
+                        f"{name} query {qid!r} marks {doc!r} relevant, but no node has that "
+                        "id: add the node to the corpus or fix the QA data"
+                    )
+
+
+def model_identity(embed_model: Any) -> dict[str, str]:
+    """Name and class path of an embed model, recorded so a reload can check the model."""
+    name = getattr(embed_model, "model_name", None)
+    if not isinstance(name, str) or not name or name == "unknown":  # LlamaIndex's default
+        class_name = getattr(embed_model, "class_name", None)
+        name = class_name() if callable(class_name) else None
+        if not isinstance(name, str) or not name:
+            name = type(embed_model).__name__
+    cls = type(embed_model)
+    return {"name": name, "class": f"{cls.__module__}.{cls.__qualname__}"}
+
+
 def drop_docs(ds: QADataset, gone: set[str]) -> QADataset:
     """Remove docs from the judgements; queries left with none are dropped."""
     relevant = {q: [d for d in docs if d not in gone] for q, docs in ds.relevant_docs.items()}
@@ -404,8 +595,11 @@ def drop_docs(ds: QADataset, gone: set[str]) -> QADataset:
     )
 
 
-def _store_of(index: Any) -> tuple[Any, dict[str, int] | None]:
-    """The vector store behind an index, and FAISS row positions by node id."""
-    if isinstance(index, VectorStoreIndex):
-        return index.vector_store, faiss_positions(index)
-    return index, None
+def _warn_skipped(report: SwapReport) -> None:
+    if report.changed or report.missing:
+        warnings.warn(
+            f"{len(report.changed)} nodes whose text changed since the ledger was written and "
+            f"{len(report.missing)} no longer in the store were left as they are (e.g. "
+            f"{(report.changed + report.missing)[0]!r}): refit to nudge them",
+            stacklevel=3,
+        )

@@ -131,8 +131,15 @@ class Operation:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Operation:
-        return cls(d["kind"], d["from"], d["to"], list(d["ids"]), int(d["batch"]),
-                   int(d["done"]), d.get("error"))
+        return cls(
+            d["kind"],
+            d["from"],
+            d["to"],
+            list(d["ids"]),
+            int(d["batch"]),
+            int(d["done"]),
+            d.get("error"),
+        )
 
 
 class NudgeLedger:

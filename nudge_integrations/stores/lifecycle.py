@@ -288,8 +288,15 @@ def reapply(
     """Write the active fit's vectors again (after a re-index overwrote them)."""
     if ledger.active is None:
         raise LedgerError(f"the ledger at {ledger.path} has no fit swapped in to reapply")
-    return _run(writer, ledger, "reapply", ledger.active, held_back=ledger.held_back,
-                texts=texts, batch=batch)
+    return _run(
+        writer,
+        ledger,
+        "reapply",
+        ledger.active,
+        held_back=ledger.held_back,
+        texts=texts,
+        batch=batch,
+    )
 
 
 def finish(
@@ -310,8 +317,9 @@ def rollback(
     if op is None:
         return SwapReport(ledger=ledger.path)
     held = ledger.held_back if op.source == ledger.active else ()
-    return _run(writer, ledger, "rollback", op.source, held_back=held, texts=texts,
-                batch=batch, resume=True)
+    return _run(
+        writer, ledger, "rollback", op.source, held_back=held, texts=texts, batch=batch, resume=True
+    )
 
 
 def status(writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None) -> LedgerStatus:

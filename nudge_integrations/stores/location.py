@@ -82,7 +82,6 @@ def find_ledger(
     return None
 
 
-
 def ledger_for_write(
     writer: StoreWriter, ledger: LedgerLike, ids: Sequence[str], *, key: str | None = None
 ) -> NudgeLedger:

@@ -1,0 +1,115 @@
+"""A LlamaIndex index's nudge ledger from any process: status, revert, finish, rollback.
+
+The ledger of a store on a local path (Chroma, Milvus Lite) lies beside it; that of a
+store without one (``SimpleVectorStore``, FAISS) is keyed by the index's ``index_id``, so
+an index reloaded with ``load_index_from_storage`` finds it. Pass ``ledger=`` to use
+another folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core import VectorStoreIndex
+from llama_index.core.schema import MetadataMode
+
+from nudge_integrations.llama_index import stores as li_stores
+from nudge_integrations.llama_index.corpus import faiss_positions
+from nudge_integrations.stores import lifecycle
+from nudge_integrations.stores.base import StoreWriter
+from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
+from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, TextReader
+from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_for_write
+
+
+def store_of(index: Any) -> tuple[Any, dict[str, int] | None]:
+    """The vector store behind an index (or the store itself), and FAISS rows by node id."""
+    if isinstance(index, VectorStoreIndex):
+        return index.vector_store, faiss_positions(index)
+    return index, None
+
+
+def index_key(index: Any) -> str | None:
+    """A stable ledger key for an index whose store has no location of its own."""
+    if isinstance(index, VectorStoreIndex):
+        return f"llama-index-{index.index_id}"
+    return None
+
+
+def text_reader(index: Any) -> TextReader:
+    """Reads the current text LlamaIndex embeds for nodes (None where it cannot be read)."""
+    store, _ = store_of(index)
+
+    def from_nodes(nodes: Sequence[Any]) -> dict[str, str]:
+        return {
+            n.node_id: n.get_content(metadata_mode=MetadataMode.EMBED)
+            for n in nodes
+            if n is not None
+        }
+
+    def read(ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if isinstance(index, VectorStoreIndex):
+            out = from_nodes(index.docstore.get_nodes(list(ids), raise_error=False))
+        rest = [i for i in ids if i not in out]
+        if rest and getattr(store, "stores_text", False):
+            with contextlib.suppress(NotImplementedError, ValueError, KeyError):
+                out.update(from_nodes(store.get_nodes(node_ids=rest)))
+        return out
+
+    if isinstance(index, VectorStoreIndex) or getattr(store, "stores_text", False):
+        return read
+    return None
+
+
+def writer_of(index: Any) -> StoreWriter:
+    store, positions = store_of(index)
+    return li_stores.writer_for(store, positions)
+
+
+def open_ledger(index: Any, ledger: LedgerLike = None) -> tuple[StoreWriter, NudgeLedger]:
+    """The index's writer and its existing ledger (an error when it has none)."""
+    writer = writer_of(index)
+    found = find_ledger(writer, ledger, writer.all_ids(), key=index_key(index))
+    if found is None or not found.exists:
+        raise LedgerError(
+            f"this {type(store_of(index)[0]).__name__} has no nudge ledger: nothing was "
+            "swapped in (or pass the ledger's path, ledger=...)"
+        )
+    return writer, found
+
+
+def ledger_to_write(
+    index: Any, writer: StoreWriter, ids: Sequence[str], ledger: LedgerLike = None
+) -> NudgeLedger:
+    return ledger_for_write(writer, ledger, ids, key=index_key(index))
+
+
+def status(index: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
+    """Whether the index's store holds base vectors, nudged vectors, or is half-swapped."""
+    writer, found = open_ledger(index, ledger)
+    return lifecycle.status(writer, found, texts=text_reader(index))
+
+
+def revert(
+    index: Any, node_ids: Sequence[str] | None = None, *, ledger: LedgerLike = None
+) -> SwapReport:
+    """Write the base vectors back from the ledger (of ``node_ids``, default every node)."""
+    writer, found = open_ledger(index, ledger)
+    return lifecycle.revert(
+        writer, found, node_ids, texts=text_reader(index), batch=li_stores._BATCH
+    )
+
+
+def finish(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
+    """Complete a swap or revert that was interrupted (a killed process, a failed rollback)."""
+    writer, found = open_ledger(index, ledger)
+    return lifecycle.finish(writer, found, texts=text_reader(index), batch=li_stores._BATCH)
+
+
+def rollback(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
+    """Undo a swap or revert that was interrupted: back to what the store held before it."""
+    writer, found = open_ledger(index, ledger)
+    return lifecycle.rollback(writer, found, texts=text_reader(index), batch=li_stores._BATCH)
