@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.errors import ShapeError, UnknownIdError
-from nudge_integrations.stores.base import BATCH, StoreWriter
+from nudge_integrations.stores import base as _base
+from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, Operation, text_hash
 
 #: Reads the current text of records by id (absent ids left out); None: texts not checked.
@@ -176,7 +177,7 @@ def _run(
             report.missing.append(i)
         elif not _same(current[i], want[i]):
             todo.append(i)
-    step = batch or BATCH
+    step = batch or _base.BATCH
     ledger.op = Operation(kind, source, target, todo, step)
     ledger.save_state()
     _write_markers(writer, [i for i in todo if i in moved], str(ledger.path))
