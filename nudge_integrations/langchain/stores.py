@@ -313,7 +313,7 @@ class MilvusAdapter(StoreAdapter):
         return Loaded(docs, vectors)
 
     def writer(self) -> StoreWriter:
-        args = getattr(self.store, "connection_args", None) or {}
+        args = getattr(self.store, "_connection_args", None) or {}
         return MilvusWriter(
             self.client,
             self.collection,

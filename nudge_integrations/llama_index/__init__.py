@@ -1,6 +1,7 @@
 """NUDGE for LlamaIndex: finetune engine, retriever, in-place store updates (extra llama-index)."""
 
 from nudge_integrations.llama_index.engine import NudgeFinetuneEngine
+from nudge_integrations.llama_index.ledger import finish, revert, rollback, status
 from nudge_integrations.llama_index.qa_generation import (
     agenerate_qa_embedding_pairs,
     generate_pseudo_queries,
@@ -12,6 +13,10 @@ __all__ = [
     "NudgeFinetuneEngine",
     "NudgeRetriever",
     "agenerate_qa_embedding_pairs",
+    "finish",
     "generate_pseudo_queries",
     "generate_qa_embedding_pairs",
+    "revert",
+    "rollback",
+    "status",
 ]

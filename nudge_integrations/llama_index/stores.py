@@ -71,7 +71,6 @@ def writer_for(store: Any, position_of: Mapping[str, int] | None = None) -> Stor
             id_field="id",
             vector_field=store.embedding_field,
             metric=store.similarity_metric,
-            uri=getattr(store, "uri", None),
         )
     raise NudgeError(
         f"updating {name} in place is not supported yet (supported: SimpleVectorStore, "

@@ -119,6 +119,7 @@ class MilvusWriter:
         self.client = client
         self.collection = collection
         self.uri = uri
+        _ensure_loaded(client, collection)
         self.id_field = id_field
         self.vector_field = vector_field
         self.similarity: str | None = {"IP": "dot", "COSINE": "cosine", "L2": "l2"}.get(
@@ -146,7 +147,11 @@ class MilvusWriter:
             return None
         if "://" not in uri:  # Milvus Lite: a local file
             return ("path", uri, self.collection)
-        return ("milvus", uri.split("://", 1)[1], self.collection)
+        address = uri.split("://", 1)[1].rstrip("/")
+        lite = _milvus_lite_file(address)
+        if lite is not None:
+            return ("path", lite, self.collection)
+        return ("milvus", address, self.collection)
 
     def _rows(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.client.get(
@@ -200,7 +205,7 @@ class QdrantWriter:
                 return ids
 
     def location(self) -> Location | None:
-        inner = getattr(self.client, "_client", None)
+        inner: Any = getattr(self.client, "_client", None)
         if getattr(inner, "persistent", False):
             return ("path", str(inner.location), self.collection)
         uri = getattr(inner, "rest_uri", None)
@@ -239,3 +244,31 @@ class QdrantWriter:
             for i, v in ((i, np.asarray(v, dtype=np.float32)) for i, v in vectors.items())
         ]
         self.client.update_vectors(self.collection, points=points, wait=True)
+
+
+def _milvus_lite_file(address: str) -> str | None:
+    """The database file behind a Milvus Lite server this process started (its clients
+    see only a loopback address with a new port each time), or None."""
+    host, _, port = address.rpartition(":")
+    if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+        return None
+    try:
+        from milvus_lite.server_manager import server_manager_instance
+    except ImportError:
+        return None
+    servers = getattr(server_manager_instance, "_servers", {}) or {}
+    for path, entry in servers.items():
+        if isinstance(entry, tuple) and entry and entry[-1] == int(port):
+            return str(path)
+    return None
+
+
+def _ensure_loaded(client: Any, collection: str) -> None:
+    """Load a released collection (a reopened Milvus Lite file starts released), since
+    nothing can be read from it before."""
+    try:
+        state = str(client.get_load_state(collection_name=collection).get("state", ""))
+    except Exception:  # servers without the call: reading will say what is wrong
+        return
+    if "NotLoad" in state:
+        client.load_collection(collection_name=collection)
