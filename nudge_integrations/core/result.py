@@ -112,6 +112,50 @@ class NudgeResult:
         result[self.rows] = self.vectors
         return result
 
+    def to_state(self) -> dict[str, Any]:
+        """Everything but the vectors, as JSON-ready values (ids as strings)."""
+        return {
+            "variant": self.variant,
+            "gamma": self.gamma,
+            "ids": [str(i) for i in self.ids],
+            "rows": self.rows.tolist(),
+            "curve": [[g, s] for g, s in self.curve.items()],
+            "metric": self.metric,
+            "k": self.k,
+            "validation_source": self.validation_source,
+            "n_records": self.n_records,
+            "dim": self.dim,
+            "n_touched": self.n_touched,
+            "baseline_score": self.baseline_score,
+            "best_score": self.best_score,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: dict[str, Any], vectors: NDArray[np.float32], **defaults: Any
+    ) -> NudgeResult:
+        """Rebuild what :meth:`to_state` wrote, with its moved vectors; ``defaults`` fill
+        keys older saves lack (``variant``, ``n_records``, ``dim``)."""
+        full = {**defaults, **state}
+        return cls(
+            variant=full["variant"],
+            gamma=float(full["gamma"]),
+            ids=list(full["ids"]),
+            rows=np.asarray(full["rows"], dtype=np.int64),
+            vectors=np.asarray(vectors, dtype=np.float32),
+            curve={float(g): float(s) for g, s in full["curve"]},
+            metric=full["metric"],
+            k=int(full["k"]),
+            validation_source=full["validation_source"],
+            n_records=int(full["n_records"]),
+            dim=int(full["dim"]),
+            n_touched=int(full["n_touched"]),
+            baseline_score=full["baseline_score"],
+            best_score=full["best_score"],
+            notes=tuple(full["notes"]),
+        )
+
     def summary(self) -> str:
         """One line for logs and notebooks."""
         score = ""

@@ -30,12 +30,21 @@ from nudge_integrations.data.pairs import qa_dataset
 from nudge_integrations.errors import NotFittedError, NudgeError
 from nudge_integrations.langchain import ledger as ledger_ops
 from nudge_integrations.langchain.ids import document_ids
+from nudge_integrations.langchain.persist import (
+    documents_from_state,
+    documents_state,
+    load_folder,
+    save_folder,
+)
 from nudge_integrations.langchain.retriever import NudgeRetriever
 from nudge_integrations.langchain.stores import adapter_for
+from nudge_integrations.model_identity import model_name
 from nudge_integrations.stores import lifecycle, require_inner_product
-from nudge_integrations.stores.ledger import model_name, text_hash
+from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
 from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_for_write
+
+_SAVED = "nudge_fitter.json"
 
 #: What :meth:`NudgeFitter.reapply` did (the same report as a swap).
 ReapplyReport = SwapReport
@@ -185,6 +194,62 @@ class NudgeFitter:
             k=k,
             **kwargs,
         )
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fit to a folder without pickle: documents, settings, gamma, the curve,
+        the ledger's path and the model's name (JSON), base and nudged vectors (``.npy``).
+        The embeddings object is never written. Returns the folder."""
+        result = self._fitted()
+        state = {
+            "variant": self.variant,
+            "fit_params": self.fit_params,
+            "ids": self.ids_,
+            "documents": documents_state(self.documents_),
+            "result": result.to_state(),
+            "ledger": None if self.ledger_ is None else str(self.ledger_),
+            "notes": self.notes_,
+        }
+        arrays = {"base": self.base_vectors_, "nudged": result.vectors}
+        return save_folder(path, state, arrays, json_name=_SAVED, embeddings=self.embeddings)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, embeddings: Embeddings, *, check_model: bool = True
+    ) -> NudgeFitter:
+        """Rebuild a fitter written by :meth:`save`; ``embeddings`` must be the model that
+        made its vectors (its name is checked unless ``check_model=False``)."""
+        state, arrays = load_folder(
+            path,
+            ["base", "nudged"],
+            json_name=_SAVED,
+            what="NudgeFitter",
+            embeddings=embeddings,
+            check_model=check_model,
+        )
+        try:
+            params = dict(state["fit_params"])
+            fitter = cls(embeddings, variant=state["variant"], **params)
+            fitter.documents_ = documents_from_state(state["documents"])
+            fitter.ids_ = [str(i) for i in state["ids"]]
+            fitter.base_vectors_ = arrays["base"]
+            fitter.result_ = NudgeResult.from_state(state["result"], arrays["nudged"])
+            fitter.ledger_ = None if state.get("ledger") is None else Path(state["ledger"])
+            fitter.notes_ = list(state.get("notes", []))
+        except (KeyError, TypeError) as exc:
+            raise NudgeError(f"{Path(path) / _SAVED} is incomplete (no {exc}): save again") from exc
+        return fitter
+
+    def __repr__(self) -> str:
+        fitted = getattr(self, "result_", None)
+        where = (
+            f", fitted on {len(self.ids_)} documents, gamma={fitted.gamma:.4g}, "
+            f"moved {len(fitted.ids)}"
+            if fitted is not None
+            else ""
+        )
+        name = model_name(self.embeddings)
+        return f"NudgeFitter(variant={self.variant!r}, embeddings={name!r}{where})"
 
     # ----------------------------------------------------------------- stores
     def _hashes(self) -> dict[str, str]:

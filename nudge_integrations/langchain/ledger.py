@@ -24,8 +24,8 @@ def open_ledger(store: Any, ledger: LedgerLike = None) -> tuple[StoreAdapter, Nu
     if found is None or not found.exists:
         where = f" at {found.path}" if found is not None else ""
         raise LedgerError(
-            f"this {type(store).__name__} has no nudge ledger{where}: nothing was swapped in "
-            "(or pass the ledger's path, ledger=...)"
+            f"found no nudge ledger for this {type(store).__name__}{where}: nothing nudged "
+            "is swapped in, or its ledger is elsewhere (pass its path, ledger=...)"
         )
     return adapter, found
 

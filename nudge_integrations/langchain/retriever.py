@@ -7,8 +7,6 @@ vectors, the query embeddings) or fit it in one call with :meth:`NudgeRetriever.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -26,20 +24,16 @@ from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from nudge_integrations.core.validation import as_matrix
 from nudge_integrations.errors import NudgeError, ShapeError
+from nudge_integrations.langchain.persist import (
+    documents_from_state,
+    documents_state,
+    load_folder,
+    save_folder,
+)
+from nudge_integrations.model_identity import model_name
 from nudge_integrations.search import exact_search
 
 _SAVED = "nudge_retriever.json"
-_VECTORS = "vectors.npy"
-_FORMAT = 1
-
-
-def embeddings_name(embeddings: Any) -> str:
-    """Best-effort name of an embeddings object, recorded instead of the object itself."""
-    for attr in ("model_name", "model", "model_id", "deployment_name"):
-        value = getattr(embeddings, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return type(embeddings).__name__
 
 
 class NudgeRetriever(BaseRetriever):
@@ -147,48 +141,25 @@ class NudgeRetriever(BaseRetriever):
             ("dim", int(self._matrix.shape[1])),
             ("k", self.k),
             ("similarity", self.similarity),
-            ("embeddings", embeddings_name(self.embeddings)),
+            ("embeddings", model_name(self.embeddings)),
         ]
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         """Write the vectors (``.npy``) and documents, settings and model name (JSON) to a
         folder, without pickle, so a new process can :meth:`load` it. Returns the folder."""
-        root = Path(path)
-        if root.exists() and not root.is_dir():
-            raise NudgeError(f"{root} is a file: pass a folder path to save the retriever into")
-        documents = [
-            {"id": doc.id, "page_content": doc.page_content, "metadata": doc.metadata}
-            for doc in self.documents
-        ]
         state = {
-            "format": _FORMAT,
             "k": self.k,
             "similarity": self.similarity,
             "tags": self.tags,
             "metadata": self.metadata,
-            "embeddings": {
-                "name": embeddings_name(self.embeddings),
-                "class": f"{type(self.embeddings).__module__}.{type(self.embeddings).__qualname__}",
-            },
             "n_documents": len(self.documents),
             "dim": int(self._matrix.shape[1]),
-            "documents": documents,
+            "documents": documents_state(self.documents),
         }
-        try:  # serialise first, so a bad value leaves no half-written folder
-            text = json.dumps(state, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise NudgeError(
-                f"the retriever's documents or metadata are not JSON-serialisable ({exc}): keep "
-                "document metadata to strings, numbers, booleans, lists and dicts"
-            ) from exc
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / _VECTORS, "wb") as f:
-            np.save(f, np.ascontiguousarray(self._matrix, dtype=np.float32), allow_pickle=False)
-        tmp = root / f".{_SAVED}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, root / _SAVED)  # the JSON goes last: its presence marks a full save
-        return root
+        return save_folder(
+            path, state, {"vectors": self._matrix}, json_name=_SAVED, embeddings=self.embeddings
+        )
 
     @classmethod
     def load(
@@ -199,54 +170,25 @@ class NudgeRetriever(BaseRetriever):
         The vectors only make sense with the model they were made with: a different model
         name is refused unless ``check_model=False``.
         """
-        root = Path(path)
-        if not root.is_dir():
-            raise NudgeError(
-                f"{root} does not exist or is not a folder: pass the folder given to "
-                "NudgeRetriever.save()"
-            )
-        for name in (_SAVED, _VECTORS):
-            if not (root / name).is_file():
-                raise NudgeError(
-                    f"{root} holds no saved NudgeRetriever ({name} is missing): pass the folder "
-                    "given to NudgeRetriever.save(), or save again"
-                )
+        state, arrays = load_folder(
+            path,
+            ["vectors"],
+            json_name=_SAVED,
+            what="NudgeRetriever",
+            embeddings=embeddings,
+            check_model=check_model,
+        )
         try:
-            state = json.loads((root / _SAVED).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise NudgeError(f"{root / _SAVED} is not valid JSON ({exc}): save again") from exc
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise NudgeError(
-                f"{root / _SAVED} is not a NudgeRetriever save of format {_FORMAT}: save it "
-                "again with this version of nudge-integrations"
-            )
-        try:
-            saved_model = str(state["embeddings"]["name"])
-            saved_class = str(state["embeddings"]["class"])
-            documents = [
-                Document(id=d["id"], page_content=d["page_content"], metadata=d["metadata"])
-                for d in state["documents"]
-            ]
+            documents = documents_from_state(state["documents"])
+            k, similarity = state["k"], state["similarity"]
         except (KeyError, TypeError) as exc:
-            raise NudgeError(f"{root / _SAVED} is incomplete (no {exc}): save again") from exc
-        given = embeddings_name(embeddings)
-        if check_model and given != saved_model:
-            raise NudgeError(
-                f"the vectors in {root} were made with embedding model {saved_model!r} "
-                f"({saved_class}), but {given!r} was given: pass that model (queries must be "
-                "embedded like the documents), or check_model=False if it is the same model "
-                "under another name"
-            )
-        try:
-            vectors = np.load(root / _VECTORS, allow_pickle=False)
-        except ValueError as exc:
-            raise NudgeError(f"{root / _VECTORS} is not a plain .npy array ({exc})") from exc
+            raise NudgeError(f"{Path(path) / _SAVED} is incomplete (no {exc}): save again") from exc
         return cls(
             documents=documents,
-            vectors=vectors,
+            vectors=arrays["vectors"],
             embeddings=embeddings,
-            k=state["k"],
-            similarity=state["similarity"],
+            k=k,
+            similarity=similarity,
             tags=state.get("tags"),
             metadata=state.get("metadata"),
         )

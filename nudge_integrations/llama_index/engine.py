@@ -42,8 +42,9 @@ from nudge_integrations.llama_index.corpus import (
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
 from nudge_integrations.llama_index.stores import require_inner_product, writer_for
+from nudge_integrations.model_identity import model_identity, model_name
 from nudge_integrations.stores import lifecycle
-from nudge_integrations.stores.ledger import model_name, text_hash
+from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
 from nudge_integrations.stores.location import LedgerLike, find_ledger
 
@@ -438,19 +439,7 @@ class NudgeFinetuneEngine:
         if self.result_ is not None:
             r = self.result_
             np.save(root / "nudged.npy", r.vectors)
-            state["result"] = {
-                "gamma": r.gamma,
-                "ids": [str(i) for i in r.ids],
-                "rows": r.rows.tolist(),
-                "curve": [[g, s] for g, s in r.curve.items()],
-                "metric": r.metric,
-                "k": r.k,
-                "validation_source": r.validation_source,
-                "n_touched": r.n_touched,
-                "baseline_score": r.baseline_score,
-                "best_score": r.best_score,
-                "notes": list(r.notes),
-            }
+            state["result"] = r.to_state()
         (root / _STATE).write_text(json.dumps(state, indent=2))
 
     @classmethod
@@ -518,22 +507,12 @@ class NudgeFinetuneEngine:
         )
         saved = state["result"]
         if saved is not None:
-            engine.result_ = NudgeResult(
+            engine.result_ = NudgeResult.from_state(
+                saved,
+                np.load(root / "nudged.npy"),
                 variant=state["variant"],
-                gamma=saved["gamma"],
-                ids=list(saved["ids"]),
-                rows=np.asarray(saved["rows"], dtype=np.int64),
-                vectors=np.load(root / "nudged.npy"),
-                curve={float(g): float(s) for g, s in saved["curve"]},
-                metric=saved["metric"],
-                k=saved["k"],
-                validation_source=saved["validation_source"],
                 n_records=base.shape[0],
                 dim=base.shape[1],
-                n_touched=saved["n_touched"],
-                baseline_score=saved["baseline_score"],
-                best_score=saved["best_score"],
-                notes=tuple(saved["notes"]),
             )
         return engine
 
@@ -565,18 +544,6 @@ def _check_relevant(nodes: Mapping[str, BaseNode], train: QADataset, val: QAData
                         f"{name} query {qid!r} marks {doc!r} relevant, but no node has that "
                         "id: add the node to the corpus or fix the QA data"
                     )
-
-
-def model_identity(embed_model: Any) -> dict[str, str]:
-    """Name and class path of an embed model, recorded so a reload can check the model."""
-    name = getattr(embed_model, "model_name", None)
-    if not isinstance(name, str) or not name or name == "unknown":  # LlamaIndex's default
-        class_name = getattr(embed_model, "class_name", None)
-        name = class_name() if callable(class_name) else None
-        if not isinstance(name, str) or not name:
-            name = type(embed_model).__name__
-    cls = type(embed_model)
-    return {"name": name, "class": f"{cls.__module__}.{cls.__qualname__}"}
 
 
 def drop_docs(ds: QADataset, gone: set[str]) -> QADataset:

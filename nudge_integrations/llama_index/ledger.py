@@ -75,8 +75,8 @@ def open_ledger(index: Any, ledger: LedgerLike = None) -> tuple[StoreWriter, Nud
     found = find_ledger(writer, ledger, writer.all_ids(), key=index_key(index))
     if found is None or not found.exists:
         raise LedgerError(
-            f"this {type(store_of(index)[0]).__name__} has no nudge ledger: nothing was "
-            "swapped in (or pass the ledger's path, ledger=...)"
+            f"found no nudge ledger for this {type(store_of(index)[0]).__name__}: nothing "
+            "nudged is swapped in, or its ledger is elsewhere (pass its path, ledger=...)"
         )
     return writer, found
 

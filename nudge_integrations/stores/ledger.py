@@ -46,15 +46,6 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
-def model_name(model: Any) -> str:
-    """A best-effort name of an embedding model object (recorded, never the model itself)."""
-    for attr in ("model_name", "model", "model_id", "deployment_name"):
-        value = getattr(model, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return type(model).__name__
-
-
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a folder be opened
         fd = os.open(path, os.O_RDONLY)
@@ -227,7 +218,7 @@ class NudgeLedger:
             variant=meta["variant"],
             gamma=float(meta["gamma"]),
             model=meta.get("model"),
-            dim=int(meta["dim"]),
+            dim=int(meta["dim"] or 0),
             ids=list(meta["ids"]),
             hashes=list(meta["hashes"]),
             vectors=vectors,
@@ -330,7 +321,7 @@ class NudgeLedger:
             "variant": variant,
             "gamma": float(gamma),
             "model": model,
-            "dim": int(matrix.shape[1]) if ids else self.dim,
+            "dim": int(matrix.shape[1]) if ids else (self.dim or 0),
             "ids": ids,
             "hashes": [hashes[i] for i in ids],
             "created": time.time(),

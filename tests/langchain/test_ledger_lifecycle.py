@@ -1,0 +1,156 @@
+"""The nudge ledger through LangChain: refits never compound, changed text is never
+overwritten, a lost ledger is refused, and fitters save and load without pickle."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+from langchain_core.vectorstores import InMemoryVectorStore
+
+from nudge_integrations.langchain import NudgeFitter, revert, status
+from nudge_integrations.langchain.stores import adapter_for
+from nudge_integrations.stores import LedgerError, clear_markers
+
+from ..hashing import hash_embed
+from .conftest import HashEmbeddings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def store_of(qa: dict[str, Any], embeddings: HashEmbeddings) -> InMemoryVectorStore:
+    store = InMemoryVectorStore(embeddings)
+    store.add_documents(
+        [
+            Document(id=d.id, page_content=d.page_content, metadata=dict(d.metadata))
+            for d in qa["docs"]
+        ]
+    )
+    return store
+
+
+def vectors(store: InMemoryVectorStore) -> dict[str, np.ndarray]:
+    return {i: np.asarray(r["vector"], np.float32) for i, r in store.store.items()}
+
+
+def test_a_second_fit_on_a_nudged_store_starts_from_the_base(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    store = store_of(qa, embeddings)
+    original = vectors(store)
+    train, val = qa["pairs"]("train"), qa["pairs"]("val")
+    NudgeFitter(embeddings).fit(store, train, val=val).swap_in(store)  # the issue's sequence
+    assert status(store).state == "nudged"
+    f = NudgeFitter(embeddings).fit(store, train, val=val)
+    assert any("read from the ledger" in n for n in f.notes_)
+    for i, row in zip(f.ids_, f.base_vectors_, strict=True):
+        np.testing.assert_array_equal(row, original[i])
+    f.swap_in(store)
+    f.revert(store)
+    for i, vec in vectors(store).items():
+        np.testing.assert_array_equal(vec, original[i])
+    assert f.status(store).state == "base"
+    # the markers left the documents with the nudge
+    assert all(MARKER_KEY not in r["metadata"] for r in store.store.values())
+
+
+MARKER_KEY = "nudge_ledger"
+
+
+def test_swap_and_revert_skip_documents_whose_text_changed(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    store = store_of(qa, embeddings)
+    original = vectors(store)
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    written = fitter.swap_in(store)
+    doc_id = next(iter(written))
+    store.add_documents([Document(id=doc_id, page_content="brand new text", metadata={})])
+    with pytest.warns(UserWarning, match="text changed"):
+        report = fitter.revert(store)
+    assert report.changed == [doc_id] and doc_id not in report.restored
+    # the new text keeps its own embedding, not the old text's base vector
+    np.testing.assert_allclose(store.store[doc_id]["vector"], hash_embed("brand new text"))
+    for i in report.restored:
+        np.testing.assert_array_equal(vectors(store)[i], original[i])
+    with pytest.warns(UserWarning, match="text changed"):
+        again = fitter.swap_in(store)
+    assert again.changed == [doc_id] and doc_id not in again.written
+
+
+def test_a_marked_store_whose_ledger_is_gone_is_refused(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    store = store_of(qa, embeddings)
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    fitter.swap_in(store)
+    assert fitter.ledger_ is not None
+    shutil.rmtree(fitter.ledger_)
+    with pytest.raises(LedgerError, match=r"carry nudge markers.*missing"):
+        NudgeFitter(embeddings).fit(store, qa["pairs"]("train"))
+    with pytest.raises(LedgerError, match="carry nudge markers"):
+        revert(store)
+    # a user who accepts the loss clears the markers, re-embeds the records, fits again
+    assert clear_markers(adapter_for(store).writer()) > 0
+    store.add_documents(qa["docs"])
+    NudgeFitter(embeddings).fit(store, qa["pairs"]("train"))
+
+
+def test_fitter_saves_and_loads_without_pickle(
+    qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
+) -> None:
+    store = store_of(qa, embeddings)
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    fitter.swap_in(store)
+    folder = fitter.save(tmp_path / "fit")
+    assert not list(folder.glob("*.pkl")) and (folder / "nudge_fitter.json").is_file()
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    assert size < 2_000_000
+    loaded = NudgeFitter.load(folder, embeddings)
+    assert loaded.gamma_ == fitter.gamma_ and loaded.ids_ == fitter.ids_
+    np.testing.assert_array_equal(loaded.nudged_matrix(), fitter.nudged_matrix())
+    assert loaded.ledger_ == fitter.ledger_
+    q = qa["pairs"]("test")[0][0]
+    assert [d.id for d in loaded.as_retriever(k=5).invoke(q)] == [
+        d.id for d in fitter.as_retriever(k=5).invoke(q)
+    ]
+    assert len(repr(loaded)) < 200 and "gamma" in repr(loaded)
+    assert len(repr(loaded.as_retriever())) < 500
+
+    class Other(HashEmbeddings):
+        model_name = "another-model"
+
+    with pytest.raises(Exception, match="made with embedding model"):
+        NudgeFitter.load(folder, Other())
+    # a new process loads it and reverts the store it swapped into, from the ledger
+    store.dump(str(tmp_path / "store.json"))
+    script = f"""
+import numpy as np
+from langchain_core.vectorstores import InMemoryVectorStore
+from tests.hashing import hash_embed
+from langchain_core.embeddings import Embeddings
+class E(Embeddings):
+    def embed_documents(self, t): return [hash_embed(x).tolist() for x in t]
+    def embed_query(self, t): return hash_embed(t).tolist()
+E.__name__ = "HashEmbeddings"
+from nudge_integrations.langchain import NudgeFitter
+store = InMemoryVectorStore.load({str(tmp_path / "store.json")!r}, E())
+fitter = NudgeFitter.load({str(folder)!r}, E())
+print(fitter.status(store).state)
+fitter.revert(store)
+print(fitter.status(store).state)
+bad = [i for i, r in store.store.items()
+       if not np.array_equal(np.asarray(r["vector"], np.float32), hash_embed(r["text"]))]
+print(len(bad))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["nudged", "base", "0"]
