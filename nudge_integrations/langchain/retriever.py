@@ -20,7 +20,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from numpy.typing import NDArray
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_serializer, model_validator
 
 from nudge_integrations.core.validation import as_matrix
 from nudge_integrations.errors import NudgeError, ShapeError
@@ -30,7 +30,7 @@ from nudge_integrations.langchain.persist import (
     load_folder,
     save_folder,
 )
-from nudge_integrations.model_identity import model_name
+from nudge_integrations.model_identity import model_identity, model_name
 from nudge_integrations.search import exact_search
 
 _SAVED = "nudge_retriever.json"
@@ -60,6 +60,17 @@ class NudgeRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     _matrix: NDArray[np.float32] = PrivateAttr()
+
+    @field_serializer("vectors")
+    def _vectors_as_lists(self, vectors: Any) -> list[list[float]]:
+        """Arrays as nested lists, so ``model_dump_json`` works (``save`` is far smaller)."""
+        rows: list[list[float]] = self._matrix.tolist()
+        return rows
+
+    @field_serializer("embeddings")
+    def _embeddings_by_name(self, embeddings: Any) -> dict[str, str]:
+        """The model's name and class, never the model."""
+        return model_identity(embeddings)
 
     @model_validator(mode="after")
     def _check_vectors(self) -> NudgeRetriever:

@@ -13,7 +13,7 @@ import pytest
 from langchain_core.documents import Document
 
 from nudge_integrations.errors import NudgeError
-from nudge_integrations.langchain import NudgeRetriever
+from nudge_integrations.langchain import NudgeFitter, NudgeRetriever
 
 from .conftest import HashEmbeddings
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 LOAD_AND_QUERY = """
 import json, sys
-from nudge_integrations.langchain import NudgeRetriever
+from nudge_integrations.langchain import NudgeFitter, NudgeRetriever
 from tests.langchain.conftest import HashEmbeddings
 retriever = NudgeRetriever.load(sys.argv[1], HashEmbeddings())
 queries = json.loads(sys.argv[2])
@@ -120,3 +120,12 @@ def test_unserialisable_metadata_is_refused_before_writing(tmp_path: Path) -> No
     with pytest.raises(NudgeError, match="not JSON-serialisable"):
         retriever.save(tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_model_dump_json_names_the_model_and_lists_the_vectors(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    retriever = NudgeFitter(embeddings).fit(qa["docs"], qa["pairs"]("train")).as_retriever()
+    dumped = json.loads(retriever.model_dump_json())
+    assert dumped["embeddings"]["name"] == "HashEmbeddings"
+    assert np.asarray(dumped["vectors"]).shape == (len(qa["docs"]), qa["dim"])
