@@ -9,6 +9,7 @@ LlamaIndex ignores.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +143,17 @@ class QADataset:
                 f"QA dataset is missing {', '.join(missing)}: expected the keys queries, corpus "
                 "and relevant_docs (LlamaIndex's EmbeddingQAFinetuneDataset schema)"
             )
+        relevant = dict(data["relevant_docs"])
+        for q, docs in relevant.items():
+            if isinstance(docs, str | bytes | int) or not isinstance(docs, Iterable):
+                raise NudgeError(
+                    f"relevant_docs of query {q!r} must be a list of ids, got {docs!r}: write "
+                    f"[{docs!r}]"
+                )
         return cls(
             queries=dict(data["queries"]),
             corpus=dict(data["corpus"]),
-            relevant_docs={q: list(d) for q, d in dict(data["relevant_docs"]).items()},
+            relevant_docs={q: list(d) for q, d in relevant.items()},
             mode=str(data.get("mode", "text")),
             relevance_scores=dict(data.get("relevance_scores") or {}),
         )
@@ -161,10 +169,18 @@ class QADataset:
 
     @classmethod
     def from_any(cls, obj: Any) -> QADataset:
-        """Accept our type, a dict, or any object with queries/corpus/relevant_docs attributes
-        (e.g. LlamaIndex's ``EmbeddingQAFinetuneDataset``)."""
+        """Accept our type, a JSON file's path, a dict, or any object with queries/corpus/
+        relevant_docs attributes (e.g. LlamaIndex's ``EmbeddingQAFinetuneDataset``)."""
         if isinstance(obj, QADataset):
             return obj
+        if isinstance(obj, str | os.PathLike):
+            path = Path(obj)
+            if not path.is_file():
+                raise NudgeError(
+                    f"{str(obj)!r} is not a file: pass the path of a QA dataset JSON "
+                    "(LlamaIndex's EmbeddingQAFinetuneDataset schema) or a dataset object"
+                )
+            return cls.from_json(path)
         if isinstance(obj, Mapping):
             return cls.from_dict(obj)
         if all(hasattr(obj, key) for key in ("queries", "corpus", "relevant_docs")):

@@ -2,16 +2,17 @@
 
 Accepted: a ``QADataset`` (or anything :meth:`QADataset.from_any` reads), a mapping
 ``question -> relevant ids``, or a sequence of ``(question, relevant ids)`` pairs. A single
-id may stand for a one-element list. Query ids are ``"q0", "q1", ...`` in input order.
+id (a string or an integer) may stand for a one-element list. Query ids are ``"q0", "q1",
+...`` in input order. Empty pairs are refused here, where the mistake is made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.errors import EmptyTrainingSetError, NudgeError
 
 
 def qa_dataset(pairs: Any, corpus: Mapping[str, str], *, name: str = "training") -> QADataset:
@@ -20,22 +21,52 @@ def qa_dataset(pairs: Any, corpus: Mapping[str, str], *, name: str = "training")
         raise NudgeError(f"no {name} QA pairs given")
     if isinstance(pairs, QADataset) or hasattr(pairs, "relevant_docs"):
         ds = QADataset.from_any(pairs)
-        return QADataset(
-            queries=ds.queries,
-            corpus={**ds.corpus, **corpus},
-            relevant_docs=ds.relevant_docs,
-            relevance_scores=ds.relevance_scores,
+        return _nonempty(
+            QADataset(
+                queries=ds.queries,
+                corpus={**ds.corpus, **corpus},
+                relevant_docs=ds.relevant_docs,
+                relevance_scores=ds.relevance_scores,
+            ),
+            name,
         )
     if isinstance(pairs, Mapping) and {"queries", "relevant_docs"} <= set(pairs):
-        return qa_dataset(QADataset.from_dict({"corpus": {}, **pairs}), corpus, name=name)
+        merged = {**corpus, **dict(pairs.get("corpus") or {})}
+        return _nonempty(
+            qa_dataset(QADataset.from_dict({**pairs, "corpus": merged}), corpus, name=name), name
+        )
+    if isinstance(pairs, str | bytes):
+        raise NudgeError(
+            f"{name} pairs must be {{question: [doc ids]}}, [(question, [doc ids])] or a "
+            f"QADataset, not the string {pairs[:60]!r}"
+        )
     items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
+    if not items:
+        raise EmptyTrainingSetError(
+            f"the {name} QA pairs are empty: give at least one (question, [relevant doc ids])"
+        )
     queries: dict[str, str] = {}
     relevant: dict[str, list[str]] = {}
     for i, item in enumerate(items):
         if not (isinstance(item, Sequence) and len(item) == 2 and isinstance(item[0], str)):
             raise NudgeError(f"{name} pair {i} must be (question, relevant ids), got {item!r}")
         question, ids = item
-        id_list = [ids] if isinstance(ids, str) else [str(x) for x in ids]
+        if isinstance(ids, str | int):  # a single id stands for a one-element list
+            ids = [ids]
+        if not isinstance(ids, Iterable):
+            raise NudgeError(f"{name} pair {i}: relevant ids must be a list, got {ids!r}")
+        id_list = [str(x) for x in ids]
+        if not id_list:
+            raise NudgeError(f"{name} pair {i} ({question[:60]!r}) lists no relevant ids")
         queries[f"q{i}"] = question
         relevant[f"q{i}"] = list(dict.fromkeys(id_list))
     return QADataset(queries=queries, corpus=dict(corpus), relevant_docs=relevant)
+
+
+def _nonempty(ds: QADataset, name: str) -> QADataset:
+    if not len(ds):
+        raise EmptyTrainingSetError(
+            f"the {name} QA dataset has no queries: give at least one question with its "
+            "relevant doc ids"
+        )
+    return ds

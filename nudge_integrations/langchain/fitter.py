@@ -13,8 +13,11 @@ skipped and reported, since their nudge no longer fits them).
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +28,7 @@ from langchain_core.vectorstores import VectorStore
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.core.params import check_fit_params
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
 from nudge_integrations.errors import NotFittedError, NudgeError
@@ -46,6 +50,23 @@ from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_f
 
 _SAVED = "nudge_fitter.json"
 
+
+@dataclass
+class _Prepared:
+    """A fit's checked inputs before the questions are embedded."""
+
+    documents: list[Document]
+    ids: list[str]
+    base: NDArray[np.float32]
+    train: QADataset
+    val: QADataset | None
+    notes: list[str]
+
+    def query_texts(self) -> list[str]:
+        sets = [self.train] + ([self.val] if self.val is not None else [])
+        return [ds.queries[q] for ds in sets for q in ds.query_ids]
+
+
 #: What :meth:`NudgeFitter.reapply` did (the same report as a swap).
 ReapplyReport = SwapReport
 
@@ -66,13 +87,38 @@ class NudgeFitter:
         metric: str = "hit",
         k: int = 1,
         device: str = "auto",
+        queries_as_documents: bool = False,
+        batch_size: int = 64,
+        concurrency: int = 8,
+        show_progress: bool = False,
         **fit_params: Any,
     ) -> None:
         if variant not in ("N", "M"):
             raise NudgeError(f"variant must be 'N' or 'M', got {variant!r}")
+        if batch_size < 1 or concurrency < 1:
+            raise NudgeError(
+                f"batch_size and concurrency must be positive, got {batch_size} and {concurrency}"
+            )
         self.embeddings = embeddings
         self.variant = variant
-        self.fit_params = {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params}
+        self.queries_as_documents = queries_as_documents
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.show_progress = show_progress
+        own = [
+            "embeddings",
+            "variant",
+            "queries_as_documents",
+            "batch_size",
+            "concurrency",
+            "show_progress",
+        ]
+        self.fit_params = check_fit_params(
+            {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params},
+            variant,
+            "NudgeFitter",
+            own,
+        )
         self._query_cache: dict[str, NDArray[np.float32]] = {}
 
     # ----------------------------------------------------------------- fit
@@ -91,6 +137,32 @@ class NudgeFitter:
         never compound; a store whose records are marked nudged but whose ledger is gone
         is refused.
         """
+        prepared = self._prepare(source, train, val, ledger)
+        texts = prepared.query_texts()
+        missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
+        self._store_queries(missing, self._embed_sync(missing))
+        return self._finish(prepared)
+
+    async def afit(
+        self,
+        source: Sequence[Document] | VectorStore,
+        train: Any,
+        *,
+        val: Any = None,
+        ledger: LedgerLike = None,
+    ) -> NudgeFitter:
+        """:meth:`fit`, embedding the questions with ``aembed_query`` (``concurrency`` at a
+        time) or ``aembed_documents`` (``queries_as_documents=True``)."""
+        prepared = self._prepare(source, train, val, ledger)
+        texts = prepared.query_texts()
+        missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
+        self._store_queries(missing, await self._embed_async(missing))
+        return self._finish(prepared)
+
+    def _prepare(
+        self, source: Sequence[Document] | VectorStore, train: Any, val: Any, ledger: LedgerLike
+    ) -> _Prepared:
+        """Documents, base vectors (from the ledger where nudged) and QA data, all checked."""
         notes: list[str] = []
         self.ledger_: Path | None = None
         if isinstance(source, VectorStore):
@@ -117,6 +189,9 @@ class NudgeFitter:
         if not documents:
             raise NudgeError("no documents to fit on")
         ids = document_ids(documents)
+        corpus = {i: d.page_content for i, d in zip(ids, documents, strict=True)}
+        train_ds = qa_dataset(train, corpus, name="training")
+        val_ds = None if val is None else qa_dataset(val, corpus, name="validation")
         missing = [i for i in ids if i not in stored]
         if isinstance(source, VectorStore) and missing:
             notes.append(
@@ -124,21 +199,23 @@ class NudgeFitter:
                 "documents; those were re-embedded"
             )
         base = self._base_matrix(documents, ids, stored)
-        corpus = {i: d.page_content for i, d in zip(ids, documents, strict=True)}
-        train_ds = qa_dataset(train, corpus, name="training")
-        val_ds = None if val is None else qa_dataset(val, corpus, name="validation")
+        return _Prepared(documents, ids, base, train_ds, val_ds, notes)
+
+    def _finish(self, prepared: _Prepared) -> NudgeFitter:
+        """Fit the estimator on prepared inputs whose questions are embedded."""
+        p = prepared
         estimator = NudgeN(**self._params()) if self.variant == "N" else NudgeM(**self._params())
         val_args: tuple[Any, Any] = (None, None)
-        if val_ds is not None:
-            val_args = (self._embed_queries(val_ds), val_ds.judgements())
+        if p.val is not None:
+            val_args = (self._query_matrix(p.val), p.val.judgements())
         estimator.fit(
-            base, self._embed_queries(train_ds), train_ds.judgements(), *val_args, ids=ids
+            p.base, self._query_matrix(p.train), p.train.judgements(), *val_args, ids=p.ids
         )
-        self.documents_ = documents
-        self.ids_ = ids
-        self.base_vectors_ = base
+        self.documents_ = p.documents
+        self.ids_ = p.ids
+        self.base_vectors_ = p.base
         self.result_: NudgeResult = estimator.result_
-        self.notes_ = notes + list(self.result_.notes)
+        self.notes_ = p.notes + list(self.result_.notes)
         return self
 
     def _params(self) -> dict[str, Any]:
@@ -160,11 +237,72 @@ class NudgeFitter:
             )
         return np.stack([stored[i] for i in ids]).astype(np.float32)
 
-    def _embed_queries(self, ds: QADataset) -> NDArray[np.float32]:
+    def _query_matrix(self, ds: QADataset) -> NDArray[np.float32]:
         texts = [ds.queries[q] for q in ds.query_ids]
-        for text in dict.fromkeys(t for t in texts if t not in self._query_cache):
-            self._query_cache[text] = np.asarray(self.embeddings.embed_query(text), np.float32)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
+        if missing:  # a direct caller of _finish; fit and afit embed first
+            self._store_queries(missing, self._embed_sync(missing))
         return np.stack([self._query_cache[t] for t in texts]).astype(np.float32)
+
+    def _store_queries(self, texts: list[str], vectors: list[list[float]]) -> None:
+        for text, vec in zip(texts, vectors, strict=True):
+            self._query_cache[text] = np.asarray(vec, dtype=np.float32)
+
+    def _bar(self, total: int) -> Any:
+        if not self.show_progress or not total:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc="embedding questions", unit="q")
+
+    def _embed_sync(self, texts: list[str]) -> list[list[float]]:
+        """Questions embedded in batches (``queries_as_documents``) or ``embed_query`` on
+        ``concurrency`` threads (the model may release the GIL or call an API)."""
+        bar = self._bar(len(texts))
+        out: list[list[float]] = []
+        try:
+            if self.queries_as_documents:
+                for start in range(0, len(texts), self.batch_size):
+                    chunk = texts[start : start + self.batch_size]
+                    out.extend(self.embeddings.embed_documents(chunk))
+                    if bar is not None:
+                        bar.update(len(chunk))
+                return out
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                for vec in pool.map(self.embeddings.embed_query, texts):
+                    out.append(vec)
+                    if bar is not None:
+                        bar.update(1)
+            return out
+        finally:
+            if bar is not None:
+                bar.close()
+
+    async def _embed_async(self, texts: list[str]) -> list[list[float]]:
+        """``aembed_documents`` in batches, or ``aembed_query`` ``concurrency`` at a time."""
+        bar = self._bar(len(texts))
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(text: str) -> list[float]:
+            async with gate:
+                vec = await self.embeddings.aembed_query(text)
+            if bar is not None:
+                bar.update(1)
+            return vec
+
+        try:
+            if self.queries_as_documents:
+                out: list[list[float]] = []
+                for start in range(0, len(texts), self.batch_size):
+                    chunk = texts[start : start + self.batch_size]
+                    out.extend(await self.embeddings.aembed_documents(chunk))
+                    if bar is not None:
+                        bar.update(len(chunk))
+                return out
+            return list(await asyncio.gather(*(one(t) for t in texts)))
+        finally:
+            if bar is not None:
+                bar.close()
 
     # ----------------------------------------------------------------- results
     def _fitted(self) -> NudgeResult:

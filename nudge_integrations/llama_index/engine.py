@@ -23,6 +23,7 @@ from llama_index.core.storage.docstore import SimpleDocumentStore
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.core.params import check_fit_params
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import (
     DuplicateIdError,
@@ -79,17 +80,16 @@ class NudgeFinetuneEngine:
     ) -> None:
         if variant not in ("N", "M"):
             raise NudgeError(f"variant must be 'N' or 'M', got {variant!r}")
+        self.fit_params: dict[str, Any] = check_fit_params(
+            {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params},
+            variant,
+            "NudgeFinetuneEngine",
+            _OWN_ARGS,
+        )
+        self._train = _dataset(train_dataset, "train_dataset")
+        self._val = None if val_dataset is None else _dataset(val_dataset, "val_dataset")
         self.embed_model: BaseEmbedding = embed_model or Settings.embed_model
         self.variant: Variant = variant
-        self.fit_params: dict[str, Any] = {
-            "gamma": gamma,
-            "metric": metric,
-            "k": k,
-            "device": device,
-            **fit_params,
-        }
-        self._train = QADataset.from_any(train_dataset)
-        self._val = None if val_dataset is None else QADataset.from_any(val_dataset)
         self._corpus: Corpus = resolve_corpus(corpus, self._train, self._val)
         self._cache = EmbeddingCache(self.embed_model, show_progress=show_progress)
         self._base: dict[str, NDArray[np.float32]] = dict(self._corpus.stored)
@@ -515,6 +515,31 @@ class NudgeFinetuneEngine:
                 dim=base.shape[1],
             )
         return engine
+
+
+_OWN_ARGS = (
+    "train_dataset",
+    "embed_model",
+    "corpus",
+    "val_dataset",
+    "variant",
+    "show_progress",
+    "ledger",
+)
+
+
+def _dataset(obj: Any, name: str) -> QADataset:
+    """A QA dataset argument read and checked, errors naming the argument."""
+    try:
+        ds = QADataset.from_any(obj)
+    except NudgeError as exc:
+        raise type(exc)(f"{name}: {exc}") from exc
+    if not len(ds):
+        raise EmptyTrainingSetError(
+            f"{name} has no queries: give questions with their relevant node ids"
+            + (" (or val_dataset=None to hold out part of train_dataset)" if "val" in name else "")
+        )
+    return ds
 
 
 def merge_datasets(a: QADataset, b: QADataset) -> QADataset:
