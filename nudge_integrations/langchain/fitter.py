@@ -29,6 +29,13 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.core.params import check_fit_params
+from nudge_integrations.data.chunks import (
+    DEFAULT_RULE,
+    ChunkRule,
+    check_rule,
+    needs_chunks,
+    to_chunks,
+)
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
 from nudge_integrations.errors import NotFittedError, NudgeError
@@ -61,6 +68,7 @@ class _Prepared:
     train: QADataset
     val: QADataset | None
     notes: list[str]
+    groups: dict[str, list[str]]
 
     def query_texts(self) -> list[str]:
         sets = [self.train] + ([self.val] if self.val is not None else [])
@@ -91,10 +99,12 @@ class NudgeFitter:
         batch_size: int = 64,
         concurrency: int = 8,
         show_progress: bool = False,
+        relevant_chunks: ChunkRule = DEFAULT_RULE,
         **fit_params: Any,
     ) -> None:
         if variant not in ("N", "M"):
             raise NudgeError(f"variant must be 'N' or 'M', got {variant!r}")
+        self.relevant_chunks: ChunkRule = check_rule(relevant_chunks)
         if batch_size < 1 or concurrency < 1:
             raise NudgeError(
                 f"batch_size and concurrency must be positive, got {batch_size} and {concurrency}"
@@ -112,6 +122,7 @@ class NudgeFitter:
             "batch_size",
             "concurrency",
             "show_progress",
+            "relevant_chunks",
         ]
         self.fit_params = check_fit_params(
             {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params},
@@ -129,15 +140,21 @@ class NudgeFitter:
         *,
         val: Any = None,
         ledger: LedgerLike = None,
+        id_key: str | None = None,
     ) -> NudgeFitter:
         """Fit on documents (each with an id) or a vector store, and QA pairs.
+
+        QA pairs name documents by their ids, or, with ``id_key``, by the metadata field
+        that holds your own id (what LangChain splitters copy onto every chunk, and what
+        ``index()``'s content-hash ids leave you with): a question relevant to a document
+        then pulls its chunks by ``relevant_chunks`` (every chunk, or the best one).
 
         From a store that was nudged before, the base vectors come from its nudge ledger
         (found beside the store, through the records' markers, or at ``ledger``), so nudges
         never compound; a store whose records are marked nudged but whose ledger is gone
         is refused.
         """
-        prepared = self._prepare(source, train, val, ledger)
+        prepared = self._prepare(source, train, val, ledger, id_key)
         texts = prepared.query_texts()
         missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
         self._store_queries(missing, self._embed_sync(missing))
@@ -150,17 +167,23 @@ class NudgeFitter:
         *,
         val: Any = None,
         ledger: LedgerLike = None,
+        id_key: str | None = None,
     ) -> NudgeFitter:
         """:meth:`fit`, embedding the questions with ``aembed_query`` (``concurrency`` at a
         time) or ``aembed_documents`` (``queries_as_documents=True``)."""
-        prepared = self._prepare(source, train, val, ledger)
+        prepared = self._prepare(source, train, val, ledger, id_key)
         texts = prepared.query_texts()
         missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
         self._store_queries(missing, await self._embed_async(missing))
         return self._finish(prepared)
 
     def _prepare(
-        self, source: Sequence[Document] | VectorStore, train: Any, val: Any, ledger: LedgerLike
+        self,
+        source: Sequence[Document] | VectorStore,
+        train: Any,
+        val: Any,
+        ledger: LedgerLike,
+        id_key: str | None = None,
     ) -> _Prepared:
         """Documents, base vectors (from the ledger where nudged) and QA data, all checked."""
         notes: list[str] = []
@@ -188,8 +211,17 @@ class NudgeFitter:
             )
         if not documents:
             raise NudgeError("no documents to fit on")
-        ids = document_ids(documents)
+        has_ids = all(d.id for d in documents if isinstance(d, Document))
+        ids = document_ids(documents, None if has_ids else id_key)
         corpus = {i: d.page_content for i, d in zip(ids, documents, strict=True)}
+        groups: dict[str, list[str]] = {}
+        if id_key is not None and has_ids:  # your ids in metadata, many chunks per id
+            for i, d in zip(ids, documents, strict=True):
+                own = d.metadata.get(id_key)
+                if own not in (None, "") and str(own) != i:
+                    groups.setdefault(str(own), []).append(i)
+            for own, members in groups.items():
+                corpus.setdefault(own, corpus[members[0]])
         train_ds = qa_dataset(train, corpus, name="training")
         val_ds = None if val is None else qa_dataset(val, corpus, name="validation")
         missing = [i for i in ids if i not in stored]
@@ -199,7 +231,7 @@ class NudgeFitter:
                 "documents; those were re-embedded"
             )
         base = self._base_matrix(documents, ids, stored)
-        return _Prepared(documents, ids, base, train_ds, val_ds, notes)
+        return _Prepared(documents, ids, base, train_ds, val_ds, notes, groups)
 
     def _finish(self, prepared: _Prepared) -> NudgeFitter:
         """Fit the estimator on prepared inputs whose questions are embedded."""
@@ -207,10 +239,10 @@ class NudgeFitter:
         estimator = NudgeN(**self._params()) if self.variant == "N" else NudgeM(**self._params())
         val_args: tuple[Any, Any] = (None, None)
         if p.val is not None:
-            val_args = (self._query_matrix(p.val), p.val.judgements())
-        estimator.fit(
-            p.base, self._query_matrix(p.train), p.train.judgements(), *val_args, ids=p.ids
-        )
+            val_q = self._query_matrix(p.val)
+            val_args = (val_q, self._judgements(p, p.val, val_q))
+        train_q = self._query_matrix(p.train)
+        estimator.fit(p.base, train_q, self._judgements(p, p.train, train_q), *val_args, ids=p.ids)
         self.documents_ = p.documents
         self.ids_ = p.ids
         self.base_vectors_ = p.base
@@ -236,6 +268,23 @@ class NudgeFitter:
                 "with another embedding model; pass that model"
             )
         return np.stack([stored[i] for i in ids]).astype(np.float32)
+
+    def _judgements(
+        self, p: _Prepared, ds: QADataset, queries: NDArray[np.float32]
+    ) -> list[dict[str, float]]:
+        """Relevance over documents; ids of ``id_key`` groups become their chunks."""
+        judged = ds.judgements()
+        if not p.groups or not needs_chunks(judged, set(p.ids)):
+            return judged
+        return to_chunks(
+            judged,
+            p.groups,
+            set(p.ids),
+            rule=self.relevant_chunks,
+            queries=queries,
+            vectors=dict(zip(p.ids, p.base, strict=True)),
+            names=ds.query_ids,
+        )
 
     def _query_matrix(self, ds: QADataset) -> NDArray[np.float32]:
         texts = [ds.queries[q] for q in ds.query_ids]

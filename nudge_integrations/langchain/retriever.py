@@ -3,11 +3,13 @@
 It ranks exactly, by inner product by default (required for NUDGE-M, identical to
 cosine for NUDGE-N's unit vectors). Build it from keyword arguments (documents, their
 vectors, the query embeddings) or fit it in one call with :meth:`NudgeRetriever.fit`.
+Results are copies of the documents with the score under ``metadata["score"]``; a
+metadata ``filter`` (exact-match dict or ``Document -> bool``) narrows them before the top-k.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +22,14 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from numpy.typing import NDArray
-from pydantic import ConfigDict, Field, PrivateAttr, field_serializer, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from nudge_integrations.core.validation import as_matrix
 from nudge_integrations.errors import NudgeError, ShapeError
@@ -34,16 +43,28 @@ from nudge_integrations.model_identity import model_identity, model_name
 from nudge_integrations.search import exact_search
 
 _SAVED = "nudge_retriever.json"
+SCORE_KEY = "score"
+"""Metadata key of the similarity score on every returned document."""
+
+DocumentFilter = Mapping[str, Any] | Callable[[Document], bool]
 
 
 class NudgeRetriever(BaseRetriever):
     """Exact top-``k`` retrieval over ``documents`` scored with ``vectors``.
 
+    Each result is a copy of its document (changing it leaves the retriever as it was) with
+    the score (inner product, or cosine) in ``metadata["score"]`` (``SCORE_KEY``), which
+    replaces any ``"score"`` the document carried. ``filter`` (or ``invoke(..., filter=)``,
+    which takes precedence) keeps only matching documents before the top-k: a dict of
+    exact metadata matches, as in Chroma's simple ``where``, or a ``Document -> bool``
+    callable, as in ``InMemoryVectorStore`` (it sees the stored documents: do not modify
+    them).
+
     Example:
         .. code-block:: python
 
             retriever = NudgeRetriever.fit(docs, embeddings, {"What is X?": ["doc-1"]})
-            retriever.invoke("What is X?", k=3)
+            retriever.invoke("What is X?", k=3, filter={"source": "manual"})
     """
 
     documents: list[Document]
@@ -56,6 +77,9 @@ class NudgeRetriever(BaseRetriever):
     """Number of documents to return."""
     similarity: Literal["dot", "cosine"] = "dot"
     """How to score: inner product (right for NUDGE-N and NUDGE-M) or cosine."""
+    filter: dict[str, Any] | Callable[[Document], bool] | None = None
+    """Keep only documents whose metadata has these exact values, or for which this
+    callable returns True, before taking the top-k."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -83,24 +107,51 @@ class NudgeRetriever(BaseRetriever):
         self._matrix = matrix
         return self
 
-    def _search(self, query_vector: Sequence[float], k: int | None) -> list[Document]:
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _check_filter(cls, value: Any) -> Any:
+        return None if value is None else _checked_filter(value)
+
+    @field_serializer("filter")
+    def _filter_by_name(self, value: Any) -> Any:
+        """A callable filter by name (functions do not serialise); a dict as it is."""
+        if value is None or isinstance(value, Mapping):
+            return value
+        return getattr(value, "__qualname__", type(value).__name__)
+
+    def _search(
+        self,
+        query_vector: Sequence[float],
+        k: int | None,
+        filter: DocumentFilter | None = None,
+    ) -> list[Document]:
         top = self.k if k is None else k
         if not isinstance(top, int) or top < 1:
             raise NudgeError(f"k must be a positive integer, got {top!r}")
+        chosen = self.filter if filter is None else _checked_filter(filter)
         vec = np.asarray(query_vector, dtype=np.float32)
         if vec.shape != (self._matrix.shape[1],):
             raise ShapeError(
                 f"the query embedding has dimension {vec.size} but the document vectors "
                 f"{self._matrix.shape[1]}: use the embedding model the documents were embedded with"
             )
-        _, rows = exact_search(
+        exclude = None if chosen is None else ~_keep_mask(self.documents, chosen)
+        eligible = len(self.documents) if exclude is None else int((~exclude).sum())
+        if eligible == 0:
+            return []
+        scores, rows = exact_search(
             vec[None, :],
             self._matrix,
-            min(top, len(self.documents)),
+            min(top, eligible),
             similarity=self.similarity,
             device="cpu",
+            exclude=exclude,
         )
-        return [self.documents[int(r)] for r in rows[0] if r >= 0]
+        return [
+            _scored_copy(self.documents[int(r)], float(score))
+            for score, r in zip(scores[0], rows[0], strict=True)
+            if r >= 0
+        ]
 
     def _get_relevant_documents(
         self,
@@ -108,9 +159,10 @@ class NudgeRetriever(BaseRetriever):
         *,
         run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None,
+        filter: DocumentFilter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        return self._search(self.embeddings.embed_query(query), k)
+        return self._search(self.embeddings.embed_query(query), k, filter)
 
     async def _aget_relevant_documents(
         self,
@@ -118,9 +170,10 @@ class NudgeRetriever(BaseRetriever):
         *,
         run_manager: AsyncCallbackManagerForRetrieverRun,
         k: int | None = None,
+        filter: DocumentFilter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        return self._search(await self.embeddings.aembed_query(query), k)
+        return self._search(await self.embeddings.aembed_query(query), k, filter)
 
     @classmethod
     def fit(
@@ -132,17 +185,19 @@ class NudgeRetriever(BaseRetriever):
         val: Any = None,
         variant: Literal["N", "M"] = "N",
         k: int = 4,
+        id_key: str | None = None,
         **fit_params: Any,
     ) -> NudgeRetriever:
         """Fit NUDGE on ``documents`` (or a vector store) and QA pairs; return the retriever.
 
         ``train``/``val``: ``{question: [doc ids]}``, ``[(question, [doc ids])]`` or a
-        ``QADataset``. ``fit_params`` go to the estimator (``gamma``, ``metric``, ...).
+        ``QADataset``; ``id_key``: the metadata field holding the ids they use (see
+        :meth:`NudgeFitter.fit`). ``fit_params`` go to :class:`NudgeFitter`.
         """
         from nudge_integrations.langchain.fitter import NudgeFitter
 
         fitter = NudgeFitter(embeddings, variant=variant, **fit_params)
-        return fitter.fit(documents, train, val=val).as_retriever(k=k)
+        return fitter.fit(documents, train, val=val, id_key=id_key).as_retriever(k=k)
 
     # ---------------------------------------------------------------- summary
     def __repr_args__(self) -> list[tuple[str, Any]]:
@@ -203,3 +258,48 @@ class NudgeRetriever(BaseRetriever):
             tags=state.get("tags"),
             metadata=state.get("metadata"),
         )
+
+
+# ---------------------------------------------------------------- filters and results
+def _checked_filter(value: Any) -> DocumentFilter:
+    """A dict of exact metadata matches or a callable; operator syntax is refused."""
+    if isinstance(value, Mapping):
+        for key, expected in value.items():
+            nested = isinstance(expected, Mapping) and any(
+                str(k).startswith("$") for k in expected
+            )
+            if not isinstance(key, str) or key.startswith("$") or nested:
+                raise NudgeError(
+                    f"filter {{{key!r}: {expected!r}}} uses operator syntax, but a dict filter "
+                    "only matches exact metadata values: pass a callable such as "
+                    "filter=lambda doc: ... for anything else"
+                )
+        return value
+    if callable(value):
+        return value  # type: ignore[no-any-return]
+    raise NudgeError(
+        f"filter must be a dict of exact metadata values or a callable Document -> bool, "
+        f"not {type(value).__name__}"
+    )
+
+
+_ABSENT = object()
+
+
+def _keep_mask(documents: Sequence[Document], chosen: DocumentFilter) -> NDArray[np.bool_]:
+    if isinstance(chosen, Mapping):
+        wanted = list(chosen.items())
+        keep = [
+            all(doc.metadata.get(key, _ABSENT) == value for key, value in wanted)
+            for doc in documents
+        ]
+    else:
+        keep = [bool(chosen(doc)) for doc in documents]
+    return np.array(keep, dtype=bool)
+
+
+def _scored_copy(document: Document, score: float) -> Document:
+    """A deep copy, so nothing done to a result reaches the stored document."""
+    copy = document.model_copy(deep=True)
+    copy.metadata[SCORE_KEY] = score
+    return copy

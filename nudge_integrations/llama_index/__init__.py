@@ -1,5 +1,6 @@
 """NUDGE for LlamaIndex: finetune engine, retriever, in-place store updates (extra llama-index)."""
 
+from nudge_integrations.llama_index.dataset import EmbeddingQAFinetuneDataset
 from nudge_integrations.llama_index.engine import NudgeFinetuneEngine
 from nudge_integrations.llama_index.ledger import finish, revert, rollback, status
 from nudge_integrations.llama_index.qa_generation import (
@@ -10,6 +11,7 @@ from nudge_integrations.llama_index.qa_generation import (
 from nudge_integrations.llama_index.retriever import NudgeRetriever
 
 __all__ = [
+    "EmbeddingQAFinetuneDataset",
     "NudgeFinetuneEngine",
     "NudgeRetriever",
     "agenerate_qa_embedding_pairs",

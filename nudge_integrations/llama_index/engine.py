@@ -20,10 +20,19 @@ from llama_index.core import Settings, StorageContext, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode
 from llama_index.core.storage.docstore import SimpleDocumentStore
+from llama_index.core.storage.docstore.types import BaseDocumentStore
+from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.core.params import check_fit_params
+from nudge_integrations.data.chunks import (
+    DEFAULT_RULE,
+    ChunkRule,
+    check_rule,
+    needs_chunks,
+    to_chunks,
+)
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import (
     DuplicateIdError,
@@ -76,10 +85,12 @@ class NudgeFinetuneEngine:
         device: str = "auto",
         show_progress: bool = False,
         ledger: LedgerLike = None,
+        relevant_chunks: ChunkRule = DEFAULT_RULE,
         **fit_params: Any,
     ) -> None:
         if variant not in ("N", "M"):
             raise NudgeError(f"variant must be 'N' or 'M', got {variant!r}")
+        self.relevant_chunks: ChunkRule = check_rule(relevant_chunks)
         self.fit_params: dict[str, Any] = check_fit_params(
             {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params},
             variant,
@@ -100,6 +111,64 @@ class NudgeFinetuneEngine:
             self._base_from_ledger(corpus, ledger)
         self._check_judgements()
         self.result_: NudgeResult | None = None
+
+    @classmethod
+    def from_defaults(
+        cls,
+        train_dataset: Any = None,
+        embed_model: BaseEmbedding | None = None,
+        *,
+        corpus: CorpusLike = None,
+        nodes: Sequence[BaseNode] | None = None,
+        docstore: BaseDocumentStore | None = None,
+        index: VectorStoreIndex | None = None,
+        val_dataset: Any = None,
+        variant: Variant = "N",
+        gamma: float | None = None,
+        metric: str = "hit",
+        k: int = 1,
+        device: str = "auto",
+        show_progress: bool = False,
+        ledger: LedgerLike = None,
+        **fit_params: Any,
+    ) -> NudgeFinetuneEngine:
+        """Build an engine, LlamaIndex style: ``from_defaults(train_dataset=qa, index=index)``.
+
+        The corpus comes from at most one of ``corpus``, ``nodes``, ``docstore`` or ``index``
+        (none: the QA dataset's own corpus); ``embed_model`` defaults to
+        ``Settings.embed_model``. Nothing is fitted until :meth:`finetune`.
+        """
+        if train_dataset is None:
+            raise EmptyTrainingSetError(
+                "from_defaults needs train_dataset: pass the QA pairs to fit on "
+                "(an EmbeddingQAFinetuneDataset, a QADataset or its dict)"
+            )
+        given = {
+            name: src
+            for name, src in (
+                ("corpus", corpus), ("nodes", nodes), ("docstore", docstore), ("index", index)
+            )
+            if src is not None
+        }
+        if len(given) > 1:
+            raise NudgeError(
+                f"got {', '.join(given)} as the corpus: pass only one of corpus, nodes, "
+                "docstore or index"
+            )
+        return cls(
+            train_dataset,
+            embed_model,
+            corpus=next(iter(given.values()), None),
+            val_dataset=val_dataset,
+            variant=variant,
+            gamma=gamma,
+            metric=metric,
+            k=k,
+            device=device,
+            show_progress=show_progress,
+            ledger=ledger,
+            **fit_params,
+        )
 
     def _base_from_ledger(self, index: VectorStoreIndex, ledger: LedgerLike) -> None:
         """Take the base vectors of nudged nodes from the index's ledger, never the store."""
@@ -128,13 +197,27 @@ class NudgeFinetuneEngine:
         train_q = self._cache.embed_queries([self._train.queries[q] for q in self._train.query_ids])
         val_args: tuple[Any, Any] = (None, None)
         if self._val is not None and len(self._val):
-            val_args = (
-                self._cache.embed_queries([self._val.queries[q] for q in self._val.query_ids]),
-                self._val.judgements(),
-            )
+            val_q = self._cache.embed_queries([self._val.queries[q] for q in self._val.query_ids])
+            val_args = (val_q, self._judgements(self._val, val_q))
         estimator = self._estimator()
-        estimator.fit(base, train_q, self._train.judgements(), *val_args, ids=ids)
+        estimator.fit(base, train_q, self._judgements(self._train, train_q), *val_args, ids=ids)
         self.result_ = estimator.result_
+
+    def _judgements(self, ds: QADataset, queries: NDArray[np.float32]) -> list[dict[str, float]]:
+        """Per-query relevance over nodes: document ids become their chunks' node ids by
+        ``relevant_chunks`` (every chunk, or the one the question scores highest)."""
+        judged = ds.judgements()
+        if not needs_chunks(judged, self._corpus.nodes):
+            return judged
+        return to_chunks(
+            judged,
+            chunks_by_document(self._corpus.nodes),
+            self._corpus.nodes,
+            rule=self.relevant_chunks,
+            queries=queries,
+            vectors=self._base,
+            names=ds.query_ids,
+        )
 
     def _estimator(self) -> NudgeN | NudgeM:
         params = {k: v for k, v in self.fit_params.items() if v is not None or k == "gamma"}
@@ -233,11 +316,31 @@ class NudgeFinetuneEngine:
             **index_kwargs,
         )
 
-    def as_retriever(self, similarity_top_k: int = 10, **kwargs: Any) -> NudgeRetriever:
-        """Exact retriever over the nudged vectors (inner product; right for N and M)."""
+    def as_retriever(
+        self,
+        similarity_top_k: int = 10,
+        *,
+        filters: MetadataFilters | MetadataFilter | None = None,
+        doc_ids: Sequence[str] | None = None,
+        node_ids: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> NudgeRetriever:
+        """Exact retriever over the nudged vectors (inner product; right for N and M).
+
+        Takes ``filters``, ``doc_ids`` and ``node_ids`` like ``VectorStoreIndex.as_retriever``;
+        they narrow the candidates before the top-k. ``kwargs`` go to :class:`NudgeRetriever`
+        (``similarity``, ``callback_manager``, ``verbose``).
+        """
         matrix = self.finetuned_matrix()
         return NudgeRetriever(
-            self.nodes, matrix, self.embed_model, similarity_top_k=similarity_top_k, **kwargs
+            self.nodes,
+            matrix,
+            self.embed_model,
+            similarity_top_k=similarity_top_k,
+            filters=filters,
+            doc_ids=doc_ids,
+            node_ids=node_ids,
+            **kwargs,
         )
 
     # ---------------------------------------------------------------- stores in place
@@ -293,8 +396,9 @@ class NudgeFinetuneEngine:
         _warn_skipped(report)
         return report
 
-    def index_status(self, index: VectorStoreIndex | Any, *, ledger: LedgerLike = None
-                     ) -> LedgerStatus:
+    def index_status(
+        self, index: VectorStoreIndex | Any, *, ledger: LedgerLike = None
+    ) -> LedgerStatus:
         """Whether the index's store holds base vectors, nudged vectors, or is half-swapped."""
         return li_ledger.status(index, ledger=ledger or self.ledger_)
 
@@ -406,16 +510,7 @@ class NudgeFinetuneEngine:
                 raise
 
     def _check_judgements(self) -> None:
-        for name, ds in (("training", self._train), ("validation", self._val)):
-            if ds is None:
-                continue
-            for qid in ds.query_ids:
-                for doc in ds.relevant_docs[qid]:
-                    if doc not in self._corpus.nodes:
-                        raise UnknownIdError(
-                            f"{name} query {qid!r} marks {doc!r} relevant, but no node has that "
-                            "id: add the node to the corpus or fix the QA data"
-                        )
+        _check_relevant(self._corpus.nodes, self._train, self._val)
 
     # ---------------------------------------------------------------- persistence
     def persist(self, persist_dir: str | Path) -> None:
@@ -432,6 +527,7 @@ class NudgeFinetuneEngine:
         state: dict[str, Any] = {
             "variant": self.variant,
             "fit_params": self.fit_params,
+            "relevant_chunks": self.relevant_chunks,
             "node_ids": self._corpus.ids,
             "embed_model": model_identity(self.embed_model),  # its name only, never the model
             "result": None,
@@ -503,6 +599,7 @@ class NudgeFinetuneEngine:
             corpus=nodes,
             val_dataset=QADataset.from_json(val_path) if val_path.is_file() else None,
             variant=state["variant"],
+            relevant_chunks=state.get("relevant_chunks", DEFAULT_RULE),
             **state["fit_params"],
         )
         saved = state["result"]
@@ -525,6 +622,7 @@ _OWN_ARGS = (
     "variant",
     "show_progress",
     "ledger",
+    "relevant_chunks",
 )
 
 
@@ -558,17 +656,30 @@ def merge_datasets(a: QADataset, b: QADataset) -> QADataset:
 
 
 def _check_relevant(nodes: Mapping[str, BaseNode], train: QADataset, val: QADataset | None) -> None:
-    """Every judged-relevant id must be a corpus node, else the fit would be meaningless."""
+    """Every judged-relevant id must be a corpus node or the document (``ref_doc_id``) of
+    some nodes, else the fit would be meaningless."""
+    parents = chunks_by_document(nodes)
     for name, ds in (("training", train), ("validation", val)):
         if ds is None:
             continue
         for qid in ds.query_ids:
             for doc in ds.relevant_docs[qid]:
-                if doc not in nodes:
+                if doc not in nodes and doc not in parents:
                     raise UnknownIdError(
                         f"{name} query {qid!r} marks {doc!r} relevant, but no node has that "
-                        "id: add the node to the corpus or fix the QA data"
+                        "id and no node comes from a document with that id (ref_doc_id): add "
+                        "it to the corpus or fix the QA data"
                     )
+
+
+def chunks_by_document(nodes: Mapping[str, BaseNode]) -> dict[str, list[str]]:
+    """Node ids by the id of the document they were split from (``ref_doc_id``)."""
+    out: dict[str, list[str]] = {}
+    for nid, node in nodes.items():
+        parent = node.ref_doc_id
+        if parent is not None and parent != nid:
+            out.setdefault(parent, []).append(nid)
+    return out
 
 
 def drop_docs(ds: QADataset, gone: set[str]) -> QADataset:
