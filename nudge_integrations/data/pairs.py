@@ -15,10 +15,16 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import EmptyTrainingSetError, NudgeError
 
 
-def qa_dataset(pairs: Any, corpus: Mapping[str, str], *, name: str = "training") -> QADataset:
-    """Normalise QA pairs against ``corpus`` (id -> text); unknown ids raise, naming them."""
+def qa_dataset(
+    pairs: Any, corpus: Mapping[str, str] | None, *, name: str = "training"
+) -> QADataset:
+    """Normalise QA pairs against ``corpus`` (id -> text); unknown ids raise, naming them.
+
+    ``corpus=None`` (evaluation, where the retriever owns the corpus) accepts any id."""
     if pairs is None:
         raise NudgeError(f"no {name} QA pairs given")
+    if corpus is None:
+        corpus = _mentioned_ids(pairs)
     if isinstance(pairs, QADataset) or hasattr(pairs, "relevant_docs"):
         ds = QADataset.from_any(pairs)
         return _nonempty(
@@ -70,3 +76,23 @@ def _nonempty(ds: QADataset, name: str) -> QADataset:
             "relevant doc ids"
         )
     return ds
+
+
+def _mentioned_ids(pairs: Any) -> dict[str, str]:
+    """Every id the pairs mark relevant, as a text-less corpus (no corpus to check against)."""
+    if isinstance(pairs, QADataset) or hasattr(pairs, "relevant_docs"):
+        return dict.fromkeys(QADataset.from_any(pairs).corpus, "")
+    docs: list[Any]
+    if isinstance(pairs, Mapping) and "relevant_docs" in pairs:
+        docs = list(dict(pairs["relevant_docs"]).values())
+    elif isinstance(pairs, Mapping):
+        docs = list(pairs.values())
+    elif isinstance(pairs, Sequence) and not isinstance(pairs, str | bytes):
+        docs = [item[1] for item in pairs if isinstance(item, Sequence) and len(item) == 2]
+    else:
+        return {}
+    out: dict[str, str] = {}
+    for ids in docs:
+        for i in [ids] if isinstance(ids, str | int) else ids if isinstance(ids, Iterable) else []:
+            out[str(i)] = ""
+    return out

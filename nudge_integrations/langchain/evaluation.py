@@ -12,7 +12,7 @@ from typing import Any
 
 from langchain_core.retrievers import BaseRetriever
 
-from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.data.pairs import qa_dataset
 from nudge_integrations.errors import NudgeError
 from nudge_integrations.langchain.ids import document_id
 from nudge_integrations.report import evaluate_ranked_ids, format_table
@@ -29,8 +29,11 @@ def evaluate_retriever(
     id_key: str | None = None,
     max_concurrency: int = 8,
 ) -> dict[str, float]:
-    """Mean metrics over the dataset's queries; the retriever must return enough documents."""
-    ds = QADataset.from_any(dataset)
+    """Mean metrics over the dataset's queries; the retriever must return enough documents.
+
+    ``dataset``: the pairs :meth:`NudgeFitter.fit` takes (``{question: [ids]}``,
+    ``[(question, [ids])]``, a ``QADataset``, a dataset JSON path)."""
+    ds = qa_dataset(dataset, None, name="evaluation")
     questions = [ds.queries[q] for q in ds.query_ids]
     results = retriever.batch(questions, config={"max_concurrency": max_concurrency})
     ranked = [[document_id(d, n, id_key) for n, d in enumerate(docs)] for docs in results]
@@ -59,7 +62,7 @@ def comparison_table(results: Mapping[str, Mapping[str, float]]) -> str:
 # ------------------------------------------------------------------ LangSmith shapes
 def langsmith_examples(dataset: Any) -> list[dict[str, Any]]:
     """Examples for ``Client.create_examples``: question in, graded relevant ids out."""
-    ds = QADataset.from_any(dataset)
+    ds = qa_dataset(dataset, None, name="evaluation")
     return [
         {"inputs": {"question": ds.queries[q]}, "outputs": {"relevant": ds.grades(q)}}
         for q in ds.query_ids

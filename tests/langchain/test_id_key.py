@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.indexing import InMemoryRecordManager, index
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from nudge_integrations.errors import UnknownIdError
+from nudge_integrations.errors import NudgeError, UnknownIdError
 from nudge_integrations.langchain import NudgeFitter, NudgeRetriever
 
 from .conftest import HashEmbeddings
@@ -83,3 +83,20 @@ def test_retriever_fit_takes_id_key(qa: dict[str, Any], embeddings: HashEmbeddin
     assert fitter.result_.moved_ids  # the document ids reached their chunks
     np.testing.assert_array_equal(retriever._matrix, fitter.nudged_matrix())
     assert len(retriever.invoke(qa["pairs"]("test")[0][0])) == 3
+
+
+def test_one_pairs_type_for_fit_and_evaluation(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    from nudge_integrations.langchain.evaluation import evaluate_retriever
+
+    fitter = NudgeFitter(embeddings).fit(qa["docs"], qa["pairs"]("train"), val=qa["pairs"]("val"))
+    retriever = fitter.as_retriever(k=10)
+    test = qa["pairs"]("test")
+    as_list = evaluate_retriever(retriever, test)
+    as_dict = evaluate_retriever(retriever, {q: rel for q, rel in test})
+    as_dataset = evaluate_retriever(retriever, qa["test"])
+    assert as_list == as_dataset
+    assert as_dict["ndcg@10"] == pytest.approx(as_list["ndcg@10"], abs=0.05)  # repeats merge
+    with pytest.raises(NudgeError, match="evaluation QA pairs are empty"):
+        evaluate_retriever(retriever, [])
