@@ -219,3 +219,50 @@ def test_unreadable_ledgers_and_unknown_ids_are_named(tmp_path: Path) -> None:
         lifecycle.revert(store, ledger, ["d9"])
     with pytest.raises(Exception, match="not in the vector store"):
         do_swap(store, ledger, {"ghost": base["d0"]}, {"ghost": base["d0"]})
+
+
+def test_a_fit_that_moves_nothing_gives_the_earlier_fit_its_base_back(tmp_path: Path) -> None:
+    store = DictStore()
+    base = store.read(store.all_ids())
+    ledger = NudgeLedger(tmp_path / "l")
+    do_swap(store, ledger, nudge(store, store.all_ids()[:6], 0.5), base)
+    report = do_swap(store, ledger, {}, base)  # gamma 0: nothing moved
+    assert report.written == [] and sorted(report.restored) == sorted(store.all_ids()[:6])
+    for i, v in base.items():
+        np.testing.assert_array_equal(store.vectors[i], v)
+    assert lifecycle.status(store, NudgeLedger(tmp_path / "l")).state == "base"
+
+
+def test_rollback_restores_what_the_store_held_not_what_the_ledger_expected(
+    tmp_path: Path,
+) -> None:
+    store = DictStore()
+    base = store.read(store.all_ids())
+    ledger = NudgeLedger(tmp_path / "l")
+    do_swap(store, ledger, nudge(store, store.all_ids()[:8], 0.5), base)
+    # the store goes back to an older copy (saved before the swap): the ledger is stale
+    for i, v in base.items():
+        store.vectors[i] = v.copy()
+    st = lifecycle.status(store, NudgeLedger(tmp_path / "l"))
+    assert st.state == "base" and st.note and "not in the store" in st.note
+    store.fail_on = {store.writes + 2}
+    second = {i: base[i] + np.float32(0.25) for i in store.all_ids()[4:12]}
+    with pytest.raises(RuntimeError, match="failed"):
+        do_swap(store, NudgeLedger(tmp_path / "l"), second, base)
+    for i, v in base.items():  # base, as the store held; not the first fit's vectors
+        np.testing.assert_array_equal(store.vectors[i], v)
+
+
+def test_records_overwritten_by_a_reindex_are_reported_and_reapplied(tmp_path: Path) -> None:
+    store = DictStore()
+    base = store.read(store.all_ids())
+    ids = store.all_ids()[:6]
+    nudged = nudge(store, ids, 0.5)
+    ledger = NudgeLedger(tmp_path / "l")
+    do_swap(store, ledger, nudged, base)
+    store.vectors["d0"] = np.full(DIM, 0.3, np.float32)  # re-embedded by a re-index
+    st = lifecycle.status(store, ledger, texts=store.texts)
+    assert st.state == "overwritten" and st.overwritten == ["d0"] and "reapply" in (st.note or "")
+    lifecycle.reapply(store, ledger, texts=store.texts)
+    np.testing.assert_array_equal(store.vectors["d0"], nudged["d0"])
+    assert lifecycle.status(store, ledger).state == "nudged"

@@ -14,7 +14,6 @@ skipped and reported, since their nudge no longer fits them).
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -470,7 +469,7 @@ class NudgeFitter:
             texts=adapter.texts,
         )
         self.ledger_ = found.path
-        _warn_skipped(report)
+        lifecycle.warn_skipped(report, "documents")
         return report
 
     def revert(
@@ -483,7 +482,6 @@ class NudgeFitter:
         """Write the base vectors back from the store's ledger (of ``ids``, default every
         nudged document). Works unfitted and in a new process: the ledger is enough."""
         report = ledger_ops.revert(store, ids, ledger=ledger or getattr(self, "ledger_", None))
-        _warn_skipped(report)
         return report
 
     def reapply(self, store: VectorStore | Any, *, ledger: LedgerLike = None) -> SwapReport:
@@ -497,13 +495,3 @@ class NudgeFitter:
     def status(self, store: VectorStore | Any, *, ledger: LedgerLike = None) -> LedgerStatus:
         """Whether ``store`` holds base vectors, nudged vectors, or is half-swapped."""
         return ledger_ops.status(store, ledger=ledger or getattr(self, "ledger_", None))
-
-
-def _warn_skipped(report: SwapReport) -> None:
-    if report.changed or report.missing:
-        warnings.warn(
-            f"{len(report.changed)} documents whose text changed since the ledger was written "
-            f"and {len(report.missing)} no longer in the store were left as they are "
-            f"(e.g. {(report.changed + report.missing)[0]!r}): refit to nudge them",
-            stacklevel=3,
-        )

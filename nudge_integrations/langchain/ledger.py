@@ -41,16 +41,22 @@ def revert(
 ) -> SwapReport:
     """Write the base vectors back from the ledger (of ``ids``, default every record)."""
     adapter, found = open_ledger(store, ledger)
-    return lifecycle.revert(adapter.writer(), found, ids, texts=adapter.texts)
+    report = lifecycle.revert(adapter.writer(), found, ids, texts=adapter.texts)
+    lifecycle.warn_skipped(report, "documents")
+    return report
 
 
 def finish(store: Any, *, ledger: LedgerLike = None) -> SwapReport:
     """Complete a swap or revert that was interrupted (a killed process, a failed rollback)."""
     adapter, found = open_ledger(store, ledger)
-    return lifecycle.finish(adapter.writer(), found, texts=adapter.texts)
+    report = lifecycle.finish(adapter.writer(), found, texts=adapter.texts)
+    lifecycle.warn_skipped(report, "documents")
+    return report
 
 
 def rollback(store: Any, *, ledger: LedgerLike = None) -> SwapReport:
     """Undo a swap or revert that was interrupted: back to what the store held before it."""
     adapter, found = open_ledger(store, ledger)
-    return lifecycle.rollback(adapter.writer(), found, texts=adapter.texts)
+    report = lifecycle.rollback(adapter.writer(), found, texts=adapter.texts)
+    lifecycle.warn_skipped(report, "documents")
+    return report

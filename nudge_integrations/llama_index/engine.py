@@ -378,7 +378,7 @@ class NudgeFinetuneEngine:
             batch=li_stores._BATCH,
         )
         self.ledger_ = found.path
-        _warn_skipped(report)
+        lifecycle.warn_skipped(report, "nodes")
         return report
 
     def revert_index(
@@ -393,7 +393,6 @@ class NudgeFinetuneEngine:
         changed, are skipped and reported; the rest are restored bit for bit."""
         ids = None if node_ids is None else list(node_ids)
         report = li_ledger.revert(index, ids, ledger=ledger or self.ledger_)
-        _warn_skipped(report)
         return report
 
     def index_status(
@@ -696,13 +695,3 @@ def drop_docs(ds: QADataset, gone: set[str]) -> QADataset:
             if q in ds.relevance_scores
         },
     )
-
-
-def _warn_skipped(report: SwapReport) -> None:
-    if report.changed or report.missing:
-        warnings.warn(
-            f"{len(report.changed)} nodes whose text changed since the ledger was written and "
-            f"{len(report.missing)} no longer in the store were left as they are (e.g. "
-            f"{(report.changed + report.missing)[0]!r}): refit to nudge them",
-            stacklevel=3,
-        )

@@ -98,18 +98,24 @@ def revert(
 ) -> SwapReport:
     """Write the base vectors back from the ledger (of ``node_ids``, default every node)."""
     writer, found = open_ledger(index, ledger)
-    return lifecycle.revert(
+    report = lifecycle.revert(
         writer, found, node_ids, texts=text_reader(index), batch=li_stores._BATCH
     )
+    lifecycle.warn_skipped(report, "nodes")
+    return report
 
 
 def finish(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
     """Complete a swap or revert that was interrupted (a killed process, a failed rollback)."""
     writer, found = open_ledger(index, ledger)
-    return lifecycle.finish(writer, found, texts=text_reader(index), batch=li_stores._BATCH)
+    report = lifecycle.finish(writer, found, texts=text_reader(index), batch=li_stores._BATCH)
+    lifecycle.warn_skipped(report, "nodes")
+    return report
 
 
 def rollback(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
     """Undo a swap or revert that was interrupted: back to what the store held before it."""
     writer, found = open_ledger(index, ledger)
-    return lifecycle.rollback(writer, found, texts=text_reader(index), batch=li_stores._BATCH)
+    report = lifecycle.rollback(writer, found, texts=text_reader(index), batch=li_stores._BATCH)
+    lifecycle.warn_skipped(report, "nodes")
+    return report

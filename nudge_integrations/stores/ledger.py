@@ -340,6 +340,25 @@ class NudgeLedger:
         self.path.mkdir(parents=True, exist_ok=True)
         _atomic_write(self.path / "state.json", json.dumps(state).encode())
 
+    def begin(self, op: Operation, before: Mapping[str, NDArray[np.float32]]) -> None:
+        """Start an operation: what its records held before it (so a rollback restores the
+        store's real vectors even where they disagree with the ledger), then the state."""
+        if op.ids:
+            rows = np.stack([np.asarray(before[i], np.float32) for i in op.ids])
+            _atomic_npy(self.path / "op-before.npy", rows)
+        self.op = op
+        self.save_state()
+
+    def before(self) -> dict[str, NDArray[np.float32]]:
+        """What the records of the operation in progress held before it began."""
+        path = self.path / "op-before.npy"
+        if self.op is None or not self.op.ids or not path.is_file():
+            return {}
+        rows = np.load(path)
+        if rows.shape[0] != len(self.op.ids):
+            return {}
+        return dict(zip(self.op.ids, rows, strict=True))
+
     def prune(self) -> None:
         """Delete fits that are neither active nor part of an operation in progress."""
         keep = {self.active}

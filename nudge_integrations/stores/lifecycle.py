@@ -11,6 +11,7 @@ the ledger was written are never written: their old vectors no longer fit them.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, Operation
 #: Reads the current text of records by id (absent ids left out); None: texts not checked.
 TextReader = Callable[[Sequence[str]], Mapping[str, str]] | None
 
-State = Literal["base", "nudged", "half-swapped"]
+State = Literal["base", "nudged", "half-swapped", "overwritten"]
 
 
 @dataclass
@@ -70,6 +71,7 @@ class LedgerStatus:
     overwritten: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    note: str | None = None
 
     def __str__(self) -> str:
         fit = ""
@@ -81,6 +83,8 @@ class LedgerStatus:
         lines = [f"{self.state}: ledger {self.ledger}, active fit {self.active_fit}{fit}"]
         if self.operation:
             lines.append(f"  interrupted: {self.operation}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
         lines.append(
             f"  records: {len(self.base)} base, {len(self.nudged)} nudged, "
             f"{len(self.overwritten)} overwritten (neither base nor nudged), "
@@ -100,6 +104,17 @@ def _close(a: Any, b: Any) -> bool:
     return a32.shape == b32.shape and bool(np.allclose(a32, b32, rtol=0, atol=2e-6))
 
 
+def warn_skipped(report: SwapReport, what: str = "records") -> None:
+    """Warn about records a swap, revert or reapply left alone, and why."""
+    if report.changed or report.missing:
+        warnings.warn(
+            f"{len(report.changed)} {what} whose text changed since the ledger was written "
+            f"and {len(report.missing)} no longer in the store were left as they are (e.g. "
+            f"{(report.changed + report.missing)[0]!r}): refit to nudge them",
+            stacklevel=3,
+        )
+
+
 def _write_markers(writer: StoreWriter, ids: Sequence[str], value: str | None) -> None:
     mark = getattr(writer, "write_markers", None)
     if mark is not None and ids:
@@ -109,11 +124,11 @@ def _write_markers(writer: StoreWriter, ids: Sequence[str], value: str | None) -
 def read_markers(writer: StoreWriter, ids: Sequence[str]) -> dict[str, str]:
     """Ledger paths recorded on the records (stores that keep metadata), by id."""
     read = getattr(writer, "read_markers", None)
-    return dict(read(list(ids))) if read is not None else {}
+    return dict(read(list(ids))) if read is not None and ids else {}
 
 
 def _changed(ledger: NudgeLedger, ids: Sequence[str], texts: TextReader) -> set[str]:
-    if texts is None:
+    if texts is None or not ids:
         return set()
     now = texts(list(ids))
     return {i for i in ids if i in now and text_hash(now[i]) != ledger.hash_of(i)}
@@ -144,6 +159,11 @@ def _describe(op: Operation) -> str:
 
 
 # ---------------------------------------------------------------------------- transitions
+def _read(writer: StoreWriter, ids: Sequence[str]) -> dict[str, Any]:
+    """Current vectors (some clients refuse an empty id list)."""
+    return dict(writer.read(list(ids))) if ids else {}
+
+
 def _run(
     writer: StoreWriter,
     ledger: NudgeLedger,
@@ -154,61 +174,71 @@ def _run(
     texts: TextReader = None,
     batch: int = 0,
     resume: bool = False,
+    restore: Mapping[str, Any] | None = None,
 ) -> SwapReport:
-    """Bring every ledger record to what ``target`` (a fit id, None: base) says it holds."""
+    """Bring every ledger record to what ``target`` (a fit id, None: base) says it holds;
+    ``restore`` overrides that for some records (a rollback's snapshot)."""
     if ledger.op is not None and not resume:
         raise LedgerError(
             f"the store is half-swapped ({_describe(ledger.op)}); the ledger at "
             f"{ledger.path} records it: call finish() to complete that operation or "
             "rollback() to undo it first"
         )
+    earlier = ledger.before() if resume else {}
     source = ledger.op.source if resume and ledger.op is not None else ledger.active
     want = ledger.target(target, held_back)
+    want.update(restore or {})
     report = SwapReport(ledger=ledger.path)
     changed = _changed(ledger, list(want), texts)
-    current = writer.read([i for i in want if i not in changed])
+    current = _read(writer, [i for i in want if i not in changed])
     fit = ledger.fit(target)
     moved = set() if fit is None else set(fit.ids) - set(held_back)
+    # a resumed operation skips what the store already holds up to its own rounding
+    same = _close if resume else _same
     todo = []
     for i in want:
         if i in changed:
             report.changed.append(i)
         elif i not in current:
             report.missing.append(i)
-        elif not _same(current[i], want[i]):
+        elif not same(current[i], want[i]):
             todo.append(i)
     step = batch or _base.BATCH
-    ledger.op = Operation(kind, source, target, todo, step)
-    ledger.save_state()
+    before = {i: earlier.get(i, current[i]) for i in todo}
+    op = Operation(kind, source, target, todo, step)
+    ledger.begin(op, before)
     _write_markers(writer, [i for i in todo if i in moved], str(ledger.path))
     try:
         for start in range(0, len(todo), step):
             writer.write({i: want[i] for i in todo[start : start + step]})
-            ledger.op.done += 1
+            op.done += 1
             ledger.save_state()
     except BaseException as exc:
-        _roll_back_after(writer, ledger, exc)
+        _roll_back_after(writer, ledger, exc, before)
         raise
     ledger.active = target if moved else None
     ledger.held_back = [i for i in held_back if fit is not None and i in fit.ids]
     ledger.op = None
     ledger.save_state()
     ledger.prune()
-    _write_markers(writer, [i for i in todo if i not in moved], None)
+    marked = read_markers(writer, [i for i in want if i not in moved and i in current])
+    _write_markers(writer, list(marked), None)
     report.written = [i for i in todo if i in moved]
     report.restored = [i for i in todo if i not in moved]
     return report
 
 
-def _roll_back_after(writer: StoreWriter, ledger: NudgeLedger, exc: BaseException) -> None:
-    """Undo the batches of the failed operation (and the one that failed) in place."""
+def _roll_back_after(
+    writer: StoreWriter, ledger: NudgeLedger, exc: BaseException, before: Mapping[str, Any]
+) -> None:
+    """Write back, in place, what the failed operation's written batches (and the one that
+    failed) held before it: the store's own vectors, whatever the ledger expected."""
     op = ledger.op
     assert op is not None
     touched = op.ids[: min(len(op.ids), (op.done + 1) * op.batch)]
-    before = ledger.target(op.source, ledger.held_back if op.source == ledger.active else ())
     try:
         for start in range(0, len(touched), op.batch):
-            writer.write({i: before[i] for i in touched[start : start + op.batch] if i in before})
+            writer.write({i: before[i] for i in touched[start : start + op.batch]})
     except Exception as again:
         op.error = f"failed with {exc!r}, and rolling back failed with {again!r}"
         ledger.save_state()
@@ -247,11 +277,12 @@ def swap(
     ledger first; records of an earlier fit that this one does not move get their base
     vectors back; records whose text changed since the fit are skipped."""
     ids = list(nudged)
-    _check_present(writer, ids, dim)
-    now = texts(ids) if texts is not None else {}
+    if ids:
+        _check_present(writer, ids, dim)
+    now = texts(ids) if texts is not None and ids else {}
     changed = [i for i in ids if i in now and text_hash(now[i]) != hashes[i]]
     keep = [i for i in ids if i not in set(changed)]
-    ledger.record_base({i: base[i] for i in keep}, hashes, store=_store_name(writer))
+    ledger.record_base({i: base[i] for i in keep}, hashes, store=store_name(writer))
     fit_id = ledger.add_fit(
         {i: nudged[i] for i in keep}, hashes, variant=variant, gamma=gamma, model=model
     )
@@ -319,12 +350,24 @@ def rollback(
         return SwapReport(ledger=ledger.path)
     held = ledger.held_back if op.source == ledger.active else ()
     return _run(
-        writer, ledger, "rollback", op.source, held_back=held, texts=texts, batch=batch, resume=True
+        writer,
+        ledger,
+        "rollback",
+        op.source,
+        held_back=held,
+        texts=texts,
+        batch=batch,
+        resume=True,
+        restore=ledger.before(),
     )
 
 
 def status(writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None) -> LedgerStatus:
-    """Read every ledger record from the store and say where the store stands."""
+    """Read every ledger record from the store and say where the store stands.
+
+    Each record is compared with what the active fit says it holds first (so a nudge too
+    small for the store's own rounding to keep still counts), then with the alternative;
+    vectors that are neither were overwritten (a re-index)."""
     if not ledger.exists:
         raise LedgerError(f"no nudge ledger at {ledger.path}: nothing was swapped in there")
     op = ledger.op
@@ -332,8 +375,13 @@ def status(writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None
     nudged_vecs = [f.as_dict() for f in fits if f is not None]
     base = ledger.base(ledger.ids)
     changed = _changed(ledger, ledger.ids, texts)
-    current = writer.read([i for i in ledger.ids if i not in changed])
+    current = _read(writer, [i for i in ledger.ids if i not in changed])
     active = ledger.fit(ledger.active)
+    expected = (
+        {}
+        if active is None
+        else {i: v for i, v in active.as_dict().items() if i not in set(ledger.held_back)}
+    )
     out = LedgerStatus(
         state="base",
         ledger=ledger.path,
@@ -348,21 +396,33 @@ def status(writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None
             out.changed.append(i)
         elif i not in current:
             out.missing.append(i)
-        elif any(i in v and _close(current[i], v[i]) for v in nudged_vecs) and not _same(
-            current[i], base[i]
-        ):
+        elif i in expected and _close(current[i], expected[i]):
             out.nudged.append(i)
         elif _close(current[i], base[i]):
             out.base.append(i)
+        elif any(i in v and _close(current[i], v[i]) for v in nudged_vecs):
+            out.nudged.append(i)
         else:
             out.overwritten.append(i)
-    expected = set() if active is None else set(active.ids) - set(ledger.held_back)
+    present = set(expected) - set(out.changed) - set(out.missing)
     if op is not None:
         out.state = "half-swapped"
-    elif out.nudged and set(out.nudged) == expected - set(out.changed) - set(out.missing):
+    elif out.overwritten:
+        out.state = "overwritten"
+        out.note = (
+            f"{len(out.overwritten)} records hold neither their base nor their nudged vector "
+            "(re-embedded by a re-index?): reapply() writes the nudge again, revert() the base"
+        )
+    elif present and set(out.nudged) == present:
         out.state = "nudged"
     elif out.nudged:
         out.state = "half-swapped"
+    elif present:
+        out.note = (
+            f"the ledger's active fit {ledger.active} is not in the store (it was saved "
+            "before the swap, or reloaded from an older copy): reapply() swaps it in, "
+            "revert() clears it"
+        )
     return out
 
 
@@ -380,7 +440,13 @@ def base_from_ledger(
     return replaced
 
 
-def _store_name(writer: StoreWriter) -> str:
+def store_name(writer: StoreWriter) -> str:
+    """The store a ledger belongs to: the writer's kind and its location (paths absolute)."""
     where = getattr(writer, "location", None)
     found = where() if where is not None else None
-    return f"{type(writer).__name__}:{found}" if found else type(writer).__name__
+    if not found:
+        return type(writer).__name__
+    kind, place, collection = found
+    if kind == "path":
+        place = str(Path(place).expanduser().resolve())
+    return f"{type(writer).__name__}:{kind}:{place}:{collection}"

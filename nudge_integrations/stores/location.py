@@ -20,7 +20,7 @@ from pathlib import Path
 from nudge_integrations.embedding import default_cache_dir
 from nudge_integrations.stores.base import MARKER, StoreWriter
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
-from nudge_integrations.stores.lifecycle import read_markers
+from nudge_integrations.stores.lifecycle import read_markers, store_name
 
 LedgerLike = str | os.PathLike[str] | NudgeLedger | None
 
@@ -59,10 +59,10 @@ def find_ledger(
     Raises when records carry nudge markers but their ledger is gone: their current
     vectors are nudged and must not be taken as the base.
     """
-    if isinstance(ledger, NudgeLedger):
-        return ledger
     if ledger is not None:
-        return NudgeLedger(ledger)
+        named = ledger if isinstance(ledger, NudgeLedger) else NudgeLedger(ledger)
+        _check_named(writer, named, ids, key)
+        return named
     default = default_location(writer, key)
     if default is not None and NudgeLedger(default).exists:
         return NudgeLedger(default)
@@ -113,3 +113,37 @@ def clear_markers(writer: StoreWriter, ids: Sequence[str] | None = None) -> int:
     if mark is not None and marks:
         mark(list(marks), None)
     return len(marks)
+
+
+def _check_named(
+    writer: StoreWriter, named: NudgeLedger, ids: Sequence[str], key: str | None
+) -> None:
+    """Refuse a ledger path that is not this store's: taking a nudged store's vectors as
+    the base (a typo in the path), or rewriting another store's ledger."""
+    where = getattr(writer, "location", None)
+    located = where is not None and where() is not None
+    if named.exists and named.store and located and named.store != store_name(writer):
+        raise LedgerError(
+                f"the ledger at {named.path} belongs to another store ({named.store}), not "
+                f"this one ({store_name(writer)}): pass this store's ledger, or none"
+            )
+    default = default_location(writer, key)
+    if default is not None and default != named.path and NudgeLedger(default).exists:
+        raise LedgerError(
+            f"this store's ledger is at {default}, not {named.path}: pass ledger=None (it is "
+            "found beside the store) or that path"
+        )
+    marks = {Path(p).resolve() for p in read_markers(writer, ids).values()}
+    others = sorted(str(p) for p in marks if p != named.path)
+    if others:
+        raise LedgerError(
+            f"records of this store are marked as nudged with the ledger at {others[0]}, not "
+            f"{named.path}: pass that path (or none), so their base vectors come from it"
+        )
+    if marks and not named.exists:
+        raise LedgerError(
+            f"records of this store are marked as nudged with the ledger at {named.path}, "
+            "which is missing: their vectors are nudged, and fitting on them would compound "
+            "the nudge. Restore that folder; if the base vectors are lost for good, re-embed "
+            "those records (or clear the markers with clear_markers) and fit again"
+        )

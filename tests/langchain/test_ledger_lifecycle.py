@@ -154,3 +154,59 @@ print(len(bad))
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["nudged", "base", "0"]
+
+
+def chroma(tmp_path: Path, embeddings: HashEmbeddings, docs: list[Document], space: str) -> Any:
+    chromadb = pytest.importorskip("chromadb")
+    mod = pytest.importorskip("langchain_chroma")
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    store = mod.Chroma(
+        "docs",
+        embedding_function=embeddings,
+        client=client,
+        collection_metadata={"hnsw:space": space},
+    )
+    store.add_documents(docs)
+    return store
+
+
+def test_a_wrong_ledger_path_is_refused_not_taken_as_base(
+    qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
+) -> None:
+    store = chroma(tmp_path, embeddings, qa["docs"], "l2")
+    train, val = qa["pairs"]("train"), qa["pairs"]("val")
+    NudgeFitter(embeddings).fit(store, train, val=val).swap_in(store)
+    with pytest.raises(LedgerError, match="this store's ledger is at"):
+        NudgeFitter(embeddings).fit(store, train, ledger=tmp_path / "typo")
+    with pytest.raises(LedgerError, match="this store's ledger is at"):
+        revert(store, ledger=tmp_path / "typo")
+    # a fit that moves nothing is a swap like any other: the earlier nudge leaves
+    report = NudgeFitter(embeddings, gamma=0.0).fit(store, train).swap_in(store)
+    assert report.written == [] and report.restored
+    assert status(store).state == "base"
+
+
+def test_a_cosine_store_that_rounds_vectors_still_reads_as_nudged(
+    qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
+) -> None:
+    store = chroma(tmp_path, embeddings, qa["docs"], "cosine")
+    before = adapter_for(store).writer().read([d.id for d in qa["docs"]])
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    fitter.swap_in(store)
+    assert status(store).state == "nudged"
+    revert(store)
+    after = adapter_for(store).writer().read([d.id for d in qa["docs"]])
+    for i, vec in before.items():  # the store re-normalises: equal up to float32 rounding
+        np.testing.assert_allclose(after[i], vec, rtol=0, atol=1e-6)
+    assert status(store).state == "base"
+
+
+def test_module_revert_warns_about_skipped_documents(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    store = store_of(qa, embeddings)
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    doc_id = next(iter(fitter.swap_in(store)))
+    store.add_documents([Document(id=doc_id, page_content="other text", metadata={})])
+    with pytest.warns(UserWarning, match="1 documents whose text changed"):
+        revert(store, ledger=fitter.ledger_)
