@@ -297,9 +297,121 @@ def test_sync_wrapper_inside_a_running_loop() -> None:
         (NODES, {"num_questions_per_chunk": 0}, NudgeError, "num_questions"),
         (NODES, {"max_concurrency": 0}, NudgeError, "max_concurrency"),
         (NODES, {"retries": -1}, NudgeError, "retries"),
+        (NODES, {"save_every": 0}, NudgeError, "save_every"),
+        (NODES, {"save_interval": 0}, NudgeError, "save_interval"),
         (NODES, {"prompt_template": "no placeholder"}, NudgeError, "context_str"),
     ],
 )
 def test_bad_input(nodes: object, kwargs: dict[str, object], error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         generate_qa_dataset(nodes, ScriptedAsk(), **kwargs)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ batched saving
+MANY = [(f"doc{i}", f"Passage number {i} says something about topic {i}.") for i in range(35)]
+
+
+class SaveWatcher(ScriptedAsk):
+    """Before answering, reads how many passages the save file holds: when it changes
+    between calls (one call at a time), the file was written in between."""
+
+    def __init__(self, path: Path, delay: float = 0.0, stop_after: int | None = None) -> None:
+        super().__init__(delay=delay)
+        self.path = path
+        self.stop_after = stop_after
+        self.seen: list[int] = []
+
+    async def __call__(self, prompt: str) -> str:
+        if self.stop_after is not None and len(self.seen) == self.stop_after:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the run
+        on_disk = QAGenerationState.load(self.path).done if self.path.exists() else []
+        self.seen.append(len(on_disk))
+        return await super().__call__(prompt)
+
+
+def test_saves_in_batches_of_save_every(tmp_path: Path) -> None:
+    path = tmp_path / "qa.json"
+    ask = SaveWatcher(path)
+    data = generate_qa_dataset(
+        MANY, ask, save_path=path, max_concurrency=1, save_every=10, save_interval=None
+    )
+    assert ask.seen == [10 * (i // 10) for i in range(len(MANY))]  # written after 10, 20, 30
+    assert QAGenerationState.load(path).done == [doc for doc, _ in MANY]  # and at the end
+    assert QADataset.from_json(path).queries == data.queries
+
+
+def test_default_saves_a_fast_run_once_at_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "qa.json"
+    ask = SaveWatcher(path)
+    generate_qa_dataset(MANY, ask, save_path=path, max_concurrency=1)
+    assert set(ask.seen) == {0}  # no write during the run (fewer than 100 passages, < 10 s)
+    assert len(QADataset.from_json(path)) == 2 * len(MANY)
+
+
+def test_saves_every_save_interval_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "qa.json"
+    ask = SaveWatcher(path, delay=0.02)
+    generate_qa_dataset(
+        NODES, ask, save_path=path, max_concurrency=1, save_every=1000, save_interval=0.05
+    )
+    assert set(ask.seen) - {0}  # written mid-run although save_every was never reached
+    assert ask.seen == sorted(ask.seen)
+    assert len(QAGenerationState.load(path).done) == len(NODES)
+
+
+def test_ctrl_c_between_batches_saves_everything_done(tmp_path: Path) -> None:
+    path = tmp_path / "qa.json"
+    first = SaveWatcher(path, stop_after=17)
+    with pytest.raises(KeyboardInterrupt):
+        generate_qa_dataset(
+            MANY, first, save_path=path, max_concurrency=1, save_every=10, save_interval=None
+        )
+    assert max(first.seen) == 10  # the last batch write came after 10 passages...
+    state = QAGenerationState.load(path)
+    assert state.done == [doc for doc, _ in MANY[:17]]  # ...but all 17 were saved on exit
+
+    second = ScriptedAsk()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = generate_qa_dataset(MANY, second, save_path=path, save_every=10)
+    assert set(second.calls) == {doc for doc, _ in MANY[17:]}  # only the rest, each once
+    assert all(n == 1 for n in second.calls.values())
+    per_doc = Counter(data.relevant_docs[q][0] for q in data.queries)
+    assert per_doc == dict.fromkeys((doc for doc, _ in MANY), 2)  # none missing or doubled
+    assert QADataset.from_json(path).queries == data.queries
+
+
+# ------------------------------------------------------------ answers that are not questions
+def test_one_question_for_every_passage_is_reported(tmp_path: Path) -> None:
+    async def constant(prompt: str) -> str:
+        return "What is this passage about?"
+
+    path = tmp_path / "qa.json"
+    with pytest.warns(QAGenerationWarning, match="12 of 12 passages got the same question") as w:
+        generate_qa_dataset(NODES, constant, save_path=path)
+    assert "'What is this passage about?'" in str(w[0].message)
+    assert "delete it" in str(w[0].message) and str(path) in str(w[0].message)
+
+
+def test_echoed_prompts_are_reported() -> None:
+    async def echo(prompt: str) -> str:
+        return prompt
+
+    with pytest.warns(QAGenerationWarning, match="repeat the prompt.*12 of 12 passages"):
+        generate_qa_dataset(NODES, echo)
+
+
+def test_distinct_questions_and_quoted_faq_questions_are_not_reported() -> None:
+    faq = [
+        (f"faq{i}", f"How do I reset router {i}? Hold its button {i} seconds.") for i in range(8)
+    ]
+
+    async def quote(prompt: str) -> str:  # an FAQ's own question, taken from the passage
+        start = prompt.index("How do I")
+        return prompt[start : prompt.index("?", start) + 1]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = generate_qa_dataset(faq, quote)
+        generate_qa_dataset(NODES, ScriptedAsk())
+    assert data.queries["faq3#q0"] == "How do I reset router 3?"

@@ -5,11 +5,12 @@ questions per passage, concurrently, and turns the answers into a :class:`QAData
 whose query ``"<doc_id>#q<i>"`` is relevant to passage ``doc_id``.
 
 Progress is kept **by doc id**, never by position: with ``save_path`` the file is
-rewritten (atomically) as nodes finish, in LlamaIndex's ``EmbeddingQAFinetuneDataset``
-schema plus a ``"generation"`` key (``{"version", "done", "failed"}``) that both
-:meth:`QADataset.from_json` and LlamaIndex ignore. Run again with the same ``save_path``
-and only the passages not yet done are asked, failed ones included; nothing is skipped
-or asked twice however the earlier run ended.
+rewritten (atomically) every ``save_every`` finished nodes or ``save_interval`` seconds,
+and whenever the run ends, also by an exception or Ctrl-C, in LlamaIndex's
+``EmbeddingQAFinetuneDataset`` schema plus a ``"generation"`` key (``{"version", "done",
+"failed"}``) that both :meth:`QADataset.from_json` and LlamaIndex ignore. Run again with
+the same ``save_path`` and only the passages not yet done are asked, failed ones
+included; nothing is skipped or asked twice however the earlier run ended.
 
 The LlamaIndex and LangChain adapters (``nudge_integrations.llama_index`` and
 ``nudge_integrations.langchain``) wrap these functions for their node and model types.
@@ -20,10 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import tempfile
+import time
 import warnings
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +83,15 @@ SAVE_FORMAT_VERSION = 1
 
 
 class QAGenerationWarning(UserWarning):
-    """Some passages got no questions, or a save file did not match the passages given."""
+    """Some passages got no questions, a save file did not match the passages given, or
+    the model's answers are not questions about their passages."""
+
+
+#: One question given for at least this many passages, and for 10% of the passages
+#: done or ``_REPEAT_CAP`` of them (whichever is fewer), is reported.
+_REPEAT_MIN = 3
+_REPEAT_SHARE = 0.1
+_REPEAT_CAP = 20
 
 
 # --------------------------------------------------------------------------- options
@@ -90,6 +102,7 @@ class RunOptions(TypedDict, total=False):
 
     max_concurrency: int
     save_every: int
+    save_interval: float | None
     retries: int
     retry_backoff: float
     timeout: float | None
@@ -115,12 +128,18 @@ class GenerationOptions(RunOptions, total=False):
     ``max_concurrency: int = 8``
         Model calls in flight at once (at least 1).
     ``save_path: str | Path | None = None``
-        A JSON file that keeps progress by doc id, rewritten atomically as passages
-        finish and when the run ends or is interrupted. If it exists, only passages not
-        yet done (failed ones included) are asked. Each write holds the whole corpus.
-    ``save_every: int = 1``
-        Write the save file after this many finished passages (at least 1; raise it for
-        very large corpora). It is always written at the end.
+        A JSON file that keeps progress by doc id, rewritten atomically in batches (see
+        ``save_every`` and ``save_interval``) and always when the run ends, whether it
+        finished, raised or was interrupted (Ctrl-C, cancellation). If it exists, only
+        passages not yet done (failed ones included) are asked. Each write holds the
+        whole corpus, so writing after every passage would cost more than a fast model.
+    ``save_every: int = 100``
+        Write the save file once this many passages finished since the last write (at
+        least 1; 1 writes after every passage, which is slow for large corpora).
+    ``save_interval: float | None = 10.0``
+        Also write it when a passage finishes this many seconds (positive) or more after
+        the last write; ``None`` writes by count only. A process killed outright (where
+        no ``finally`` runs) loses at most one batch of work.
     ``retries: int = 2``
         Further tries (0 or more) for a call that raises, times out or yields no
         question; after ``retries + 1`` failures the passage is recorded as failed,
@@ -151,7 +170,8 @@ class _Settings:
     prompt_template: QAPromptTemplate = DEFAULT_QA_PROMPT
     max_concurrency: int = 8
     save_path: str | Path | None = None
-    save_every: int = 1
+    save_every: int = 100
+    save_interval: float | None = 10.0
     retries: int = 2
     retry_backoff: float = 1.0
     timeout: float | None = None
@@ -476,6 +496,10 @@ def _check_options(options: _Settings) -> None:
         raise NudgeError(f"retries must be 0 or more, got {options.retries}")
     if options.save_every < 1:
         raise NudgeError(f"save_every must be at least 1, got {options.save_every}")
+    if options.save_interval is not None and not options.save_interval > 0:
+        raise NudgeError(
+            f"save_interval must be positive seconds (or None), got {options.save_interval}"
+        )
     if options.retry_backoff < 0:
         raise NudgeError(f"retry_backoff must be 0 or more seconds, got {options.retry_backoff}")
     if options.timeout is not None and options.timeout <= 0:
@@ -542,13 +566,21 @@ async def agenerate_qa_state(
     pending = [(doc, corpus[doc]) for doc in state.pending]
     corpus_json = json.dumps(corpus, ensure_ascii=False) if path is not None else None
     unsaved = 0
+    last_save = time.monotonic()
     bar = _progress_bar(len(pending), opts.show_progress)
 
     def save() -> None:
-        nonlocal unsaved
+        nonlocal unsaved, last_save
         if path is not None:
             state.save(path, corpus_json=corpus_json)
-            unsaved = 0
+        unsaved = 0
+        last_save = time.monotonic()
+
+    def save_due() -> bool:
+        if unsaved >= opts.save_every:
+            return True
+        interval = opts.save_interval
+        return interval is not None and time.monotonic() - last_save >= interval
 
     async def attempt(prompt: str) -> list[str]:
         answer = await (asyncio.wait_for(ask(prompt), timeout) if timeout else ask(prompt))
@@ -585,7 +617,7 @@ async def agenerate_qa_state(
         unsaved += 1
         if bar is not None:
             bar.update(1)
-        if unsaved >= opts.save_every:
+        if path is not None and save_due():
             save()
 
     # A pool of workers drawing from one iterator: each pending node is taken exactly
@@ -629,6 +661,13 @@ async def agenerate_qa_dataset(
     _check_option_names("agenerate_qa_dataset", options)
     state = await agenerate_qa_state(nodes, ask, **options)
     _warn_failed(state, options.get("save_path"))
+    defaults = _Settings()
+    _warn_not_questions(
+        state,
+        options.get("prompt_template", defaults.prompt_template),
+        options.get("num_questions_per_chunk", defaults.num_questions_per_chunk),
+        options.get("save_path"),
+    )
     return state.to_dataset()
 
 
@@ -648,6 +687,60 @@ def _warn_failed(state: QAGenerationState, save_path: str | Path | None) -> None
         QAGenerationWarning,
         stacklevel=3,
     )
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _warn_not_questions(
+    state: QAGenerationState,
+    template: QAPromptTemplate,
+    num_questions: int,
+    save_path: str | Path | None,
+) -> None:
+    """Warn when the answers look like no model reading the passages: the prompt echoed
+    back (LlamaIndex's ``MockLLM`` returns its input), or one question for many passages."""
+    done = state.done
+    if not done:
+        return
+    redo = (
+        f"; these passages count as done in {save_path}, so delete it before generating again"
+        if save_path is not None
+        else ""
+    )
+    echoed: list[str] = []  # per echoing passage, a line taken from the instructions
+    for doc in done:
+        prompt = _normal(format_qa_prompt(template, state.corpus[doc], num_questions))
+        passage = _normal(state.corpus[doc])
+        questions = state.questions[doc]
+        # every line comes from the prompt, some from its instructions: an echo, whereas
+        # questions quoted from the passage itself (an FAQ) are fine
+        if all(_normal(q) in prompt for q in questions):
+            echoed.extend([q for q in questions if _normal(q) not in passage][:1])
+    if echoed and 2 * len(echoed) >= len(done):
+        example = echoed[0]
+        warnings.warn(
+            f"the model's answers repeat the prompt instead of asking questions "
+            f"({len(echoed)} of {len(done)} passages, e.g. {example[:80]!r}): an echo model "
+            "such as LlamaIndex's MockLLM returns its input, and these lines are no training "
+            f"queries. Use a real LLM{redo}",
+            QAGenerationWarning,
+            stacklevel=3,
+        )
+        return
+    counts = Counter(key for doc in done for key in {_normal(q) for q in state.questions[doc]})
+    key, n = counts.most_common(1)[0]
+    if n >= max(_REPEAT_MIN, min(_REPEAT_CAP, math.ceil(_REPEAT_SHARE * len(done)))):
+        question = next(q for doc in done for q in state.questions[doc] if _normal(q) == key)
+        warnings.warn(
+            f"{n} of {len(done)} passages got the same question {question[:80]!r}: the model "
+            "is not asking about each passage (a constant or mock LLM, or a prompt that "
+            "hides the passage?), and such questions teach NUDGE nothing. Check the model "
+            f"and the prompt template{redo}",
+            QAGenerationWarning,
+            stacklevel=3,
+        )
 
 
 def generate_qa_dataset(

@@ -146,9 +146,9 @@ def generate_qa_pairs(
     :class:`QADataset` over every document with queries ``"<doc_id>#q<i>"``.
 
     The other keyword ``options`` (``num_questions_per_chunk``, ``prompt_template``,
-    ``max_concurrency``, ``save_path``, ``save_every``, ``retries``, ``retry_backoff``,
-    ``timeout``, ``show_progress``), with their defaults and meanings, are listed in
-    :class:`~nudge_integrations.data.qa_generation.GenerationOptions`.
+    ``max_concurrency``, ``save_path``, ``save_every``, ``save_interval``, ``retries``,
+    ``retry_backoff``, ``timeout``, ``show_progress``), with their defaults and meanings,
+    are listed in :class:`~nudge_integrations.data.qa_generation.GenerationOptions`.
     """
     _check_option_names("generate_qa_pairs", options)
     return run_sync(

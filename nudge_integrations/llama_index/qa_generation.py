@@ -118,15 +118,16 @@ def generate_qa_embedding_pairs(
     function; the default asks for one question per line, and any common list format
     in the answer is understood.
 
-    With ``output_path`` the dataset is saved there as nodes finish, in the
+    With ``output_path`` the dataset is saved there in batches as nodes finish and when
+    the run ends (also on an error or Ctrl-C), in the
     ``EmbeddingQAFinetuneDataset`` JSON schema plus a ``"generation"`` progress record;
     if the file exists, only nodes not yet done (or failed before) are asked. A call
     that fails ``retries + 1`` times is recorded as failed, reported in a
     ``QAGenerationWarning`` and retried on the next run. Query ids are
     ``"<node_id>#q<i>"``; the corpus holds every node, failed ones too.
 
-    The keyword ``options`` (``max_concurrency``, ``save_every``, ``retries``,
-    ``retry_backoff``, ``timeout``, ``show_progress``) are those of
+    The keyword ``options`` (``max_concurrency``, ``save_every``, ``save_interval``,
+    ``retries``, ``retry_backoff``, ``timeout``, ``show_progress``) are those of
     :class:`~nudge_integrations.data.qa_generation.RunOptions`; their defaults and
     meanings are listed in :class:`~nudge_integrations.data.qa_generation.GenerationOptions`
     (where ``output_path`` is ``save_path`` and ``qa_generate_prompt_tmpl`` is

@@ -208,3 +208,10 @@ def test_resume_asks_only_failed_documents(tmp_path: Path) -> None:
 
 def test_schema_is_a_questions_list() -> None:
     assert GeneratedQuestions(questions=["a?"]).questions == ["a?"]
+
+
+def test_one_question_for_every_document_is_reported() -> None:
+    model = FakeListChatModel(responses=["What is described here?"])  # says it every time
+    with pytest.warns(QAGenerationWarning, match="5 of 5 passages got the same question"):
+        data = generate_qa_pairs(make_docs(), model)
+    assert set(data.queries.values()) == {"What is described here?"}

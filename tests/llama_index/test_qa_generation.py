@@ -21,6 +21,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms import CustomLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
+from llama_index.core.llms.mock import MockLLM
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.schema import TextNode
 from pydantic import PrivateAttr
@@ -182,7 +183,8 @@ def test_async_variant_and_malformed_output() -> None:
         topic = topic_of(prompt)
         return f'```json\n["Q1: What are {topic}?", "What are {topic}?", "Where?"]\n```'
 
-    data = asyncio.run(agenerate_qa_embedding_pairs(make_nodes()[:3], ScriptedLLM(messy)))
+    with pytest.warns(QAGenerationWarning, match="3 of 3 passages got the same question 'Where"):
+        data = asyncio.run(agenerate_qa_embedding_pairs(make_nodes()[:3], ScriptedLLM(messy)))
     assert data.queries["node-volcanoes#q0"] == "What are volcanoes?"
     assert data.queries["node-volcanoes#q1"] == "Where?"
 
@@ -209,3 +211,14 @@ def test_pseudo_queries_keep_node_ids() -> None:
     assert set(data.corpus) == {"n0", "n1", "n2"}
     assert len(data) == 3
     assert {data.relevant_docs[q][0] for q in data.queries} == {"n0", "n1", "n2"}
+
+
+@pytest.mark.parametrize("template", [None, OLD_TEMPLATE])
+def test_echoing_mock_llm_is_reported(tmp_path: Path, template: str | None) -> None:
+    """LlamaIndex's MockLLM answers with the prompt itself: no questions at all."""
+    path = tmp_path / "qa.json"
+    with pytest.warns(QAGenerationWarning, match="repeat the prompt") as caught:
+        generate_qa_embedding_pairs(make_nodes(), MockLLM(), template, output_path=path)
+    message = str(caught[0].message)
+    assert "6 of 6 passages" in message and "MockLLM" in message and str(path) in message
+    assert len(caught) == 1  # the repeated instruction lines are not reported twice
