@@ -1097,6 +1097,11 @@ def write_report(
         lines += _size_section(r)
     if scifact is not None:
         lines += _scifact_section(scifact)
+    lines += [
+        "",
+        "Adapter benchmarks (evaluation, QA generation, question embedding) are in",
+        "[benchmarks-adapters.md](benchmarks-adapters.md).",
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines).rstrip() + "\n")
 
