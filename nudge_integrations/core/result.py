@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core.validation import as_matrix
 from nudge_integrations.errors import ShapeError, UnknownIdError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ValidationSource = Literal["given", "split", "none"]
 
@@ -155,6 +159,16 @@ class NudgeResult:
             best_score=full["best_score"],
             notes=tuple(full["notes"]),
         )
+
+    def plot_curve(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Figure:
+        """The validation curve with the chosen gamma marked; needs the ``plots`` extra.
+
+        See :func:`nudge_integrations.plots.plot_curve` (``ax``, ``title``); imported here
+        lazily so the core never imports matplotlib.
+        """
+        from nudge_integrations.plots import plot_curve
+
+        return plot_curve(self, path, **kwargs)
 
     def summary(self) -> str:
         """One line for logs and notebooks."""

@@ -1,0 +1,113 @@
+"""Command line (``nudge`` or ``nudge-integrations``, or ``python -m nudge_integrations``).
+
+* ``demo``: NUDGE end to end on an offline corpus, before/after table.
+* ``finetune DATA``: fit on your QA data (a BEIR folder or a QA JSON), write the moved
+  vectors (``nudged.npy`` + ``nudged_ids.json``), ``summary.json`` (gamma, validation
+  curve, test metrics) and, with the ``plots`` extra, ``curve.png`` and ``comparison.png``.
+* ``evaluate DATA``: base vectors, and nudged ones (``--nudged DIR``), on the test split.
+
+Exit codes: 0 done, 2 bad input or usage (one line naming the problem and the fix), 1 any
+other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from nudge_integrations.errors import NudgeError
+
+EPILOG = (
+    "Vectors: pass --embeddings/--ids and --query-embeddings/--query-ids (.npy rows and "
+    "a JSON list of their ids), or neither to embed with the offline all-MiniLM-L6-v2 "
+    "(extra 'demo'; cached in $NUDGE_CACHE_DIR). The QA data is split 70/10/20 "
+    "train/val/test with the NUDGE paper's protocol."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # usage errors: one line, exit 2
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
+    from nudge_integrations.cli.commands import add_inputs
+
+    parser = _Parser(prog=prog, description=__doc__.split("\n\n")[0], epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    demo = sub.add_parser("demo", help="fine-tune an offline corpus and print before/after")
+    demo.add_argument("--max-passages", type=int, default=400, help="corpus size (default 400)")
+    demo.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")
+    demo.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    fit = sub.add_parser(
+        "finetune", help="fit NUDGE on your QA data and write the nudged vectors", epilog=EPILOG
+    )
+    add_inputs(fit)
+    fit.add_argument("--variant", choices=["N", "M"], default="N", help="NUDGE-N (default) or M")
+    fit.add_argument("--gamma", type=float, default=None, help="fix gamma (default: searched)")
+    fit.add_argument("--metric", default="hit", help="validation metric: hit, recall, ndcg, mrr")
+    fit.add_argument("--k", type=int, default=1, help="cut-off of the validation metric")
+    fit.add_argument("--out", type=Path, default=Path("nudge-out"), help="output folder")
+    fit.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ev = sub.add_parser("evaluate", help="test metrics of base and nudged vectors", epilog=EPILOG)
+    add_inputs(ev)
+    ev.add_argument("--nudged", type=Path, default=None, help="a folder written by finetune")
+    ev.add_argument("--json", action="store_true", help="print the table as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "nudge") -> int:
+    args = build_parser(prog).parse_args(argv)
+    progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
+    try:
+        return _run(args, progress)
+    except (NudgeError, FileNotFoundError, ImportError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # one line, not a traceback
+        print(f"{prog}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, progress: bool) -> int:
+    from nudge_integrations.cli import commands
+
+    if args.command == "demo":
+        from nudge_integrations.demo import run_demo
+
+        report = run_demo(
+            max_passages=args.max_passages, cache_dir=args.cache_dir, device=args.device
+        )
+        print(report.render())
+    elif args.command == "finetune":
+        summary = commands.finetune(args, progress)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print(commands.render(summary["test"]))
+            print(
+                f"\nNUDGE-{summary['variant']}: gamma {summary['gamma']:.4g}, moved "
+                f"{summary['moved']} of {summary['records']} records; wrote "
+                f"{', '.join(summary['outputs'])} to {args.out}"
+            )
+    else:
+        table = commands.evaluate(args, progress)
+        print(json.dumps(table, indent=2) if args.json else commands.render(table))
+    return 0
+
+
+def legacy_main() -> int:
+    """``nudge-integrations``: the same commands under the package's name."""
+    return main(prog="nudge-integrations")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

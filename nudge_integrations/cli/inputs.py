@@ -1,0 +1,95 @@
+"""What the command line reads: QA data (a BEIR folder or a QA JSON) and vectors (given
+``.npy`` files with their ids, or embedded by the offline MiniLM model, cached)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nudge_integrations.data.beir import load_beir
+from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.errors import NudgeError, ShapeError, UnknownIdError
+
+
+def load_qa(path: str | Path) -> QADataset:
+    """A BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/``; every split pooled)
+    or a QA JSON in LlamaIndex's ``EmbeddingQAFinetuneDataset`` schema."""
+    p = Path(path)
+    if not p.exists():
+        raise NudgeError(f"{p} does not exist: pass a BEIR folder or a QA dataset JSON file")
+    if p.is_dir():
+        return load_beir(p)
+    if p.suffix.lower() == ".json":
+        return QADataset.from_json(p)
+    raise NudgeError(
+        f"{p}: unknown format {p.suffix or '(no suffix)'!r}; pass a BEIR folder (corpus.jsonl, "
+        "queries.jsonl, qrels/*.tsv) or a QA dataset .json (queries, corpus, relevant_docs)"
+    )
+
+
+def _ids(path: Path, what: str) -> list[str]:
+    if not path.is_file():
+        raise NudgeError(f"{path} does not exist: pass the JSON list of ids of the {what} rows")
+    try:
+        ids = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise NudgeError(f"{path} is not valid JSON ({exc}): it must be a list of ids") from exc
+    if not isinstance(ids, list):
+        raise NudgeError(f"{path} must hold a JSON list of ids, not a {type(ids).__name__}")
+    return [str(i) for i in ids]
+
+
+def _matrix(path: Path, what: str) -> NDArray[np.float32]:
+    if not path.is_file():
+        raise NudgeError(f"{path} does not exist: pass the .npy file of the {what} vectors")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise NudgeError(f"{path} is not a .npy array ({exc})") from exc
+    if arr.ndim != 2:
+        raise ShapeError(f"{path} holds a {arr.ndim}-d array; {what} vectors must be 2-d (n, d)")
+    return np.asarray(arr, dtype=np.float32)
+
+
+@dataclass
+class Vectors:
+    """Rows of vectors by id."""
+
+    ids: list[str]
+    matrix: NDArray[np.float32]
+
+    def rows(self, wanted: list[str], what: str) -> NDArray[np.float32]:
+        row = {i: n for n, i in enumerate(self.ids)}
+        missing = [i for i in wanted if i not in row]
+        if missing:
+            raise UnknownIdError(
+                f"{len(missing)} {what} ids have no vector (e.g. {missing[0]!r}): the ids file "
+                "must list every id of the QA data, in the order of the .npy rows"
+            )
+        return self.matrix[[row[i] for i in wanted]]
+
+
+def given_vectors(npy: Path, ids_path: Path, what: str) -> Vectors:
+    matrix = _matrix(npy, what)
+    ids = _ids(ids_path, what)
+    if len(ids) != matrix.shape[0]:
+        raise ShapeError(
+            f"{npy} has {matrix.shape[0]} rows but {ids_path} lists {len(ids)} ids: one id per row"
+        )
+    return Vectors(ids, matrix)
+
+
+def embedded(texts: dict[str, str], *, cache_dir: Path | None, progress: bool) -> Vectors:
+    """Texts embedded by the offline all-MiniLM-L6-v2 (``demo`` extra), cached on disk."""
+    from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
+
+    model: Any = load_minilm("cpu")
+    ids = list(texts)
+    cache = cache_dir if cache_dir is not None else default_cache_dir()
+    matrix = embed_texts([texts[i] for i in ids], model, cache_dir=cache, progress=progress)
+    return Vectors(ids, matrix)

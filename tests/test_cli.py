@@ -1,0 +1,143 @@
+"""``nudge finetune`` / ``nudge evaluate`` on real files: a BEIR folder and a QA JSON, with
+given ``.npy`` vectors; bad input exits 2 with one line naming the problem."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nudge_integrations.cli import main
+
+from .corpus import python_docs_qa
+from .hashing import hash_embed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The test corpus as a BEIR folder and a QA JSON, with hashed vectors as .npy + ids."""
+    dataset, _ = python_docs_qa()
+    root = tmp_path_factory.mktemp("cli")
+    beir = root / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    with (beir / "corpus.jsonl").open("w") as f:
+        for doc, text in dataset.corpus.items():
+            f.write(json.dumps({"_id": doc, "title": "", "text": text}) + "\n")
+    with (beir / "queries.jsonl").open("w") as f:
+        for q, text in dataset.queries.items():
+            f.write(json.dumps({"_id": q, "text": text}) + "\n")
+    with (beir / "qrels" / "test.tsv").open("w") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for q, docs in dataset.relevant_docs.items():
+            for d in docs:
+                f.write(f"{q}\t{d}\t1\n")
+    dataset.save_json(root / "qa.json")
+    for name, texts in (("corpus", dataset.corpus), ("queries", dataset.queries)):
+        np.save(root / f"{name}.npy", np.stack([hash_embed(t) for t in texts.values()]))
+        (root / f"{name}_ids.json").write_text(json.dumps(list(texts)))
+    np.save(root / "small.npy", np.ones((len(dataset.queries), 8), np.float32))
+    return {"root": root, "beir": beir, "qa": root / "qa.json"}
+
+
+def vector_args(files: dict[str, Path]) -> list[str]:
+    r = files["root"]
+    return [
+        "--embeddings", str(r / "corpus.npy"), "--ids", str(r / "corpus_ids.json"),
+        "--query-embeddings", str(r / "queries.npy"), "--query-ids", str(r / "queries_ids.json"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("source", ["beir", "qa"])
+def test_finetune_then_evaluate(
+    files: dict[str, Path], source: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(["finetune", str(files[source]), *vector_args(files), "--out", str(out), "--json"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out)
+    assert json.loads((out / "summary.json").read_text()) == summary
+    moved = json.loads((out / "nudged_ids.json").read_text())
+    vectors = np.load(out / "nudged.npy")
+    assert summary["moved"] == len(moved) == vectors.shape[0] > 0
+    assert vectors.shape[1] == 64 and summary["gamma"] > 0
+    split = summary["split"]
+    assert sum(split.values()) == len(python_docs_qa()[0]) and min(split.values()) > 0
+    before, after = summary["test"]["no fine-tuning"], summary["test"]["NUDGE-N"]
+    assert after["ndcg@10"] > before["ndcg@10"]
+    code = main(["evaluate", "--corpus", str(files[source]), *vector_args(files), "--nudged",
+                 str(out), "--json"])  # fmt: skip
+    table = json.loads(capsys.readouterr().out)
+    assert code == 0 and table["nudged"] == pytest.approx(after)
+    assert table["no fine-tuning"] == pytest.approx(before)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["finetune", "/nonexistent/beir"], "/nonexistent/beir does not exist"),
+        (["finetune"], "pass the data"),
+        (["evaluate", "{root}/corpus.npy"], "unknown format '.npy'"),
+        (["finetune", "{qa}", "--embeddings", "{root}/corpus.npy"], "go together"),
+        (
+            ["finetune", "{qa}", "--embeddings", "{root}/corpus.npy", "--ids",
+             "{root}/queries_ids.json"],
+            "rows but",
+        ),
+        (
+            ["finetune", "{qa}", "--embeddings", "{root}/corpus.npy", "--ids",
+             "{root}/corpus_ids.json", "--query-embeddings", "{root}/small.npy",
+             "--query-ids", "{root}/queries_ids.json"],
+            "64-d but query vectors 8-d",
+        ),
+        (["evaluate", "{qa}", "--nudged", "/nonexistent"], "nudged.npy does not exist"),
+        (["finetune", "{qa}", "--variant", "X"], "invalid choice"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2_with_one_line(
+    files: dict[str, Path], args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    filled = [a.format(root=files["root"], qa=files["qa"]) for a in args]
+    if "--nudged" in filled:
+        filled += vector_args(files)
+    with_exit = 0
+    try:
+        with_exit = main(filled)
+    except SystemExit as exc:  # argparse usage errors
+        with_exit = int(exc.code or 0)
+    err = capsys.readouterr().err.strip()
+    assert with_exit == 2
+    assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_missing_ids_name_the_id(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = files["root"]
+    ids = json.loads((r / "corpus_ids.json").read_text())
+    (tmp_path / "ids.json").write_text(json.dumps(["other", *ids[1:]]))
+    args = vector_args(files)
+    args[3] = str(tmp_path / "ids.json")
+    assert main(["finetune", str(files["qa"]), *args, "--out", str(tmp_path / "o")]) == 2
+    assert f"e.g. {ids[0]!r}" in capsys.readouterr().err
+
+
+def test_module_entry_point_and_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nudge_integrations", "finetune", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0
+    for option in ("--embeddings", "--query-ids", "--variant", "--out", "BEIR folder"):
+        assert option in done.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "nudge_integrations", "evaluate", "/nonexistent/x"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0
