@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,17 +58,25 @@ class DemoReport:
     table: dict[str, dict[str, float]]
     summaries: list[str]
     sizes: dict[str, int]
+    framework: str = "the framework-free core"
+    examples: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         lines = [
             f"corpus: {self.sizes['corpus']} passages of Python's help topics; queries "
             f"(inverse cloze): train {self.sizes['train']}, val {self.sizes['val']}, "
-            f"test {self.sizes['test']}; model {MODEL_NAME}",
+            f"test {self.sizes['test']}; model {MODEL_NAME}; through {self.framework}",
             "",
+            "test retrieval:",
             format_table(self.table),
             "",
             *self.summaries,
         ]
+        if self.examples:
+            lines += ["", "test queries that NUDGE-N helped (top 3; * = relevant):", *self.examples]
+        if self.plots:
+            lines += ["", "plots: " + ", ".join(self.plots)]
         return "\n".join(lines)
 
 

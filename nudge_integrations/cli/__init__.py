@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from nudge_integrations.errors import NudgeError
 
@@ -43,7 +43,17 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="fine-tune an offline corpus and print before/after")
     demo.add_argument("--max-passages", type=int, default=400, help="corpus size (default 400)")
     demo.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")
-    demo.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    demo.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (core only)")
+    demo.add_argument(
+        "--framework",
+        choices=["llama-index", "langchain", "core"],
+        default="llama-index",
+        help="go through LlamaIndex's VectorStoreIndex (default), LangChain's "
+        "InMemoryVectorStore, or the framework-free core",
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("nudge-demo"), help="folder for the plots (extra plots)"
+    )
     fit = sub.add_parser(
         "finetune", help="fit NUDGE on your QA data and write the nudged vectors", epilog=EPILOG
     )
@@ -81,12 +91,7 @@ def _run(args: argparse.Namespace, progress: bool) -> int:
     from nudge_integrations.cli import commands
 
     if args.command == "demo":
-        from nudge_integrations.demo import run_demo
-
-        report = run_demo(
-            max_passages=args.max_passages, cache_dir=args.cache_dir, device=args.device
-        )
-        print(report.render())
+        print(_demo(args).render())
     elif args.command == "finetune":
         summary = commands.finetune(args, progress)
         if args.json:
@@ -102,6 +107,34 @@ def _run(args: argparse.Namespace, progress: bool) -> int:
         table = commands.evaluate(args, progress)
         print(json.dumps(table, indent=2) if args.json else commands.render(table))
     return 0
+
+
+def _demo(args: argparse.Namespace) -> Any:
+    """The demo through the chosen framework."""
+    kwargs = {"max_passages": args.max_passages, "cache_dir": args.cache_dir}
+    if args.framework == "core":
+        from nudge_integrations.demo import run_demo
+
+        return run_demo(**kwargs, device=args.device)
+    try:
+        from nudge_integrations import demo_adapters
+    except ImportError as exc:  # pragma: no cover - the demo extra is missing
+        raise ImportError(f"{exc}: pip install 'nudge-integrations[demo]'") from exc
+    if args.framework == "langchain":
+        try:
+            return demo_adapters.run_langchain_demo(**kwargs, out=args.out)
+        except ModuleNotFoundError as exc:
+            raise ImportError(
+                f"the LangChain demo needs the 'langchain' extra ({exc.name} is missing): pip "
+                "install 'nudge-integrations[langchain,demo]', or --framework core"
+            ) from exc
+    try:
+        return demo_adapters.run_llama_index_demo(**kwargs, out=args.out)
+    except ModuleNotFoundError as exc:
+        raise ImportError(
+            f"the LlamaIndex demo needs the 'llama-index' extra ({exc.name} is missing): pip "
+            "install 'nudge-integrations[llama-index,demo]', or --framework core"
+        ) from exc
 
 
 def legacy_main() -> int:

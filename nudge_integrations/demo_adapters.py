@@ -1,0 +1,218 @@
+"""The demo through an adapter: the framework's default in-memory index over the offline
+corpus, NUDGE fitted and swapped into it, before/after tables, example queries, plots.
+
+Everything is embedded once by the offline all-MiniLM-L6-v2 (cached on disk); the
+framework's embedding object looks vectors up by text, so the index, the fit and the
+evaluation see exactly the vectors the core demo uses.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.data.pseudo_queries import inverse_cloze
+from nudge_integrations.data.splits import paper_split
+from nudge_integrations.demo import DemoReport, python_docs_corpus
+from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
+
+Ranker = Callable[[str], list[str]]
+
+
+class Vectors:
+    """MiniLM vectors of the demo's texts by text; anything else is embedded on demand."""
+
+    def __init__(self, texts: Sequence[str], cache_dir: Path | None) -> None:
+        self.cache = cache_dir if cache_dir is not None else default_cache_dir()
+        self.model: Any = load_minilm("cpu")
+        unique = list(dict.fromkeys(texts))
+        matrix = embed_texts(unique, self.model, cache_dir=self.cache, progress=False)
+        self.table: dict[str, NDArray[np.float32]] = dict(zip(unique, matrix, strict=True))
+
+    def __call__(self, text: str) -> list[float]:
+        vec = self.table.get(text)
+        if vec is None:
+            vec = embed_texts([text], self.model, progress=False)[0]
+            self.table[text] = vec
+        return [float(x) for x in vec]
+
+
+def demo_data(max_passages: int) -> tuple[QADataset, dict[str, QADataset]]:
+    dataset = inverse_cloze(python_docs_corpus(max_passages), per_doc=3)
+    return dataset, paper_split(dataset)
+
+
+def examples(
+    test: QADataset, before: Ranker, after: Ranker, *, n: int = 3, depth: int = 3
+) -> list[str]:
+    """Test queries whose relevant passage rose the most, with the top results before and
+    after (``*`` marks a relevant passage)."""
+    scored = []
+    for q in test.query_ids:
+        relevant = set(test.relevant_docs[q])
+        b, a = before(test.queries[q]), after(test.queries[q])
+        rank_b = min((r for r, d in enumerate(b) if d in relevant), default=len(b))
+        rank_a = min((r for r, d in enumerate(a) if d in relevant), default=len(a))
+        if rank_a < rank_b and rank_a < depth:
+            scored.append((rank_b - rank_a, q, b, a))
+    scored.sort(key=lambda t: -t[0])
+    lines: list[str] = []
+    for _, q, b, a in scored[:n]:
+        relevant = set(test.relevant_docs[q])
+        lines.append(f'query: "{test.queries[q]}"')
+        for label, ranked in (("before", b), ("after ", a)):
+            shown = ", ".join(f"{d}{'*' if d in relevant else ''}" for d in ranked[:depth])
+            lines.append(f"  {label}: {shown}")
+    return lines
+
+
+def _plots(result: Any, table: dict[str, dict[str, float]], out: Path | None) -> list[str]:
+    if out is None:
+        return []
+    try:
+        from nudge_integrations import plots
+
+        paths = [out / "curve.png", out / "comparison.png"]
+        plots.plot_curve(result, paths[0])
+        plots.plot_comparison(table, paths[1])
+    except ImportError:
+        return []
+    return [str(p) for p in paths]
+
+
+def run_llama_index_demo(
+    *, max_passages: int = 400, cache_dir: Path | None = None, out: Path | None = None
+) -> DemoReport:
+    """LlamaIndex: VectorStoreIndex -> NudgeFinetuneEngine -> apply_to_index -> retrieve."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.schema import TextNode
+    from pydantic import PrivateAttr
+
+    from nudge_integrations.llama_index import NudgeFinetuneEngine
+    from nudge_integrations.llama_index.evaluation import compare_retrievers
+
+    dataset, parts = demo_data(max_passages)
+    vectors = Vectors([*dataset.corpus.values(), *dataset.queries.values()], cache_dir)
+
+    class MiniLM(BaseEmbedding):
+        _vectors: Vectors = PrivateAttr()
+
+        def __init__(self, table: Vectors) -> None:
+            super().__init__(model_name="all-MiniLM-L6-v2")
+            self._vectors = table
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._vectors(text)
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._vectors(query)
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._vectors(query)
+
+    embed = MiniLM(vectors)
+    nodes = [TextNode(id_=d, text=t) for d, t in dataset.corpus.items()]
+    index = VectorStoreIndex(nodes, embed_model=embed)
+    test = parts["test"]
+    before_ret = index.as_retriever(similarity_top_k=10)
+    before_ranked = {q: [n.node.node_id for n in before_ret.retrieve(q)] for q in
+                     test.queries.values()}  # fmt: skip
+    table = compare_retrievers({"no fine-tuning": before_ret}, test)
+    engines = {}
+    for variant in ("N", "M"):
+        eng = NudgeFinetuneEngine(
+            parts["train"], embed, corpus=index, val_dataset=parts["val"], variant=variant
+        )
+        eng.finetune()
+        engines[variant] = eng
+    with tempfile.TemporaryDirectory() as ledger:
+        engines["N"].apply_to_index(index, ledger=ledger)  # the nudged vectors, in the index
+        after_ret = index.as_retriever(similarity_top_k=10)
+        table.update(compare_retrievers({"NUDGE-N, in the index": after_ret}, test))
+        table.update(
+            compare_retrievers(
+                {"NUDGE-M, as_retriever()": engines["M"].as_retriever(similarity_top_k=10)}, test
+            )
+        )
+        lines = examples(
+            test,
+            lambda q: before_ranked[q],
+            lambda q: [n.node.node_id for n in after_ret.retrieve(q)],
+        )
+        engines["N"].revert_index(index, ledger=ledger)
+    summaries = [f"{e.result_.summary()}" for e in engines.values() if e.result_ is not None]
+    sizes = {"corpus": len(nodes), **{k: len(v) for k, v in parts.items()}}
+    result = engines["N"].result_
+    return DemoReport(
+        table=table,
+        summaries=summaries,
+        sizes=sizes,
+        framework="LlamaIndex (VectorStoreIndex, default SimpleVectorStore)",
+        examples=lines,
+        plots=_plots(result, table, out),
+    )
+
+
+def run_langchain_demo(
+    *, max_passages: int = 400, cache_dir: Path | None = None, out: Path | None = None
+) -> DemoReport:
+    """LangChain: InMemoryVectorStore -> NudgeFitter -> swap_in -> similarity_search."""
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    from nudge_integrations.langchain import NudgeFitter
+    from nudge_integrations.langchain.evaluation import compare_retrievers
+
+    dataset, parts = demo_data(max_passages)
+    vectors = Vectors([*dataset.corpus.values(), *dataset.queries.values()], cache_dir)
+
+    class MiniLM(Embeddings):
+        model_name = "all-MiniLM-L6-v2"
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return [vectors(t) for t in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            return vectors(text)
+
+    embed = MiniLM()
+    store = InMemoryVectorStore(embed)
+    docs = [Document(id=d, page_content=t) for d, t in dataset.corpus.items()]
+    store.add_documents(docs)
+    test = parts["test"]
+    retriever = store.as_retriever(search_kwargs={"k": 10})
+    before_ranked = {q: [str(d.id) for d in retriever.invoke(q)] for q in test.queries.values()}
+    table = compare_retrievers({"no fine-tuning": retriever}, test)
+    fitters = {
+        v: NudgeFitter(embed, variant=v, queries_as_documents=True).fit(
+            store, parts["train"], val=parts["val"]
+        )
+        for v in ("N", "M")
+    }
+    with tempfile.TemporaryDirectory() as ledger:
+        fitters["N"].swap_in(store, ledger=ledger)
+        table.update(compare_retrievers({"NUDGE-N, in the store": retriever}, test))
+        table.update(
+            compare_retrievers({"NUDGE-M, NudgeRetriever": fitters["M"].as_retriever(k=10)}, test)
+        )
+        lines = examples(
+            test, lambda q: before_ranked[q], lambda q: [str(d.id) for d in retriever.invoke(q)]
+        )
+        fitters["N"].revert(store, ledger=ledger)
+    sizes = {"corpus": len(docs), **{k: len(v) for k, v in parts.items()}}
+    return DemoReport(
+        table=table,
+        summaries=[f.result_.summary() for f in fitters.values()],
+        sizes=sizes,
+        framework="LangChain (InMemoryVectorStore)",
+        examples=lines,
+        plots=_plots(fitters["N"].result_, table, out),
+    )
