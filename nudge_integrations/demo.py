@@ -61,11 +61,17 @@ class DemoReport:
     framework: str = "the framework-free core"
     examples: list[str] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
+    corpus_name: str = ""
 
     def render(self) -> str:
+        what = (
+            f"{self.corpus_name} (BEIR), {self.sizes['corpus']} records; judged queries"
+            if self.corpus_name
+            else f"{self.sizes['corpus']} passages of Python's help topics; queries "
+            "(inverse cloze)"
+        )
         lines = [
-            f"corpus: {self.sizes['corpus']} passages of Python's help topics; queries "
-            f"(inverse cloze): train {self.sizes['train']}, val {self.sizes['val']}, "
+            f"corpus: {what}: train {self.sizes['train']}, val {self.sizes['val']}, "
             f"test {self.sizes['test']}; model {MODEL_NAME}; through {self.framework}",
             "",
             "test retrieval:",

@@ -43,9 +43,19 @@ class Vectors:
         return [float(x) for x in vec]
 
 
-def demo_data(max_passages: int) -> tuple[QADataset, dict[str, QADataset]]:
-    dataset = inverse_cloze(python_docs_corpus(max_passages), per_doc=3)
-    return dataset, paper_split(dataset)
+def demo_data(
+    max_passages: int, dataset: str | None = None
+) -> tuple[QADataset, dict[str, QADataset]]:
+    """The offline help-topics corpus with inverse-cloze queries, or a public BEIR dataset
+    (``dataset``, see :func:`nudge_integrations.data.download.beir_folder`)."""
+    if dataset is not None:
+        from nudge_integrations.data.beir import load_beir
+        from nudge_integrations.data.download import beir_folder
+
+        qa = load_beir(beir_folder(dataset))
+    else:
+        qa = inverse_cloze(python_docs_corpus(max_passages), per_doc=3)
+    return qa, paper_split(qa)
 
 
 def examples(
@@ -87,7 +97,11 @@ def _plots(result: Any, table: dict[str, dict[str, float]], out: Path | None) ->
 
 
 def run_llama_index_demo(
-    *, max_passages: int = 400, cache_dir: Path | None = None, out: Path | None = None
+    *,
+    max_passages: int = 400,
+    cache_dir: Path | None = None,
+    out: Path | None = None,
+    dataset: str | None = None,
 ) -> DemoReport:
     """LlamaIndex: VectorStoreIndex -> NudgeFinetuneEngine -> apply_to_index -> retrieve."""
     from llama_index.core import VectorStoreIndex
@@ -98,8 +112,8 @@ def run_llama_index_demo(
     from nudge_integrations.llama_index import NudgeFinetuneEngine
     from nudge_integrations.llama_index.evaluation import compare_retrievers
 
-    dataset, parts = demo_data(max_passages)
-    vectors = Vectors([*dataset.corpus.values(), *dataset.queries.values()], cache_dir)
+    dataset_qa, parts = demo_data(max_passages, dataset)
+    vectors = Vectors([*dataset_qa.corpus.values(), *dataset_qa.queries.values()], cache_dir)
 
     class MiniLM(BaseEmbedding):
         _vectors: Vectors = PrivateAttr()
@@ -118,7 +132,7 @@ def run_llama_index_demo(
             return self._vectors(query)
 
     embed = MiniLM(vectors)
-    nodes = [TextNode(id_=d, text=t) for d, t in dataset.corpus.items()]
+    nodes = [TextNode(id_=d, text=t) for d, t in dataset_qa.corpus.items()]
     index = VectorStoreIndex(nodes, embed_model=embed)
     test = parts["test"]
     before_ret = index.as_retriever(similarity_top_k=10)
@@ -154,6 +168,7 @@ def run_llama_index_demo(
         table=table,
         summaries=summaries,
         sizes=sizes,
+        corpus_name=dataset or "",
         framework="LlamaIndex (VectorStoreIndex, default SimpleVectorStore)",
         examples=lines,
         plots=_plots(result, table, out),
@@ -161,7 +176,11 @@ def run_llama_index_demo(
 
 
 def run_langchain_demo(
-    *, max_passages: int = 400, cache_dir: Path | None = None, out: Path | None = None
+    *,
+    max_passages: int = 400,
+    cache_dir: Path | None = None,
+    out: Path | None = None,
+    dataset: str | None = None,
 ) -> DemoReport:
     """LangChain: InMemoryVectorStore -> NudgeFitter -> swap_in -> similarity_search."""
     from langchain_core.documents import Document
@@ -171,8 +190,8 @@ def run_langchain_demo(
     from nudge_integrations.langchain import NudgeFitter
     from nudge_integrations.langchain.evaluation import compare_retrievers
 
-    dataset, parts = demo_data(max_passages)
-    vectors = Vectors([*dataset.corpus.values(), *dataset.queries.values()], cache_dir)
+    dataset_qa, parts = demo_data(max_passages, dataset)
+    vectors = Vectors([*dataset_qa.corpus.values(), *dataset_qa.queries.values()], cache_dir)
 
     class MiniLM(Embeddings):
         model_name = "all-MiniLM-L6-v2"
@@ -185,7 +204,7 @@ def run_langchain_demo(
 
     embed = MiniLM()
     store = InMemoryVectorStore(embed)
-    docs = [Document(id=d, page_content=t) for d, t in dataset.corpus.items()]
+    docs = [Document(id=d, page_content=t) for d, t in dataset_qa.corpus.items()]
     store.add_documents(docs)
     test = parts["test"]
     retriever = store.as_retriever(search_kwargs={"k": 10})
@@ -212,6 +231,7 @@ def run_langchain_demo(
         table=table,
         summaries=[f.result_.summary() for f in fitters.values()],
         sizes=sizes,
+        corpus_name=dataset or "",
         framework="LangChain (InMemoryVectorStore)",
         examples=lines,
         plots=_plots(fitters["N"].result_, table, out),

@@ -141,3 +141,28 @@ def test_module_entry_point_and_help() -> None:
     )  # fmt: skip
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0
+
+
+def test_scifact_by_name_reproduces_the_paper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .conftest import SCIFACT_BEIR, SCIFACT_EMB
+
+    if not SCIFACT_BEIR.is_file():
+        pytest.skip(f"{SCIFACT_BEIR} not found (../shared is absent)")
+    import shutil
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(SCIFACT_BEIR, tmp_path / "data" / "scifact.tar.gz")
+    monkeypatch.setenv("NUDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
+    e = SCIFACT_EMB
+    args = ["finetune", "--dataset", "scifact", "--embeddings", str(e / "corpus.npy"),
+            "--ids", str(e / "corpus_ids.json"), "--query-embeddings", str(e / "queries.npy"),
+            "--query-ids", str(e / "query_ids.json"), "--out", str(tmp_path / "out"),
+            "--json"]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["split"] == {"train": 778, "val": 110, "test": 221}
+    assert round(summary["test"]["no fine-tuning"]["ndcg@10"], 3) == 0.626
+    assert round(summary["test"]["NUDGE-N"]["ndcg@10"], 3) == 0.840

@@ -54,6 +54,12 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     demo.add_argument(
         "--out", type=Path, default=Path("nudge-demo"), help="folder for the plots (extra plots)"
     )
+    demo.add_argument(
+        "--dataset",
+        default=None,
+        help="a public BEIR dataset instead of the offline corpus (e.g. scifact, where NUDGE "
+        "gains most): from $NUDGE_DATA_DIR, the cache, or downloaded when online",
+    )
     fit = sub.add_parser(
         "finetune", help="fit NUDGE on your QA data and write the nudged vectors", epilog=EPILOG
     )
@@ -115,6 +121,8 @@ def _demo(args: argparse.Namespace) -> Any:
     if args.framework == "core":
         from nudge_integrations.demo import run_demo
 
+        if args.dataset:
+            raise NudgeError("--dataset goes through an adapter: drop --framework core")
         return run_demo(**kwargs, device=args.device)
     try:
         from nudge_integrations import demo_adapters
@@ -122,14 +130,14 @@ def _demo(args: argparse.Namespace) -> Any:
         raise ImportError(f"{exc}: pip install 'nudge-integrations[demo]'") from exc
     if args.framework == "langchain":
         try:
-            return demo_adapters.run_langchain_demo(**kwargs, out=args.out)
+            return demo_adapters.run_langchain_demo(**kwargs, out=args.out, dataset=args.dataset)
         except ModuleNotFoundError as exc:
             raise ImportError(
                 f"the LangChain demo needs the 'langchain' extra ({exc.name} is missing): pip "
                 "install 'nudge-integrations[langchain,demo]', or --framework core"
             ) from exc
     try:
-        return demo_adapters.run_llama_index_demo(**kwargs, out=args.out)
+        return demo_adapters.run_llama_index_demo(**kwargs, out=args.out, dataset=args.dataset)
     except ModuleNotFoundError as exc:
         raise ImportError(
             f"the LlamaIndex demo needs the 'llama-index' extra ({exc.name} is missing): pip "

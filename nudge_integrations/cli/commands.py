@@ -29,6 +29,11 @@ def add_inputs(p: argparse.ArgumentParser) -> None:
     """The arguments both commands read their data with."""
     p.add_argument("data", nargs="?", type=Path, help="a BEIR folder or a QA dataset .json")
     p.add_argument("--corpus", type=Path, help="the same as DATA, as an option")
+    p.add_argument(
+        "--dataset",
+        help="a public BEIR dataset by name (e.g. scifact): from $NUDGE_DATA_DIR, the cache, "
+        "or downloaded when online",
+    )
     p.add_argument("--embeddings", type=Path, help="corpus vectors (.npy, one row per id)")
     p.add_argument("--ids", type=Path, help="JSON list of the corpus ids of --embeddings rows")
     p.add_argument("--query-embeddings", type=Path, help="query vectors (.npy)")
@@ -42,8 +47,15 @@ class Inputs:
 
     def __init__(self, args: argparse.Namespace, progress: bool) -> None:
         source = args.data or args.corpus
+        if source is None and args.dataset:
+            from nudge_integrations.data.download import beir_folder
+
+            source = beir_folder(args.dataset)
         if source is None:
-            raise NudgeError("pass the data: a BEIR folder or a QA dataset .json (or --corpus)")
+            raise NudgeError(
+                "pass the data: a BEIR folder or a QA dataset .json (or --corpus, or "
+                "--dataset NAME for a public BEIR dataset)"
+            )
         self.source = Path(source)
         self.dataset = load_qa(self.source)
         self.parts = paper_split(self.dataset)
