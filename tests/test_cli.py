@@ -166,3 +166,64 @@ def test_scifact_by_name_reproduces_the_paper(
     assert summary["split"] == {"train": 778, "val": 110, "test": 221}
     assert round(summary["test"]["no fine-tuning"]["ndcg@10"], 3) == 0.626
     assert round(summary["test"]["NUDGE-N"]["ndcg@10"], 3) == 0.840
+
+
+def _chroma_store(path: Path, files: dict[str, Path]) -> str:
+    chromadb = pytest.importorskip("chromadb")
+    r = files["root"]
+    ids = json.loads((r / "corpus_ids.json").read_text())
+    vectors = np.load(r / "corpus.npy")
+    col = chromadb.PersistentClient(path=str(path)).create_collection("docs")
+    col.add(ids=ids, embeddings=vectors.tolist(), documents=[f"doc {i}" for i in ids])
+    return f"chroma:{path}:docs"
+
+
+def _faiss_store(path: Path, files: dict[str, Path]) -> str:
+    faiss = pytest.importorskip("faiss")
+    r = files["root"]
+    index = faiss.IndexFlatIP(64)
+    index.add(np.load(r / "corpus.npy"))
+    faiss.write_index(index, str(path / "index.faiss"))
+    return f"faiss:{path / 'index.faiss'}:{r / 'corpus_ids.json'}"
+
+
+def _stored(spec: str) -> dict[str, np.ndarray]:
+    from nudge_integrations.cli.stores import open_store
+
+    writer, _ = open_store(spec)
+    return writer.read(writer.all_ids())
+
+
+@pytest.mark.parametrize("kind", ["chroma", "faiss"])
+def test_finetune_writes_into_a_store_and_revert_restores_it(
+    files: dict[str, Path], kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = (_chroma_store if kind == "chroma" else _faiss_store)(tmp_path, files)
+    before = _stored(spec)
+    out = tmp_path / "out"
+    args = ["finetune", str(files["qa"]), *vector_args(files), "--out", str(out), "--store", spec]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "records nudged" in capsys.readouterr().out
+    moved = set(json.loads((out / "nudged_ids.json").read_text()))
+    nudged = dict(zip(sorted(moved), np.load(out / "nudged.npy")[np.argsort(
+        json.loads((out / "nudged_ids.json").read_text()))], strict=True))  # fmt: skip
+    after = _stored(spec)  # a new client: what the store holds on disk
+    for i, vec in after.items():
+        np.testing.assert_allclose(vec, nudged[i] if i in moved else before[i], atol=1e-6)
+    assert main(["status", "--store", spec]) == 0
+    assert capsys.readouterr().out.startswith("nudged:")
+    assert main(["revert", "--store", spec]) == 0
+    for i, vec in _stored(spec).items():
+        np.testing.assert_array_equal(vec, before[i])
+    assert main(["status", "--store", spec]) == 0
+    assert capsys.readouterr().out.splitlines()[-2].startswith("base:")
+
+
+def test_bad_store_specs_exit_2(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    for spec, message in (
+        ("pinecone:x:y", "expected KIND:PATH:NAME"),
+        ("chroma:/nonexistent/db:docs", "/nonexistent/db does not exist"),
+    ):
+        assert main(["status", "--store", spec]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1

@@ -5,6 +5,8 @@
   vectors (``nudged.npy`` + ``nudged_ids.json``), ``summary.json`` (gamma, validation
   curve, test metrics) and, with the ``plots`` extra, ``curve.png`` and ``comparison.png``.
 * ``evaluate DATA``: base vectors, and nudged ones (``--nudged DIR``), on the test split.
+* ``status`` / ``revert`` / ``finish`` / ``rollback --store KIND:PATH:NAME``: a persistent
+  store that ``finetune --store`` wrote into, through its nudge ledger.
 
 Exit codes: 0 done, 2 bad input or usage (one line naming the problem and the fix), 1 any
 other failure.
@@ -70,11 +72,36 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     fit.add_argument("--k", type=int, default=1, help="cut-off of the validation metric")
     fit.add_argument("--out", type=Path, default=Path("nudge-out"), help="output folder")
     fit.add_argument("--json", action="store_true", help="print the summary as JSON")
+    fit.add_argument(
+        "--store",
+        default=None,
+        help="also write the moved vectors into a persistent store, through its nudge ledger: "
+        "chroma:PATH:COLLECTION, milvus:FILE:COLLECTION, qdrant:PATH:COLLECTION or "
+        "faiss:INDEX_FILE:IDS_JSON (its ids must be the corpus ids)",
+    )
+    _store_options(fit)
+    fit.add_argument(
+        "--model-name", default="all-MiniLM-L6-v2", help="the embedding model, for the ledger"
+    )
     ev = sub.add_parser("evaluate", help="test metrics of base and nudged vectors", epilog=EPILOG)
     add_inputs(ev)
     ev.add_argument("--nudged", type=Path, default=None, help="a folder written by finetune")
     ev.add_argument("--json", action="store_true", help="print the table as JSON")
+    for name, text in (
+        ("status", "whether a store holds base or nudged vectors (from its ledger)"),
+        ("revert", "write a store's base vectors back from its ledger"),
+        ("finish", "complete a swap or revert that was interrupted"),
+        ("rollback", "undo a swap or revert that was interrupted"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--store", required=True, help="KIND:PATH:NAME, as for finetune")
+        _store_options(cmd)
     return parser
+
+
+def _store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ledger", type=Path, default=None, help="the ledger folder (default: found)")
+    p.add_argument("--vector-field", default="vector", help="Milvus vector field name")
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "nudge") -> int:
@@ -109,9 +136,17 @@ def _run(args: argparse.Namespace, progress: bool) -> int:
                 f"{summary['moved']} of {summary['records']} records; wrote "
                 f"{', '.join(summary['outputs'])} to {args.out}"
             )
-    else:
+        if "store" in summary:
+            st = summary["store"]
+            print(
+                f"store {st['spec']}: {st['written']} records nudged, {st['restored']} given "
+                f"their base back; ledger {st['ledger']} (nudge revert --store ... undoes it)"
+            )
+    elif args.command == "evaluate":
         table = commands.evaluate(args, progress)
         print(json.dumps(table, indent=2) if args.json else commands.render(table))
+    else:
+        print(commands.store_command(args))
     return 0
 
 

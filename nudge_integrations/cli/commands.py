@@ -149,8 +149,67 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     plot = _plot(result, table, out)
     if plot:
         summary["outputs"] += plot
+    if args.store:
+        summary["store"] = swap_into_store(args, result, data)
     (out / SUMMARY).write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def swap_into_store(args: argparse.Namespace, result: NudgeResult, data: Inputs) -> dict[str, Any]:
+    """Write the moved vectors into ``--store`` through its nudge ledger."""
+    from nudge_integrations.cli.stores import open_store
+    from nudge_integrations.stores import lifecycle, require_inner_product
+    from nudge_integrations.stores.ledger import text_hash
+    from nudge_integrations.stores.location import ledger_for_write
+
+    writer, save = open_store(args.store, vector_field=args.vector_field)
+    if result.variant == "M":
+        require_inner_product(writer.similarity, args.store)
+    moved = {str(i): v for i, v in result.as_dict().items()}
+    ledger = ledger_for_write(writer, args.ledger, list(moved))
+    report = lifecycle.swap(
+        writer,
+        ledger,
+        moved,
+        {i: data.base[data.row[i]] for i in moved},
+        {i: text_hash(data.dataset.corpus[i]) for i in moved},
+        variant=result.variant,
+        gamma=result.gamma,
+        model=args.model_name,
+        dim=result.dim,
+    )
+    save()
+    return {
+        "spec": args.store,
+        "ledger": str(report.ledger),
+        "written": len(report.written),
+        "restored": len(report.restored),
+        "missing": report.missing,
+    }
+
+
+def store_command(args: argparse.Namespace) -> str:
+    """``nudge status`` / ``nudge revert`` on a store named with ``--store``."""
+    from nudge_integrations.cli.stores import open_store
+    from nudge_integrations.stores import lifecycle
+    from nudge_integrations.stores.location import find_ledger
+
+    writer, save = open_store(args.store, vector_field=args.vector_field)
+    ledger = find_ledger(writer, args.ledger, writer.all_ids())
+    if ledger is None or not ledger.exists:
+        raise NudgeError(
+            f"{args.store} has no nudge ledger: nothing was swapped in (or pass --ledger PATH)"
+        )
+    if args.command == "status":
+        return str(lifecycle.status(writer, ledger))
+    action = {"revert": lifecycle.revert, "finish": lifecycle.finish,
+              "rollback": lifecycle.rollback}[args.command]  # fmt: skip
+    report = action(writer, ledger)
+    save()
+    return (
+        f"{args.command}: {len(report.restored)} records given their base vectors back, "
+        f"{len(report.written)} nudged; {len(report.missing)} missing; ledger {report.ledger}"
+    )
 
 
 def _plot(result: NudgeResult, table: dict[str, dict[str, float]], out: Path) -> list[str]:

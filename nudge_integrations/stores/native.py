@@ -19,8 +19,12 @@ Location = tuple[str, str, str]
 class FaissFlatWriter:
     """A flat FAISS index; ``position_of`` maps ids to rows (the framework keeps that map)."""
 
-    def __init__(self, index: Any, position_of: Mapping[str, int]) -> None:
+    def __init__(
+        self, index: Any, position_of: Mapping[str, int], *, path: str | None = None
+    ) -> None:
         import faiss
+
+        self.path = path
 
         flat = faiss.downcast_index(index)
         if not isinstance(flat, faiss.IndexFlat):
@@ -29,6 +33,7 @@ class FaissFlatWriter:
                 f"{type(flat).__name__}: rebuild the index from the nudged vectors"
             )
         self.index = flat
+        self._owner = index  # the downcast proxy does not keep the index it views alive
         self.position_of = dict(position_of)
         self.similarity: str | None = {
             faiss.METRIC_INNER_PRODUCT: "dot",
@@ -37,6 +42,10 @@ class FaissFlatWriter:
 
     def all_ids(self) -> list[str]:
         return list(self.position_of)
+
+    def location(self) -> Location | None:
+        """The index file, when the index was read from one (its ledger lies beside it)."""
+        return ("path", self.path, "faiss") if self.path else None
 
     def _rows(self) -> NDArray[np.float32]:
         import faiss
