@@ -14,6 +14,7 @@ minutes. Any other retriever is called once per query.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -175,6 +176,41 @@ def _ranked(
     return _exact_ranking(plan, qe.embed(plan.embed_model, queries), min(k, plan.top_k))
 
 
+def _parents(retriever: BaseRetriever, ids: Sequence[str]) -> dict[str, str]:
+    """The document (``ref_doc_id``) each retrieved node was split from, where known."""
+    nodes: Any = getattr(retriever, "_nodes", None)
+    if nodes is None:
+        index: Any = getattr(retriever, "_index", None)
+        if index is None:
+            return {}
+        nodes = [n for n in index.docstore.get_nodes(list(ids), raise_error=False) if n]
+        missing = set(ids) - {n.node_id for n in nodes}
+        store = index.vector_store
+        if missing and getattr(store, "stores_text", False):
+            with contextlib.suppress(NotImplementedError, ValueError, KeyError):
+                nodes += list(store.get_nodes(node_ids=sorted(missing)))
+    return {n.node_id: n.ref_doc_id for n in nodes if n.ref_doc_id and n.ref_doc_id != n.node_id}
+
+
+def _as_documents(
+    retriever: BaseRetriever, ranked: list[list[str]], ds: QADataset
+) -> list[list[str]]:
+    """Where the QA data judges documents rather than nodes (an index of chunks), each
+    retrieved chunk counts as its document, at the rank of its document's first chunk."""
+    judged = {d for docs in ds.relevant_docs.values() for d in docs}
+    seen = {i for ids in ranked for i in ids}
+    if judged <= seen or not seen:
+        return ranked
+    parents = _parents(retriever, sorted(seen))
+    if not any(p in judged for p in parents.values()):
+        return ranked
+    out = []
+    for ids in ranked:
+        mapped = [parents[i] if i not in judged and parents.get(i) in judged else i for i in ids]
+        out.append(list(dict.fromkeys(mapped)))
+    return out
+
+
 def ranked_node_ids(
     retriever: BaseRetriever,
     queries: Sequence[str],
@@ -197,6 +233,7 @@ def _evaluate(
 ) -> dict[str, float]:
     k = _check_k(k)
     ranked = _ranked(retriever, [ds.queries[qid] for qid in ds.query_ids], k, fast, qe)
+    ranked = _as_documents(retriever, ranked, ds)
     li = {"hit_rate": 0.0, "mrr": 0.0, "ndcg": 0.0}
     metrics = {"hit_rate": HitRate(), "mrr": MRR(), "ndcg": NDCG()}
     for qid, ids in zip(ds.query_ids, ranked, strict=True):

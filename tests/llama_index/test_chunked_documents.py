@@ -84,3 +84,18 @@ def test_unknown_ids_and_rules_are_named(
     }
     with pytest.raises(UnknownIdError, match="no node comes from a document with that id"):
         NudgeFinetuneEngine(bad, embed_model, corpus=chunked)
+
+
+def test_evaluation_counts_chunks_as_their_documents(
+    qa: dict[str, Any], embed_model: HashEmbedding, chunked: VectorStoreIndex
+) -> None:
+    from nudge_integrations.llama_index.evaluation import evaluate_retriever
+
+    retriever = chunked.as_retriever(similarity_top_k=10)
+    fast = evaluate_retriever(retriever, qa["test"])
+    slow = evaluate_retriever(retriever, qa["test"], fast=False)
+    assert fast == slow and fast["ndcg@10"] > 0.2  # not 0: chunks count as documents
+    eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=chunked, val_dataset=qa["val"])
+    eng.finetune()
+    after = evaluate_retriever(eng.as_retriever(similarity_top_k=10), qa["test"])
+    assert after["ndcg@10"] > 0.2
