@@ -4,6 +4,7 @@ given ``.npy`` vectors; bad input exits 2 with one line naming the problem."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +96,7 @@ def test_finetune_then_evaluate(
              "--query-ids", "{root}/queries_ids.json"],
             "64-d but query vectors 8-d",
         ),
-        (["evaluate", "{qa}", "--nudged", "/nonexistent"], "nudged.npy does not exist"),
+        (["evaluate", "{qa}", "--nudged", "/nonexistent"], "not a folder written by"),
         (["finetune", "{qa}", "--variant", "X"], "invalid choice"),
     ],
 )  # fmt: skip
@@ -227,3 +228,31 @@ def test_bad_store_specs_exit_2(files: dict[str, Path], capsys: pytest.CaptureFi
         assert main(["status", "--store", spec]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_more_bad_inputs_exit_2(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = files["root"]
+    ids = json.loads((r / "corpus_ids.json").read_text())
+    (tmp_path / "dup.json").write_text(json.dumps([ids[1], *ids[1:]]))
+    args = vector_args(files)
+    args[3] = str(tmp_path / "dup.json")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "text.npy").write_text("not an array")
+    bad_qrels = tmp_path / "badscore"
+    shutil.copytree(files["beir"], bad_qrels)
+    (bad_qrels / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\td\thigh\n")
+    cases = [
+        (["evaluate", str(files["qa"]), *args], "twice"),
+        (["finetune", str(files["qa"]), *vector_args(files), "--out", str(tmp_path / "notes.txt")],
+         "is a file"),
+        (["evaluate", str(files["qa"]), "--embeddings", str(tmp_path / "text.npy"), "--ids",
+          str(r / "corpus_ids.json")], "is not a .npy array"),
+        (["evaluate", str(bad_qrels), *vector_args(files)], "is not a number"),
+        (["evaluate", str(files["qa"]), "--corpus", str(files["beir"])], "pass the data once"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err

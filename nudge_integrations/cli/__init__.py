@@ -112,6 +112,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "nudge") -> int:
     except (NudgeError, FileNotFoundError, ImportError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder that cannot be written, a full disk
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{prog}: error: cannot read or write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 1

@@ -46,6 +46,9 @@ class Inputs:
     """QA data split with the paper's protocol, corpus and query vectors by id."""
 
     def __init__(self, args: argparse.Namespace, progress: bool) -> None:
+        given = [x for x in (args.data, args.corpus, args.dataset) if x is not None]
+        if len(given) > 1:
+            raise NudgeError("pass the data once: DATA, --corpus or --dataset, not several")
         source = args.data or args.corpus
         if source is None and args.dataset:
             from nudge_integrations.data.download import beir_folder
@@ -110,6 +113,9 @@ class Inputs:
 
 def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     """Fit NUDGE on train/val, evaluate on test, write the moved vectors and a summary."""
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise NudgeError(f"--out {out} is a file: pass a folder for the outputs")
     data = Inputs(args, progress)
     q_tr, r_tr = data.split("train")
     q_va, r_va = data.split("val")
@@ -128,7 +134,6 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
         "no fine-tuning": evaluate_embeddings(q_te, data.base, r_te, device="cpu"),
         f"NUDGE-{args.variant}": evaluate_embeddings(q_te, nudged, r_te, device="cpu"),
     }
-    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / NUDGED, result.vectors)
     (out / NUDGED_IDS).write_text(json.dumps([str(i) for i in result.ids]))
@@ -234,6 +239,11 @@ def evaluate(args: argparse.Namespace, progress: bool) -> dict[str, dict[str, fl
     table = {"no fine-tuning": evaluate_embeddings(q_te, data.base, r_te, device="cpu")}
     if args.nudged is not None:
         folder: Path = args.nudged
+        if not (folder / NUDGED).is_file():
+            raise NudgeError(
+                f"--nudged {folder}: not a folder written by 'nudge finetune' ({NUDGED} is "
+                "missing): pass the --out folder of a finetune run"
+            )
         moved = given_vectors(folder / NUDGED, folder / NUDGED_IDS, "nudged")
         if moved.matrix.shape[1] != data.base.shape[1]:
             raise ShapeError(

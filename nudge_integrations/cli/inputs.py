@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,10 @@ def _matrix(path: Path, what: str) -> NDArray[np.float32]:
         raise NudgeError(f"{path} does not exist: pass the .npy file of the {what} vectors")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        raise NudgeError(f"{path} is not a .npy array ({exc})") from exc
+    except (ValueError, OSError):
+        raise NudgeError(
+            f"{path} is not a .npy array: save the {what} vectors with numpy.save"
+        ) from None
     if arr.ndim != 2:
         raise ShapeError(f"{path} holds a {arr.ndim}-d array; {what} vectors must be 2-d (n, d)")
     return np.asarray(arr, dtype=np.float32)
@@ -77,6 +80,11 @@ class Vectors:
 def given_vectors(npy: Path, ids_path: Path, what: str) -> Vectors:
     matrix = _matrix(npy, what)
     ids = _ids(ids_path, what)
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise NudgeError(f"{ids_path} lists the id {i!r} twice: one id per row, each once")
+        seen.add(i)
     if len(ids) != matrix.shape[0]:
         raise ShapeError(
             f"{npy} has {matrix.shape[0]} rows but {ids_path} lists {len(ids)} ids: one id per row"
@@ -88,6 +96,11 @@ def embedded(texts: dict[str, str], *, cache_dir: Path | None, progress: bool) -
     """Texts embedded by the offline all-MiniLM-L6-v2 (``demo`` extra), cached on disk."""
     from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
 
+    if not progress:  # transformers draws its own bar while loading weights
+        with contextlib.suppress(ImportError):
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     model: Any = load_minilm("cpu")
     ids = list(texts)
     cache = cache_dir if cache_dir is not None else default_cache_dir()

@@ -8,7 +8,9 @@ id (a string or an integer) may stand for a one-element list. Query ids are ``"q
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from nudge_integrations.data.dataset import QADataset
@@ -41,10 +43,12 @@ def qa_dataset(
         return _nonempty(
             qa_dataset(QADataset.from_dict({**pairs, "corpus": merged}), corpus, name=name), name
         )
+    if isinstance(pairs, str | os.PathLike) and Path(pairs).suffix.lower() == ".json":
+        return qa_dataset(QADataset.from_any(pairs), corpus, name=name)
     if isinstance(pairs, str | bytes):
         raise NudgeError(
-            f"{name} pairs must be {{question: [doc ids]}}, [(question, [doc ids])] or a "
-            f"QADataset, not the string {pairs[:60]!r}"
+            f"{name} pairs must be {{question: [doc ids]}}, [(question, [doc ids])], a "
+            f"QADataset or the path of its .json file, not the string {pairs[:60]!r}"
         )
     items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
     if not items:

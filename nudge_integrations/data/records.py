@@ -63,7 +63,13 @@ def dataset_from_rows(
     for i, row in enumerate(qrel_rows):
         qid = _id_of(row, query_id_field, f"{source} qrels", i)
         doc = _id_of(row, doc_id_field, f"{source} qrels", i)
-        score = float(row.get(score_field, 1))
+        try:
+            score = float(row.get(score_field, 1))
+        except (TypeError, ValueError):
+            raise NudgeError(
+                f"{source} qrels row {i}: score {row.get(score_field)!r} is not a number "
+                "(BEIR qrels: query-id<TAB>corpus-id<TAB>score, score an integer grade)"
+            ) from None
         if qid not in all_queries:
             raise UnknownIdError(f"{source} qrels row {i} names query {qid!r}, not in the queries")
         if doc not in corpus:

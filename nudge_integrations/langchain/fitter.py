@@ -191,7 +191,9 @@ class NudgeFitter:
             adapter = adapter_for(source)
             loaded = adapter.load()
             documents, stored = loaded.documents, loaded.vectors
-            found = find_ledger(adapter.writer(), ledger, list(stored))
+            found = find_ledger(
+                adapter.writer(), ledger or ledger_ops.remembered(source), list(stored)
+            )
             if found is not None and found.exists:
                 texts = {str(d.id): d.page_content for d in documents}
                 restored = base_from_ledger(found, stored, texts)
@@ -442,7 +444,9 @@ class NudgeFitter:
         docs = zip(self.ids_, self.documents_, strict=True)
         return {i: text_hash(d.page_content) for i, d in docs}
 
-    def swap_in(self, store: VectorStore | Any, *, ledger: LedgerLike = None) -> SwapReport:
+    def swap_in(
+        self, store: VectorStore | Any, *, ledger: LedgerLike = None, _allow_missing: bool = False
+    ) -> SwapReport:
         """Write the moved documents' nudged vectors into ``store`` (same ids, text and
         metadata), through the store's nudge ledger: base vectors are kept there first, so
         :func:`revert` works from any process. All or nothing. Documents whose text changed
@@ -467,8 +471,10 @@ class NudgeFitter:
             model=model_name(self.embeddings),
             dim=result.dim,
             texts=adapter.texts,
+            allow_missing=_allow_missing,
         )
         self.ledger_ = found.path
+        ledger_ops.remember(store, found.path)
         lifecycle.warn_skipped(report, "documents")
         return report
 
@@ -490,7 +496,7 @@ class NudgeFitter:
         Documents whose text changed since the fit, or that left the store, are skipped and
         reported (``changed``, ``missing``): refit to nudge them again.
         """
-        return self.swap_in(store, ledger=ledger)
+        return self.swap_in(store, ledger=ledger, _allow_missing=True)
 
     def status(self, store: VectorStore | Any, *, ledger: LedgerLike = None) -> LedgerStatus:
         """Whether ``store`` holds base vectors, nudged vectors, or is half-swapped."""

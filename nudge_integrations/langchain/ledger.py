@@ -6,7 +6,10 @@ an in-memory FAISS store without markers): no fitter, no embeddings.
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from nudge_integrations.langchain.stores import StoreAdapter, adapter_for
@@ -15,12 +18,28 @@ from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
 from nudge_integrations.stores.location import LedgerLike, find_ledger
 
+#: The ledger each live store object was last swapped through, so a store without a
+#: location or markers (a reverted InMemoryVectorStore) still finds it in this process.
+_LEDGERS: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()
+
+
+def remember(store: Any, path: Path) -> None:
+    with contextlib.suppress(TypeError):  # an unhashable store: markers and paths only
+        _LEDGERS[store] = Path(path)
+
+
+def remembered(store: Any) -> Path | None:
+    try:
+        return _LEDGERS.get(store)
+    except TypeError:
+        return None
+
 
 def open_ledger(store: Any, ledger: LedgerLike = None) -> tuple[StoreAdapter, NudgeLedger]:
     """The store's adapter and its existing ledger (an error when it has none)."""
     adapter = adapter_for(store)
     writer = adapter.writer()
-    found = find_ledger(writer, ledger, writer.all_ids())
+    found = find_ledger(writer, ledger or remembered(store), writer.all_ids())
     if found is None or not found.exists:
         where = f" at {found.path}" if found is not None else ""
         raise LedgerError(

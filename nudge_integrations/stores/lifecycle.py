@@ -272,11 +272,19 @@ def swap(
     dim: int,
     texts: TextReader = None,
     batch: int = 0,
+    allow_missing: bool = False,
 ) -> SwapReport:
     """Swap a fit's nudged vectors into the store: the base vectors and the fit go into the
     ledger first; records of an earlier fit that this one does not move get their base
-    vectors back; records whose text changed since the fit are skipped."""
+    vectors back; records whose text changed since the fit are skipped. Records not in the
+    store raise (the wrong store?) unless ``allow_missing`` (a reapply after a re-index
+    that dropped some), where they are skipped and reported."""
     ids = list(nudged)
+    gone: list[str] = []
+    if ids and allow_missing:
+        present = _read(writer, ids)
+        gone = [i for i in ids if i not in present]
+        ids = [i for i in ids if i in present]
     if ids:
         _check_present(writer, ids, dim)
     now = texts(ids) if texts is not None and ids else {}
@@ -288,6 +296,7 @@ def swap(
     )
     report = _run(writer, ledger, "swap", fit_id, texts=texts, batch=batch)
     report.changed = sorted(set(report.changed) | set(changed))
+    report.missing = sorted(set(report.missing) | set(gone))
     skipped = set(report.changed) | set(report.missing)
     report.written = [i for i in keep if i not in skipped]
     return report

@@ -92,9 +92,9 @@ def test_a_marked_store_whose_ledger_is_gone_is_refused(
     fitter.swap_in(store)
     assert fitter.ledger_ is not None
     shutil.rmtree(fitter.ledger_)
-    with pytest.raises(LedgerError, match=r"carry nudge markers.*missing"):
+    with pytest.raises(LedgerError, match=r"nudge.*ledger at .*which is missing"):
         NudgeFitter(embeddings).fit(store, qa["pairs"]("train"))
-    with pytest.raises(LedgerError, match="carry nudge markers"):
+    with pytest.raises(LedgerError, match="marked as nudged"):
         revert(store)
     # a user who accepts the loss clears the markers, re-embeds the records, fits again
     assert clear_markers(adapter_for(store).writer()) > 0
@@ -210,3 +210,30 @@ def test_module_revert_warns_about_skipped_documents(
     store.add_documents([Document(id=doc_id, page_content="other text", metadata={})])
     with pytest.warns(UserWarning, match="1 documents whose text changed"):
         revert(store, ledger=fitter.ledger_)
+
+
+def test_reapply_skips_records_that_left_and_status_follows_the_store(
+    qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
+) -> None:
+    store = store_of(qa, embeddings)
+    qa["train"].save_json(tmp_path / "train.json")
+    fitter = NudgeFitter(embeddings).fit(
+        store, str(tmp_path / "train.json"), val=qa["pairs"]("val")
+    )
+    written = list(fitter.swap_in(store))
+    store.delete([written[0]])
+    store.add_documents(
+        [
+            Document(id=d.id, page_content=d.page_content, metadata=dict(d.metadata))
+            for d in qa["docs"]
+            if d.id != written[0]
+        ]
+    )  # a re-index
+    st = status(store)  # the re-index wrote the base vectors again
+    assert st.state == "base" and st.note and "reapply" in st.note
+    with pytest.warns(UserWarning, match="1 no longer in the store"):
+        report = fitter.reapply(store)
+    assert report.missing == [written[0]] and sorted(report.written) == sorted(written[1:])
+    assert status(store).state == "nudged"
+    revert(store)
+    assert status(store).state == "base"  # still found after the markers left
