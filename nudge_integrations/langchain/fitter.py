@@ -37,7 +37,7 @@ from nudge_integrations.data.chunks import (
 )
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
-from nudge_integrations.errors import NotFittedError, NudgeError
+from nudge_integrations.errors import EmptyTrainingSetError, NotFittedError, NudgeError
 from nudge_integrations.langchain import ledger as ledger_ops
 from nudge_integrations.langchain.ids import document_ids
 from nudge_integrations.langchain.persist import (
@@ -225,6 +225,11 @@ class NudgeFitter:
                 corpus.setdefault(own, corpus[members[0]])
         train_ds = qa_dataset(train, corpus, name="training")
         val_ds = None if val is None else qa_dataset(val, corpus, name="validation")
+        if val_ds is None and self.fit_params.get("gamma") is None and len(train_ds) < 2:
+            raise EmptyTrainingSetError(
+                "need at least 2 training questions to hold some out for choosing gamma: add "
+                "questions, pass val=[(question, [ids]), ...], or fix gamma="
+            )
         missing = [i for i in ids if i not in stored]
         if isinstance(source, VectorStore) and missing:
             notes.append(

@@ -138,3 +138,13 @@ async def test_afit_embeds_concurrently_and_matches_fit(qa: dict[str, Any]) -> N
     sync = NudgeFitter(HashEmbeddings()).fit(qa["docs"], train, val=val)
     assert fitted.gamma_ == sync.gamma_
     np.testing.assert_array_equal(fitted.nudged_matrix(), sync.nudged_matrix())
+
+
+def test_one_question_without_validation_names_the_adapters_arguments(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    one = qa["pairs"]("train")[:1]
+    with pytest.raises(EmptyTrainingSetError, match=r"pass val=\[") as info:
+        NudgeFitter(embeddings).fit(qa["docs"], one)
+    assert "val_queries" not in str(info.value)
+    NudgeFitter(embeddings, gamma=0.1).fit(qa["docs"], one)  # a fixed gamma needs no split

@@ -67,3 +67,12 @@ def test_a_json_path_is_accepted_as_a_dataset(
     assert eng.gamma_ == direct.gamma_
     with pytest.raises(NudgeError, match="is not a file"):
         NudgeFinetuneEngine(str(tmp_path / "nope.json"), embed_model, corpus=qa["nodes"])
+
+
+def test_one_query_without_validation_names_the_engines_arguments(
+    qa: dict[str, Any], embed_model: HashEmbedding
+) -> None:
+    one = qa["train"].subset(qa["train"].query_ids[:1])
+    with pytest.raises(EmptyTrainingSetError, match="pass val_dataset=") as info:
+        NudgeFinetuneEngine(one, embed_model, corpus=qa["nodes"])
+    assert "val_queries" not in str(info.value)
