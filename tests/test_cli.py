@@ -256,3 +256,19 @@ def test_more_bad_inputs_exit_2(
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_corpus_queries_and_qrels_files(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("datasets")
+    b = files["beir"]
+    as_files = ["evaluate", str(b / "corpus.jsonl"), "--queries", str(b / "queries.jsonl"),
+                "--qrels", str(b / "qrels" / "test.tsv"), *vector_args(files),
+                "--json"]  # fmt: skip
+    assert main(as_files) == 0, capsys.readouterr().err
+    from_files = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(b), *vector_args(files), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == from_files
+    assert main(["evaluate", str(b / "corpus.jsonl"), *vector_args(files)]) == 2
+    assert "pass --queries FILE and --qrels FILE" in capsys.readouterr().err

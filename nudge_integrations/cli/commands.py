@@ -29,6 +29,8 @@ def add_inputs(p: argparse.ArgumentParser) -> None:
     """The arguments both commands read their data with."""
     p.add_argument("data", nargs="?", type=Path, help="a BEIR folder or a QA dataset .json")
     p.add_argument("--corpus", type=Path, help="the same as DATA, as an option")
+    p.add_argument("--queries", type=Path, help="with a corpus file: the queries file")
+    p.add_argument("--qrels", type=Path, help="with a corpus file: the judgements file")
     p.add_argument(
         "--dataset",
         help="a public BEIR dataset by name (e.g. scifact): from $NUDGE_DATA_DIR, the cache, "
@@ -60,7 +62,7 @@ class Inputs:
                 "--dataset NAME for a public BEIR dataset)"
             )
         self.source = Path(source)
-        self.dataset = load_qa(self.source)
+        self.dataset = load_qa(self.source, args.queries, args.qrels)
         self.parts = paper_split(self.dataset)
         for name in ("train", "val", "test"):
             if not len(self.parts.get(name, ())):

@@ -16,20 +16,40 @@ from nudge_integrations.data.beir import load_beir
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import NudgeError, ShapeError, UnknownIdError
 
+TABLES = (".jsonl", ".csv", ".tsv", ".parquet")
 
-def load_qa(path: str | Path) -> QADataset:
-    """A BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/``; every split pooled)
-    or a QA JSON in LlamaIndex's ``EmbeddingQAFinetuneDataset`` schema."""
+
+def load_qa(
+    path: str | Path, queries: Path | None = None, qrels: Path | None = None
+) -> QADataset:
+    """A BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/``; every split pooled),
+    a QA JSON in LlamaIndex's ``EmbeddingQAFinetuneDataset`` schema, or a corpus file
+    (jsonl/csv/tsv/parquet, BEIR's field names) with ``queries`` and ``qrels`` files."""
     p = Path(path)
     if not p.exists():
         raise NudgeError(f"{p} does not exist: pass a BEIR folder or a QA dataset JSON file")
+    if (queries is None) != (qrels is None) or (queries is not None and p.is_dir()):
+        raise NudgeError(
+            "--queries and --qrels go together, with a corpus file as DATA (a BEIR folder or "
+            "a QA JSON already holds its queries and judgements)"
+        )
     if p.is_dir():
         return load_beir(p)
+    if p.suffix.lower() in TABLES:
+        if queries is None or qrels is None:
+            raise NudgeError(
+                f"{p} is a corpus file: pass --queries FILE and --qrels FILE with it (BEIR "
+                "fields: _id, title, text; query-id, corpus-id, score)"
+            )
+        from nudge_integrations.data.hf import load_files
+
+        return load_files(p, queries, qrels)
     if p.suffix.lower() == ".json":
         return QADataset.from_json(p)
     raise NudgeError(
         f"{p}: unknown format {p.suffix or '(no suffix)'!r}; pass a BEIR folder (corpus.jsonl, "
-        "queries.jsonl, qrels/*.tsv) or a QA dataset .json (queries, corpus, relevant_docs)"
+        "queries.jsonl, qrels/*.tsv), a QA dataset .json (queries, corpus, relevant_docs), or "
+        "a corpus .jsonl/.csv/.tsv/.parquet with --queries and --qrels"
     )
 
 
