@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .pg_server import pg_server, pg_url  # noqa: F401  (a PostgreSQL + pgvector server)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SCIFACT_EMB = SHARED / "data" / "scifact-minilm"
 SCIFACT_BEIR = SHARED / "data" / "scifact-beir.tar.gz"

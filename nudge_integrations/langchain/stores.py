@@ -4,9 +4,11 @@ Each supported store maps to a :class:`StoreAdapter`: ``load()`` returns the doc
 (with ids, text and metadata) and the vectors the store holds; ``writer()`` gives the
 shared in-place writer (``nudge_integrations.stores``). Supported: ``InMemoryVectorStore``,
 ``FAISS`` (``langchain-community``, flat indexes), ``Chroma`` (``langchain-chroma``, embedded
-or server), ``Milvus`` (``langchain-milvus``, Milvus Lite or server) and
-``QdrantVectorStore`` (``langchain-qdrant``, local mode or server); further stores register
-with :func:`register`. Client libraries are imported only when a store of theirs is used.
+or server), ``Milvus`` (``langchain-milvus``, Milvus Lite or server),
+``QdrantVectorStore`` (``langchain-qdrant``, local mode or server), ``LanceDB``
+(``langchain-community``, embedded) and ``PGVector`` (``langchain-postgres``, sync mode);
+further stores register with :func:`register`. Client libraries are imported only when a
+store of theirs is used.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from nudge_integrations.stores import (
     StoreWriter,
 )
 from nudge_integrations.stores.base import MARKER
+from nudge_integrations.stores.pgvector import PgVectorWriter
 
 #: Records read per call when loading a store.
 PAGE = 1000
@@ -395,6 +398,8 @@ _ADAPTERS: dict[str, Callable[[Any], StoreAdapter]] = {
     "Chroma": ChromaAdapter,
     "Milvus": MilvusAdapter,
     "QdrantVectorStore": QdrantAdapter,
+    "LanceDB": lambda store: lancedb_adapter(store),  # defined below
+    "PGVector": lambda store: PGVectorAdapter(store),  # defined below
 }
 
 
@@ -414,3 +419,65 @@ def adapter_for(store: VectorStore | Any) -> StoreAdapter:
         f"(supported: {', '.join(sorted(_ADAPTERS))}); fit from Documents instead and serve "
         "NudgeRetriever, or rebuild the store from the nudged vectors"
     )
+
+
+# --------------------------------------------------------------------------- PGVector
+class PGVectorAdapter(StoreAdapter):
+    """``langchain_postgres.PGVector`` (sync mode): the rows of its collection in
+    ``langchain_pg_embedding`` (``id``, ``document``, ``cmetadata``, ``embedding``), ranked
+    by its ``distance_strategy``."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        if getattr(store, "_engine", None) is None:
+            raise NudgeError(
+                "this PGVector was made with async_mode=True and has no sync engine: make a "
+                "PGVector on the same connection and collection_name without async_mode to "
+                "fit, swap and revert (it sees the same rows)"
+            )
+
+    def writer(self) -> PgVectorWriter:
+        rows, collections = self.store.EmbeddingStore.__table__, self.store.CollectionStore
+        with self.store._engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                f"SELECT uuid FROM {collections.__tablename__} WHERE name = %s",
+                (self.store.collection_name,),
+            ).fetchone()
+        if found is None:
+            raise NudgeError(
+                f"the PGVector collection {self.store.collection_name!r} does not exist in "
+                "this database: check collection_name and the connection"
+            )
+        strategy = str(getattr(self.store._distance_strategy, "value", "")).lower()
+        return PgVectorWriter(
+            self.store._engine,
+            rows.name,
+            schema=rows.schema,
+            id_column="id",
+            vector_column="embedding",
+            metadata_column="cmetadata",
+            scope=("collection_id", str(found[0])),
+            similarity={"inner": "dot", "cosine": "cosine", "l2": "l2"}.get(strategy),
+            collection=self.store.collection_name,
+        )
+
+    def load(self) -> Loaded:
+        docs, vectors = [], {}
+        for doc_id, (text, meta), vec in self.writer().rows(
+            ["document", "cmetadata"], vectors=True
+        ):
+            docs.append(Document(id=doc_id, page_content=text or "", metadata=_meta(meta)))
+            if vec is not None:
+                vectors[doc_id] = vec
+        return Loaded(docs, vectors)
+
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        return {i: text or "" for i, (text,), _ in self.writer().rows(["document"], ids)}
+
+
+# --------------------------------------------------------------------------- LanceDB
+def lancedb_adapter(store: Any) -> StoreAdapter:
+    """``langchain_community.vectorstores.LanceDB`` (``nudge_integrations.langchain.lancedb``)."""
+    from nudge_integrations.langchain.lancedb import LanceDBAdapter
+
+    return LanceDBAdapter(store)

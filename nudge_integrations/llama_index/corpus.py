@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import DuplicateIdError, NudgeError
 from nudge_integrations.llama_index.stores import writer_for
+from nudge_integrations.llama_index.stores_more import get_nodes
 
 CorpusLike = Sequence[BaseNode] | BaseDocumentStore | VectorStoreIndex | None
 
@@ -103,7 +104,7 @@ def _index_nodes(index: VectorStoreIndex) -> list[BaseNode]:
         # text-keeping stores (Chroma, Milvus, ...) leave the index struct empty
         ids = node_ids or writer_for(store).all_ids()
         if ids:
-            return list(store.get_nodes(node_ids=ids))
+            return get_nodes(store, ids)
     if not node_ids:
         raise NudgeError("the VectorStoreIndex holds no nodes")
     raise NudgeError(

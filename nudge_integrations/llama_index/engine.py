@@ -99,11 +99,6 @@ class NudgeFinetuneEngine:
         )
         self._train = _dataset(train_dataset, "train_dataset")
         self._val = None if val_dataset is None else _dataset(val_dataset, "val_dataset")
-        if self._val is None and gamma is None and len(self._train) < 2:
-            raise EmptyTrainingSetError(
-                "need at least 2 training queries to hold some out for choosing gamma: add "
-                "queries, pass val_dataset=..., or fix gamma="
-            )
         self.embed_model: BaseEmbedding = embed_model or Settings.embed_model
         self.variant: Variant = variant
         self._corpus: Corpus = resolve_corpus(corpus, self._train, self._val)
@@ -115,6 +110,11 @@ class NudgeFinetuneEngine:
         if isinstance(corpus, VectorStoreIndex):
             self._base_from_ledger(corpus, ledger)
         self._check_judgements()
+        if self._val is None and gamma is None and len(self._train) < 2:
+            raise EmptyTrainingSetError(
+                "need at least 2 training queries to hold some out for choosing gamma: add "
+                "queries, pass val_dataset=..., or fix gamma="
+            )
         self.result_: NudgeResult | None = None
 
     @classmethod

@@ -31,6 +31,7 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import NudgeError, ShapeError
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
+from nudge_integrations.llama_index.stores_more import get_nodes
 from nudge_integrations.report import evaluate_ranked_ids, format_table
 from nudge_integrations.search import exact_search
 
@@ -188,7 +189,7 @@ def _parents(retriever: BaseRetriever, ids: Sequence[str]) -> dict[str, str]:
         store = index.vector_store
         if missing and getattr(store, "stores_text", False):
             with contextlib.suppress(NotImplementedError, ValueError, KeyError):
-                nodes += list(store.get_nodes(node_ids=sorted(missing)))
+                nodes += get_nodes(store, sorted(missing))
     return {n.node_id: n.ref_doc_id for n in nodes if n.ref_doc_id and n.ref_doc_id != n.node_id}
 
 

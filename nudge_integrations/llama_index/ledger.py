@@ -17,6 +17,7 @@ from llama_index.core.schema import MetadataMode
 
 from nudge_integrations.llama_index import stores as li_stores
 from nudge_integrations.llama_index.corpus import faiss_positions
+from nudge_integrations.llama_index.stores_more import get_nodes
 from nudge_integrations.stores import lifecycle
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
@@ -56,7 +57,7 @@ def text_reader(index: Any) -> TextReader:
         rest = [i for i in ids if i not in out]
         if rest and getattr(store, "stores_text", False):
             with contextlib.suppress(NotImplementedError, ValueError, KeyError):
-                out.update(from_nodes(store.get_nodes(node_ids=rest)))
+                out.update(from_nodes(get_nodes(store, rest)))
         return out
 
     if isinstance(index, VectorStoreIndex) or getattr(store, "stores_text", False):

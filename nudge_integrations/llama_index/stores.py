@@ -1,7 +1,8 @@
 """LlamaIndex vector stores -> the shared in-place writers (``nudge_integrations.stores``).
 
-Supported: ``SimpleVectorStore``, ``FaissVectorStore`` (flat indexes), ``ChromaVectorStore``
-and ``MilvusVectorStore``. Text and metadata stay; only vectors change.
+Supported: ``SimpleVectorStore``, ``FaissVectorStore`` (flat indexes), ``ChromaVectorStore``,
+``MilvusVectorStore``, ``QdrantVectorStore``, ``LanceDBVectorStore`` and ``PGVectorStore``
+(PostgreSQL + pgvector). Text and metadata stay; only vectors change.
 """
 
 from __future__ import annotations
@@ -72,9 +73,31 @@ def writer_for(store: Any, position_of: Mapping[str, int] | None = None) -> Stor
             vector_field=store.embedding_field,
             metric=store.similarity_metric,
         )
+    if name in ("QdrantVectorStore", "LanceDBVectorStore"):
+        from nudge_integrations.llama_index import stores_more
+
+        if name == "QdrantVectorStore":
+            return stores_more.qdrant_writer(store)
+        return stores_more.lancedb_writer(store)
+    if name == "PGVectorStore":
+        from nudge_integrations.stores.pgvector import PgVectorWriter
+
+        store._initialize()  # its engine (and table) are made on first use
+        table = store._table_class.__table__
+        return PgVectorWriter(
+            store._engine,
+            table.name,
+            schema=table.schema,
+            id_column="node_id",
+            vector_column="embedding",
+            metadata_column="metadata_",
+            # it always orders by cosine distance (<=>), whatever index it was given
+            similarity="cosine" if store._customize_query_fn is None else None,
+        )
     raise NudgeError(
         f"updating {name} in place is not supported yet (supported: SimpleVectorStore, "
-        "FaissVectorStore, ChromaVectorStore, MilvusVectorStore): build a new index with "
+        "FaissVectorStore, ChromaVectorStore, MilvusVectorStore, QdrantVectorStore, "
+        "LanceDBVectorStore, PGVectorStore): build a new index with "
         "engine.as_index(storage_context=...) instead"
     )
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ..pg_server import PG_URL_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CASES = [
@@ -25,6 +27,11 @@ CASES = [
     ("llama_index", "faiss", "llama_index.vector_stores.faiss"),
     ("llama_index", "chroma", "llama_index.vector_stores.chroma"),
     ("llama_index", "milvus", "llama_index.vector_stores.milvus"),
+    ("llama_index", "qdrant", "llama_index.vector_stores.qdrant"),
+    ("llama_index", "lancedb", "llama_index.vector_stores.lancedb"),
+    ("langchain", "lancedb", "lancedb"),
+    ("langchain", "pgvector", "langchain_postgres"),
+    ("llama_index", "pgvector", "llama_index.vector_stores.postgres"),
 ]
 
 
@@ -42,9 +49,16 @@ def worker(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(("framework", "kind", "module"), CASES)
 def test_killed_swap_recovers_from_the_ledger_alone(
-    framework: str, kind: str, module: str, tmp_path: Path
+    framework: str,
+    kind: str,
+    module: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip(module)
+    if kind == "pgvector":  # both workers connect to a fresh database on the test's server
+        monkeypatch.setenv(PG_URL_ENV, request.getfixturevalue("pg_url"))
     seed = random.SystemRandom().randrange(1 << 30)
     kill = random.Random(seed).randint(2, 5)  # the write call that never happens
     killed = worker(tmp_path, "swap", framework, kind, str(tmp_path), str(kill))

@@ -129,6 +129,13 @@ def lc_open(kind: str, root: Path, build: bool) -> tuple[Any, Callable[[], None]
         if build:
             store.add_documents(docs, ids=[d.id for d in docs])
         return store, lambda: None, None
+    if kind == "lancedb":
+        from langchain_community.vectorstores import LanceDB
+
+        store = LanceDB(uri=str(root / "lance"), embedding=emb, table_name="faults")
+        if build:
+            store.add_documents(docs)
+        return store, lambda: None, None
     if kind == "qdrant":
         from langchain_qdrant import QdrantVectorStore
         from qdrant_client import QdrantClient, models
@@ -141,6 +148,20 @@ def lc_open(kind: str, root: Path, build: bool) -> tuple[Any, Callable[[], None]
         store = QdrantVectorStore(client, "faults", emb, distance=models.Distance.DOT)
         if build:
             store.add_documents(docs)
+        return store, lambda: None, None
+    if kind == "pgvector":  # the server the test started: $NUDGE_TEST_PG_URL
+        from langchain_postgres import PGVector
+        from langchain_postgres.vectorstores import DistanceStrategy
+
+        url = os.environ["NUDGE_TEST_PG_URL"].replace("postgresql://", "postgresql+psycopg://")
+        store = PGVector(
+            emb,
+            connection=url,
+            collection_name="faults",
+            distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT,
+        )
+        if build:
+            store.add_documents(docs, ids=[d.id for d in docs])
         return store, lambda: None, None
     ledger = root / "ledger"  # in-memory stores: the ledger's path is named
     if kind == "faiss":
@@ -177,6 +198,27 @@ def lc_writer_class(store: Any) -> type:
 
 
 # ----------------------------------------------------------------------------- LlamaIndex
+def uuid_id(doc_id: str) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, doc_id))
+
+
+def li_parts() -> dict[str, Any]:
+    """The QA splits, with the UUID-shaped node ids of :func:`li_open`."""
+    from nudge_integrations.data.dataset import QADataset
+
+    _, parts = python_docs_qa()
+    return {
+        name: QADataset(
+            ds.queries,
+            {uuid_id(k): v for k, v in ds.corpus.items()},
+            {q: [uuid_id(d) for d in rel] for q, rel in ds.relevant_docs.items()},
+        )
+        for name, ds in parts.items()
+    }
+
+
 def li_open(kind: str, root: Path, build: bool) -> tuple[Any, Callable[[], None], Any]:
     """(index, save, ledger argument) for a LlamaIndex store under ``root``."""
     from llama_index.core import StorageContext, VectorStoreIndex, load_index_from_storage
@@ -184,8 +226,41 @@ def li_open(kind: str, root: Path, build: bool) -> tuple[Any, Callable[[], None]
 
     emb = li_embeddings()
     dataset, _ = python_docs_qa()
-    nodes = [TextNode(id_=i, text=t, metadata={"k": i}) for i, t in dataset.corpus.items()]
+    # UUID-shaped ids, as for LangChain: Qdrant accepts nothing else
+    nodes = [TextNode(id_=uuid_id(i), text=t, metadata={"k": i}) for i, t in dataset.corpus.items()]
     persist = str(root / "storage")
+    if kind in ("qdrant", "lancedb"):
+        if kind == "qdrant":
+            from llama_index.vector_stores.qdrant import QdrantVectorStore
+            from qdrant_client import QdrantClient, models
+
+            store: Any = QdrantVectorStore(
+                "faults",
+                client=QdrantClient(path=str(root / "q")),
+                dense_config=models.VectorParams(size=64, distance=models.Distance.DOT),
+            )
+        else:
+            from llama_index.vector_stores.lancedb import LanceDBVectorStore
+
+            store = LanceDBVectorStore(uri=str(root / "lance"), table_name="faults")
+        if build:
+            ctx = StorageContext.from_defaults(vector_store=store)
+            return VectorStoreIndex(nodes, storage_context=ctx, embed_model=emb), lambda: None, None
+        return VectorStoreIndex.from_vector_store(store, embed_model=emb), lambda: None, None
+    if kind == "pgvector":  # the server the test started: $NUDGE_TEST_PG_URL
+        from llama_index.vector_stores.postgres import PGVectorStore
+
+        url = os.environ["NUDGE_TEST_PG_URL"]
+        pg = PGVectorStore(
+            connection_string=url.replace("postgresql://", "postgresql+psycopg2://"),
+            async_connection_string=url.replace("postgresql://", "postgresql+asyncpg://"),
+            table_name="faults",
+            embed_dim=64,
+        )
+        if build:
+            ctx = StorageContext.from_defaults(vector_store=pg)
+            return VectorStoreIndex(nodes, storage_context=ctx, embed_model=emb), lambda: None, None
+        return VectorStoreIndex.from_vector_store(pg, embed_model=emb), lambda: None, None
     if kind in ("chroma", "milvus"):
         if kind == "chroma":
             import chromadb
@@ -270,7 +345,7 @@ class Framework:
             return f, {str(k): v for k, v in f.nudged_vectors().items()}, f.base_vectors_, f.ids_
         from nudge_integrations.llama_index import NudgeFinetuneEngine
 
-        _, parts = python_docs_qa()
+        parts = li_parts()
         e = NudgeFinetuneEngine(
             parts["train"], li_embeddings(), corpus=store, val_dataset=parts["val"], ledger=ledger
         )

@@ -1,0 +1,176 @@
+"""LangChain ``PGVector`` (langchain-postgres) on a real PostgreSQL + pgvector server: read
+documents and vectors, fit without re-embedding, swap, search through the store's own
+``similarity_search``, revert bit for bit; NUDGE-M by distance strategy; a failed batch
+rolls back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+
+from nudge_integrations.errors import MetricMismatchError, NudgeError
+from nudge_integrations.langchain import NudgeFitter, status
+from nudge_integrations.langchain.stores import adapter_for
+from nudge_integrations.stores import base as store_base
+from nudge_integrations.stores import pgvector
+from nudge_integrations.stores.base import MARKER
+
+from ..pg_server import driver_url
+from .conftest import HashEmbeddings
+from .test_stores import check_swap_and_revert, vectors
+
+lc_pg = pytest.importorskip("langchain_postgres")
+from langchain_postgres.vectorstores import DistanceStrategy  # noqa: E402
+
+STRATEGIES = {
+    "inner": DistanceStrategy.MAX_INNER_PRODUCT,
+    "cosine": DistanceStrategy.COSINE,
+    "l2": DistanceStrategy.EUCLIDEAN,
+}
+
+
+@pytest.fixture
+def build(
+    pg_url: str, qa: dict[str, Any], embeddings: HashEmbeddings, request: pytest.FixtureRequest
+) -> Callable[..., Any]:
+    def make(strategy: str, name: str = "docs") -> Any:
+        store = lc_pg.PGVector(
+            embeddings,
+            connection=driver_url(pg_url, "psycopg"),
+            collection_name=name,
+            distance_strategy=STRATEGIES[strategy],
+            embedding_length=qa["dim"],
+        )
+        request.addfinalizer(store._engine.dispose)
+        docs: list[Document] = qa["docs"]
+        store.add_documents(docs, ids=[d.id for d in docs])
+        return store
+
+    return make
+
+
+def test_fit_swap_search_revert(
+    build: Callable[..., Any],
+    qa: dict[str, Any],
+    embeddings: HashEmbeddings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = build("cosine")
+    docs: list[Document] = qa["docs"]
+    monkeypatch.setattr(pgvector, "PAGE", 7)  # load pages through the table by id
+    loaded = adapter_for(store).load().documents
+    assert len(loaded) == len(docs)
+    assert {d.id: (d.page_content, d.metadata) for d in loaded} == {
+        d.id: (d.page_content, d.metadata) for d in docs
+    }
+    calls = embeddings.document_calls
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    assert embeddings.document_calls == calls  # the store's vectors were reused
+    base = vectors(store)
+    writer = adapter_for(store).writer()
+    questions = [q for q, _ in qa["pairs"]("test")]
+    # swap, search, revert (tolerance 1e-5 there; exact here)
+    check_swap_and_revert(store, fitter, questions)
+    for i, vec in vectors(store).items():
+        np.testing.assert_array_equal(vec, base[i])
+    written = list(fitter.swap_in(store))
+    nudged = dict(zip(fitter.ids_, fitter.nudged_matrix(), strict=True))
+    for i, vec in vectors(store).items():
+        np.testing.assert_array_equal(vec, nudged[i] if i in set(written) else base[i])
+    assert status(store).state == "nudged"
+    assert set(writer.read_markers(list(base))) == set(written)  # in cmetadata (JSONB)
+    assert all(MARKER not in d.metadata for d in adapter_for(store).load().documents)
+    text = {d.id: d.page_content for d in docs}
+    assert adapter_for(store).texts(written[:2]) == {i: text[i] for i in written[:2]}
+    fitter.revert(store)
+    assert not writer.read_markers(list(base))
+    assert status(store).state == "base"
+
+
+def test_nudge_m_goes_into_an_inner_product_store(
+    build: Callable[..., Any], qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    store = build("inner")
+    assert adapter_for(store).writer().similarity == "dot"
+    fitter = NudgeFitter(embeddings, variant="M").fit(
+        store, qa["pairs"]("train"), val=qa["pairs"]("val")
+    )
+    check_swap_and_revert(store, fitter, [q for q, _ in qa["pairs"]("test")])
+
+
+@pytest.mark.parametrize("strategy", ["cosine", "l2"])
+def test_nudge_m_refused_by_other_strategies(
+    strategy: str, build: Callable[..., Any], qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    store = build(strategy)
+    assert adapter_for(store).writer().similarity == strategy
+    before = vectors(store)
+    fitter = NudgeFitter(embeddings, variant="M").fit(store, qa["pairs"]("train"))
+    with pytest.raises(MetricMismatchError, match="PGVector ranks by"):
+        fitter.swap_in(store)
+    after = vectors(store)
+    assert set(after) == set(before)
+    for i, vec in after.items():
+        np.testing.assert_array_equal(vec, before[i])
+
+
+def test_a_failed_batch_rolls_back(
+    build: Callable[..., Any],
+    qa: dict[str, Any],
+    embeddings: HashEmbeddings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = build("cosine")
+    writer = adapter_for(store).writer()
+    base = vectors(store)
+    a, b = sorted(base)[:2]
+    # one transaction per batch: a bad vector in it leaves its good ones unwritten
+    with pytest.raises(Exception, match="dimensions"):
+        writer.write({a: base[a] + 1, b: np.ones(3, np.float32)})
+    np.testing.assert_array_equal(writer.read([a])[a], base[a])
+    # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    monkeypatch.setattr(store_base, "BATCH", 5)
+    real, calls = type(writer).write, {"n": 0}
+
+    def third_batch_breaks(self: Any, batch: dict[str, np.ndarray]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            batch = {**batch, next(iter(batch)): np.ones(3, np.float32)}
+        real(self, batch)
+
+    monkeypatch.setattr(type(writer), "write", third_batch_breaks)
+    with pytest.raises(Exception, match="dimensions"):
+        fitter.swap_in(store)
+    assert calls["n"] > 3  # the rollback wrote too
+    for i, vec in vectors(store).items():
+        np.testing.assert_array_equal(vec, base[i])
+    # a record another process deleted: the batch is refused as a whole
+    monkeypatch.undo()
+    with store._engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM langchain_pg_embedding WHERE id = %s", (b,))
+    with pytest.raises(NudgeError, match="1 of 2 records to write are no longer"):
+        writer.write({a: base[a] + 1, b: base[b]})
+    np.testing.assert_array_equal(writer.read([a])[a], base[a])
+
+
+def test_collections_are_kept_apart_and_async_stores_refused(
+    build: Callable[..., Any], pg_url: str, embeddings: HashEmbeddings
+) -> None:
+    build("cosine", name="one")
+    other = lc_pg.PGVector(
+        embeddings, connection=driver_url(pg_url, "psycopg"), collection_name="two"
+    )
+    other.add_documents([Document(id="x", page_content="other collection")])
+    assert adapter_for(other).writer().all_ids() == ["x"]
+    assert [d.id for d in adapter_for(other).load().documents] == ["x"]
+    other._engine.dispose()
+    lazy = lc_pg.PGVector(
+        embeddings, connection=driver_url(pg_url, "psycopg"), collection_name="one", async_mode=True
+    )
+    with pytest.raises(NudgeError, match="async_mode=True"):
+        adapter_for(lazy)

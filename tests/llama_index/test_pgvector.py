@@ -1,0 +1,172 @@
+"""LlamaIndex ``PGVectorStore`` on a real PostgreSQL + pgvector server: fit from the
+stored vectors, swap in, retrieve through the index's own retriever, revert bit for bit;
+NUDGE-M refused (the store always ranks by cosine); a failed batch rolls back."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from llama_index.core import StorageContext, VectorStoreIndex
+
+from nudge_integrations.errors import MetricMismatchError, NudgeError
+from nudge_integrations.llama_index import NudgeFinetuneEngine, status
+from nudge_integrations.llama_index import stores as li_stores
+from nudge_integrations.llama_index.stores import writer_for
+from nudge_integrations.stores import PgVectorWriter
+from nudge_integrations.stores.base import MARKER
+
+from ..pg_server import driver_url
+from .conftest import HashEmbedding
+
+pg = pytest.importorskip("llama_index.vector_stores.postgres")
+_tables = itertools.count()
+
+
+@pytest.fixture
+def build(
+    pg_url: str, qa: dict[str, Any], embed_model: HashEmbedding, request: pytest.FixtureRequest
+) -> Callable[..., VectorStoreIndex]:
+    def make(**kwargs: Any) -> VectorStoreIndex:
+        store = pg.PGVectorStore(
+            connection_string=driver_url(pg_url, "psycopg2"),
+            async_connection_string=driver_url(pg_url, "asyncpg"),
+            table_name=f"nudge{next(_tables)}",
+            embed_dim=qa["dim"],
+            **kwargs,
+        )
+        ctx = StorageContext.from_defaults(vector_store=store)
+        index = VectorStoreIndex(qa["nodes"], storage_context=ctx, embed_model=embed_model)
+        request.addfinalizer(store._engine.dispose)
+        return index
+
+    return make
+
+
+def stored(index: VectorStoreIndex) -> dict[str, np.ndarray]:
+    writer = writer_for(index.vector_store)
+    return writer.read(writer.all_ids())
+
+
+def test_fit_swap_retrieve_revert(
+    build: Callable[..., VectorStoreIndex], qa: dict[str, Any], embed_model: HashEmbedding
+) -> None:
+    index = build()
+    writer = writer_for(index.vector_store)
+    assert writer.similarity == "cosine"
+    ids = [n.node_id for n in qa["nodes"]]
+    base = stored(index)
+    assert sorted(base) == sorted(ids)
+    calls = embed_model.text_calls
+    eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
+    eng.finetune()
+    assert embed_model.text_calls == calls, "vectors already in the store must be reused"
+    written = eng.apply_to_index(index)
+    assert written
+    nudged = eng.get_finetuned_corpus_embeddings()
+    now = stored(index)
+    for nid in ids:  # pgvector keeps float32 as given: exact
+        np.testing.assert_array_equal(now[nid], nudged[nid] if nid in written else base[nid])
+    assert status(index).state == "nudged"
+    assert set(writer.read_markers(ids)) == set(written)
+    # the store's own retriever serves the nudged ranking; nodes come back unchanged
+    exact = eng.as_retriever(similarity_top_k=1)
+    served = index.as_retriever(similarity_top_k=1)
+    test = qa["test"]
+    agree = sum(
+        served.retrieve(test.queries[q])[0].node.node_id
+        == exact.retrieve(test.queries[q])[0].node.node_id
+        for q in test.query_ids
+    )
+    assert agree >= 0.95 * len(test)
+    node = served.retrieve(test.queries[test.query_ids[0]])[0].node
+    original = next(n for n in qa["nodes"] if n.node_id == node.node_id)
+    assert node.get_content() == original.get_content() and node.metadata == original.metadata
+    assert MARKER not in node.metadata
+    eng.revert_index(index)
+    restored = stored(index)
+    for nid in ids:
+        np.testing.assert_array_equal(restored[nid], base[nid])
+    assert not writer.read_markers(ids)
+    assert status(index).state == "base"
+
+
+@pytest.mark.parametrize("hnsw", [None, "vector_ip_ops"])
+def test_nudge_m_refused_whatever_the_index(
+    hnsw: str | None,
+    build: Callable[..., VectorStoreIndex],
+    qa: dict[str, Any],
+    embed_model: HashEmbedding,
+) -> None:
+    # PGVectorStore orders by cosine distance (<=>) even over an inner-product HNSW index
+    kwargs = {}
+    if hnsw:
+        kwargs["hnsw_kwargs"] = {
+            "hnsw_m": 16,
+            "hnsw_ef_construction": 64,
+            "hnsw_ef_search": 40,
+            "hnsw_dist_method": hnsw,
+        }
+    index = build(**kwargs)
+    before = stored(index)
+    eng = NudgeFinetuneEngine(
+        qa["train"], embed_model, corpus=index, val_dataset=qa["val"], variant="M"
+    )
+    eng.finetune()
+    with pytest.raises(MetricMismatchError, match="PGVectorStore ranks by cosine"):
+        eng.apply_to_index(index)
+    after = stored(index)
+    assert set(after) == set(before)
+    for nid, vec in after.items():
+        np.testing.assert_array_equal(vec, before[nid])
+
+
+def test_a_failed_batch_rolls_back(
+    build: Callable[..., VectorStoreIndex],
+    qa: dict[str, Any],
+    embed_model: HashEmbedding,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = build()
+    writer = writer_for(index.vector_store)
+    base = stored(index)
+    a, b = sorted(base)[:2]
+    # one transaction per batch: a bad vector in it leaves its good ones unwritten
+    with pytest.raises(Exception, match="dimensions"):
+        writer.write({a: base[a] + 1, b: np.ones(3, np.float32)})
+    np.testing.assert_array_equal(writer.read([a])[a], base[a])
+    # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
+    eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
+    eng.finetune()
+    monkeypatch.setattr(li_stores, "_BATCH", 5)
+    real, calls = type(writer).write, {"n": 0}
+
+    def third_batch_breaks(self: Any, vectors: dict[str, np.ndarray]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            vectors = {**vectors, next(iter(vectors)): np.ones(3, np.float32)}
+        real(self, vectors)
+
+    monkeypatch.setattr(type(writer), "write", third_batch_breaks)
+    with pytest.raises(Exception, match="dimensions"):
+        eng.apply_to_index(index)
+    assert calls["n"] > 3  # the rollback wrote too
+    after = stored(index)
+    for nid, vec in after.items():
+        np.testing.assert_array_equal(vec, base[nid])
+
+
+def test_only_float32_vector_columns_are_written(pg_url: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(driver_url(pg_url, "psycopg"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE arrays (id text, embedding real[])")
+    with pytest.raises(NudgeError, match="halfvec would round"):
+        PgVectorWriter(engine, "arrays", id_column="id", vector_column="embedding")
+    with pytest.raises(NudgeError, match="does not exist"):
+        PgVectorWriter(engine, "absent", id_column="id", vector_column="embedding")
+    engine.dispose()
