@@ -6,6 +6,8 @@ retrievers and engines record this name and check it when they are loaded.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -16,7 +18,8 @@ def model_name(model: Any) -> str:
     for attr in ("model_name", "model", "model_id", "deployment_name"):
         value = getattr(model, attr, None)
         if isinstance(value, str) and value and value != "unknown":
-            return value
+            # a model loaded from a local folder: its folder's name, not this machine's path
+            return Path(value).name if os.path.isabs(value) else value
     class_name = getattr(model, "class_name", None)
     if callable(class_name):
         try:

@@ -82,9 +82,10 @@ def test_tutorial_living_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     rows = summary["ndcg@10"]
     # the second fit started from the base vectors, not the round-1 nudge held by the store
     assert summary["base_gap"] < 1e-5
-    assert rows["round 1: NUDGE-N"]["earlier ndcg@10"] > rows["round 1: no fine-tuning"][
-        "earlier ndcg@10"
-    ]
+    assert (
+        rows["round 1: NUDGE-N"]["earlier ndcg@10"]
+        > rows["round 1: no fine-tuning"]["earlier ndcg@10"]
+    )
     refit, base = rows["round 2: NUDGE-N refit"], rows["round 2: no fine-tuning"]
     assert refit["earlier ndcg@10"] > base["earlier ndcg@10"]  # the earlier gain holds
     assert refit["new ndcg@10"] > base["new ndcg@10"]

@@ -110,7 +110,7 @@ def warn_skipped(report: SwapReport, what: str = "records") -> None:
         warnings.warn(
             f"{len(report.changed)} {what} whose text changed since the ledger was written "
             f"and {len(report.missing)} no longer in the store were left as they are (e.g. "
-            f"{(report.changed + report.missing)[0]!r}): refit to nudge them",
+            f"{(report.changed + report.missing)[0]!r}); a refit takes them as they are now",
             stacklevel=3,
         )
 
