@@ -8,6 +8,7 @@ from nudge_integrations.langchain.qa_generation import (
     generate_pseudo_queries,
     generate_qa_pairs,
 )
+from nudge_integrations.langchain.recall import index_recall
 from nudge_integrations.langchain.retriever import NudgeRetriever
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "finish",
     "generate_pseudo_queries",
     "generate_qa_pairs",
+    "index_recall",
     "revert",
     "rollback",
     "status",

@@ -8,6 +8,7 @@ from nudge_integrations.llama_index.qa_generation import (
     generate_pseudo_queries,
     generate_qa_embedding_pairs,
 )
+from nudge_integrations.llama_index.recall import index_recall
 from nudge_integrations.llama_index.retriever import NudgeRetriever
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "finish",
     "generate_pseudo_queries",
     "generate_qa_embedding_pairs",
+    "index_recall",
     "revert",
     "rollback",
     "status",
