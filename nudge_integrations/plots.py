@@ -206,9 +206,11 @@ def plot_comparison(
         )
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("score")
-    everything = [v for vs in values.values() for v in vs]
-    if all(0 <= v <= 1 for v in everything if not math.isnan(v)):
-        ax.set_ylim(0, 1)
+    everything = [v for vs in values.values() for v in vs if not math.isnan(v)]
+    if all(0 <= v <= 1 for v in everything):
+        # room above bars near 1 for their labels, ticks still ending at 1
+        ax.set_ylim(0, 1.12 if max(everything, default=0) > 0.88 else 1)
+        ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_title(title if title is not None else "Retrieval metrics by method")
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
