@@ -1,7 +1,8 @@
 """LangChain ``PGVector`` (langchain-postgres) on a real PostgreSQL + pgvector server: read
 documents and vectors, fit without re-embedding, swap, search through the store's own
-``similarity_search``, revert bit for bit; NUDGE-M by distance strategy; a failed batch
-rolls back."""
+``similarity_search``, revert bit for bit; NUDGE-M refused by the cosine and l2 strategies;
+a failed batch rolls back. NUDGE-M into a MAX_INNER_PRODUCT store runs in test_stores.py
+with the other stores."""
 
 from __future__ import annotations
 
@@ -89,17 +90,6 @@ def test_fit_swap_search_revert(
     fitter.revert(store)
     assert not writer.read_markers(list(base))
     assert status(store).state == "base"
-
-
-def test_nudge_m_goes_into_an_inner_product_store(
-    build: Callable[..., Any], qa: dict[str, Any], embeddings: HashEmbeddings
-) -> None:
-    store = build("inner")
-    assert adapter_for(store).writer().similarity == "dot"
-    fitter = NudgeFitter(embeddings, variant="M").fit(
-        store, qa["pairs"]("train"), val=qa["pairs"]("val")
-    )
-    check_swap_and_revert(store, fitter, [q for q, _ in qa["pairs"]("test")])
 
 
 @pytest.mark.parametrize("strategy", ["cosine", "l2"])

@@ -1,7 +1,9 @@
 """LangChain vector stores updated in place: FAISS, Chroma (embedded and a local server),
-Milvus Lite and Qdrant local mode. Each is built from the corpus with the hashing
-embeddings, fitted from (without re-embedding), swapped, searched through its own
-``similarity_search``, and reverted."""
+Milvus Lite, Qdrant local mode, LanceDB (a local folder) and PGVector (a real PostgreSQL +
+pgvector server). Each is built from the corpus with the hashing embeddings, fitted from
+(without re-embedding), swapped, searched through its own ``similarity_search``, and
+reverted; the same checks run on every store. Store-specific behaviour (reopening in a
+new process, rollback, collections, ...) is tested in the stores' own files."""
 
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from nudge_integrations.langchain import NudgeFitter
 from nudge_integrations.langchain.stores import adapter_for
 
 from ..hashing import hash_embed
+from ..pg_server import driver_url
 from .conftest import HashEmbeddings
 
-KINDS = ["faiss", "chroma", "chroma-server", "milvus", "qdrant"]
+KINDS = ["faiss", "chroma", "chroma-server", "milvus", "qdrant", "lancedb", "pgvector"]
 _names = itertools.count()
 
 
@@ -163,13 +166,49 @@ def qdrant_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path,
     return store
 
 
+def lancedb_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, req: Any) -> Any:
+    """A LanceDB table ranks by its vector index's metric, ``l2`` without one: ``ip``
+    gives it a ``dot`` index (as in test_lancedb_store.py)."""
+    pytest.importorskip("lancedb")
+    mod = pytest.importorskip("langchain_community.vectorstores")
+    store = mod.LanceDB(uri=str(tmp / "lance"), embedding=emb, table_name=_name())
+    store.add_documents(docs)
+    if ip:
+        from lancedb.index import IvfFlat
+
+        config = IvfFlat(distance_type="dot", num_partitions=2)
+        store.get_table().create_index("vector", config=config)
+    return store
+
+
+def pgvector_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, req: Any) -> Any:
+    """langchain-postgres ``PGVector`` in a fresh database of the session's server."""
+    lc_pg = pytest.importorskip("langchain_postgres")
+    from langchain_postgres.vectorstores import DistanceStrategy
+
+    strategy = DistanceStrategy.MAX_INNER_PRODUCT if ip else DistanceStrategy.COSINE
+    store = lc_pg.PGVector(
+        emb,
+        connection=driver_url(req.getfixturevalue("pg_url"), "psycopg"),
+        collection_name=_name(),
+        distance_strategy=strategy,
+        embedding_length=len(emb.embed_query("x")),
+    )
+    req.addfinalizer(store._engine.dispose)
+    store.add_documents(docs, ids=[d.id for d in docs])
+    return store
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "faiss": faiss_store,
     "chroma": chroma_store,
     "chroma-server": chroma_server_store,
     "milvus": milvus_store,
     "qdrant": qdrant_store,
+    "lancedb": lancedb_store,
+    "pgvector": pgvector_store,
 }
+assert sorted(BUILDERS) == sorted(KINDS)
 
 
 @pytest.fixture
@@ -207,16 +246,26 @@ def vectors(store: Any) -> dict[str, np.ndarray]:
     return writer.read(writer.all_ids())
 
 
-def hit_id(doc: Document) -> str:
-    """The id of a search hit (Milvus and Qdrant put it in the metadata, not ``doc.id``)."""
+def hit_id(doc: Document, by_text: Callable[[], dict[str, str]]) -> str:
+    """The id of a search hit (Milvus and Qdrant put it in the metadata, not ``doc.id``;
+    LanceDB's hits carry none, so they are matched by their text, unique in the corpus)."""
     found = doc.id or doc.metadata.get("pk") or doc.metadata.get("_id")
-    return str(found)
+    return str(found) if found else by_text()[doc.page_content]
 
 
 def agreement(store: Any, fitter: NudgeFitter, questions: list[str]) -> float:
     retriever = fitter.as_retriever(k=1)
+    texts: dict[str, str] = {}
+
+    def by_text() -> dict[str, str]:
+        if not texts:
+            docs = adapter_for(store).load().documents
+            texts.update({d.page_content: str(d.id) for d in docs})
+            assert len(texts) == len(docs)  # the texts tell the documents apart
+        return texts
+
     same = [
-        hit_id(store.similarity_search(q, k=1)[0]) == str(retriever.invoke(q)[0].id)
+        hit_id(store.similarity_search(q, k=1)[0], by_text) == str(retriever.invoke(q)[0].id)
         for q in questions
     ]
     return sum(same) / len(same)

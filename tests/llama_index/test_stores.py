@@ -1,4 +1,8 @@
-"""Real vector stores: fit from the store's vectors, swap in, retrieve, revert, persist."""
+"""Real vector stores: fit from the store's vectors, swap in, retrieve, revert, persist.
+The same checks run on FAISS, Chroma, Milvus Lite, Qdrant local mode, LanceDB (a local
+folder) and PGVectorStore (a real PostgreSQL + pgvector server); store-specific behaviour
+(reopening in a new process, hybrid Qdrant, rollback, ...) is tested in the stores' own
+files."""
 
 from __future__ import annotations
 
@@ -15,19 +19,21 @@ from nudge_integrations.errors import MetricMismatchError
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.llama_index.stores import writer_for
 
+from ..pg_server import driver_url
 from .conftest import HashEmbedding
+from .test_stores_qdrant_lancedb import lancedb_store, qdrant_store, uuid_qa
 
 _names = itertools.count()
 
 
-def faiss_store(metric: str, tmp: Path) -> Any:
+def faiss_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
     faiss = pytest.importorskip("faiss")
     mod = pytest.importorskip("llama_index.vector_stores.faiss")
     index = faiss.IndexFlatIP(64) if metric == "ip" else faiss.IndexFlatL2(64)
     return mod.FaissVectorStore(faiss_index=index)
 
 
-def chroma_store(metric: str, tmp: Path) -> Any:
+def chroma_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
     chromadb = pytest.importorskip("chromadb")
     mod = pytest.importorskip("llama_index.vector_stores.chroma")
     client = chromadb.EphemeralClient()
@@ -35,7 +41,7 @@ def chroma_store(metric: str, tmp: Path) -> Any:
     return mod.ChromaVectorStore(chroma_collection=col)
 
 
-def milvus_store(metric: str, tmp: Path) -> Any:
+def milvus_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
     pytest.importorskip("milvus_lite")
     mod = pytest.importorskip("llama_index.vector_stores.milvus")
     return mod.MilvusVectorStore(
@@ -46,21 +52,75 @@ def milvus_store(metric: str, tmp: Path) -> Any:
     )
 
 
-STORES: dict[str, Callable[[str, Path], Any]] = {
+def pgvector_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
+    """PGVectorStore in a fresh database; it ranks by cosine whatever ``metric`` asks."""
+    pg = pytest.importorskip("llama_index.vector_stores.postgres")
+    url = request.getfixturevalue("pg_url")
+    store = pg.PGVectorStore(
+        connection_string=driver_url(url, "psycopg2"),
+        async_connection_string=driver_url(url, "asyncpg"),
+        table_name=f"nudge{next(_names)}",
+        embed_dim=64,
+    )
+    request.addfinalizer(lambda: store._engine and store._engine.dispose())
+    return store
+
+
+STORES: dict[str, Callable[[str, Path, pytest.FixtureRequest], Any]] = {
     "faiss": faiss_store,
     "chroma": chroma_store,
     "milvus": milvus_store,
+    "qdrant": qdrant_store,
+    "lancedb": lancedb_store,
+    "pgvector": pgvector_store,
 }
+#: Stores that can rank by inner product, which NUDGE-M vectors need. PGVectorStore
+#: always orders by cosine distance (even over an inner-product HNSW index), so it runs
+#: the refusal check below instead.
+INNER_PRODUCT = sorted(k for k in STORES if k != "pgvector")
+#: Each store with a metric other than inner product, for the refusal check.
+OTHER_METRIC = {
+    "faiss": "l2",
+    "chroma": "cosine",
+    "milvus": "cosine",
+    "qdrant": "cosine",
+    "lancedb": "l2",
+    "pgvector": "cosine",
+}
+assert sorted(OTHER_METRIC) == sorted(STORES)
+
+
+@pytest.fixture(scope="module")
+def data(qa: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
+    """``data(kind)``: the nodes and QA splits for a store; Qdrant's node ids must be
+    UUIDs, so it gets UUID ids (the QA splits follow)."""
+    with_uuids = uuid_qa(qa)
+    return lambda kind: with_uuids if kind == "qdrant" else qa
 
 
 @pytest.fixture
 def build(
-    qa: dict[str, Any], embed_model: HashEmbedding, tmp_path: Path
+    data: Callable[[str], dict[str, Any]],
+    embed_model: HashEmbedding,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Callable[..., Any]]:
-    def make(kind: str, metric: str) -> VectorStoreIndex:
-        store = STORES[kind](metric, tmp_path)
+    """``make(kind, metric)``: (an index over the corpus, its nodes and QA splits). LanceDB
+    ranks by its vector index's metric (``l2`` without one), so ``ip`` / ``cosine`` give it
+    an index of that metric (``dot`` for ``ip``)."""
+
+    def make(kind: str, metric: str) -> tuple[VectorStoreIndex, dict[str, Any]]:
+        store = STORES[kind](metric, tmp_path, request)
         ctx = StorageContext.from_defaults(vector_store=store)
-        return VectorStoreIndex(qa["nodes"], storage_context=ctx, embed_model=embed_model)
+        qa = data(kind)
+        index = VectorStoreIndex(qa["nodes"], storage_context=ctx, embed_model=embed_model)
+        if kind == "lancedb" and metric != "l2":
+            from lancedb.index import IvfFlat
+
+            distance = "dot" if metric == "ip" else metric
+            config = IvfFlat(distance_type=distance, num_partitions=2)  # type: ignore[arg-type]
+            store.table.create_index("vector", config=config)
+        return index, qa
 
     yield make
 
@@ -71,15 +131,18 @@ def store_vectors(index: VectorStoreIndex, ids: list[str]) -> dict[str, np.ndarr
     return writer_for(index.vector_store, faiss_positions(index)).read(ids)
 
 
+def similarity(index: VectorStoreIndex) -> str | None:
+    """What the store ranks by, as the writer sees it."""
+    from nudge_integrations.llama_index.corpus import faiss_positions
+
+    return writer_for(index.vector_store, faiss_positions(index)).similarity
+
+
 @pytest.mark.parametrize("kind", sorted(STORES))
 def test_nudge_n_round_trip(
-    kind: str,
-    build: Callable[..., Any],
-    qa: dict[str, Any],
-    embed_model: HashEmbedding,
-    tmp_path: Path,
+    kind: str, build: Callable[..., Any], embed_model: HashEmbedding, tmp_path: Path
 ) -> None:
-    index = build(kind, "ip")
+    index, qa = build(kind, "ip")
     ids = [n.node_id for n in qa["nodes"]]
     base = store_vectors(index, ids)
     assert len(base) == len(ids)
@@ -117,11 +180,12 @@ def test_nudge_n_round_trip(
         np.testing.assert_allclose(restored[nid], base[nid], atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", sorted(STORES))
+@pytest.mark.parametrize("kind", INNER_PRODUCT)
 def test_nudge_m_goes_into_inner_product_stores(
-    kind: str, build: Callable[..., Any], qa: dict[str, Any], embed_model: HashEmbedding
+    kind: str, build: Callable[..., Any], embed_model: HashEmbedding
 ) -> None:
-    index = build(kind, "ip")
+    index, qa = build(kind, "ip")
+    assert similarity(index) == "dot"
     eng = NudgeFinetuneEngine(
         qa["train"], embed_model, corpus=index, val_dataset=qa["val"], variant="M"
     )
@@ -134,24 +198,19 @@ def test_nudge_m_goes_into_inner_product_stores(
     eng.revert_index(index)
 
 
-@pytest.mark.parametrize(
-    "kind,metric", [("faiss", "l2"), ("chroma", "cosine"), ("milvus", "cosine")]
-)
+@pytest.mark.parametrize("kind,metric", sorted(OTHER_METRIC.items()))
 def test_nudge_m_refused_by_non_inner_product_stores(
-    kind: str,
-    metric: str,
-    build: Callable[..., Any],
-    qa: dict[str, Any],
-    embed_model: HashEmbedding,
+    kind: str, metric: str, build: Callable[..., Any], embed_model: HashEmbedding
 ) -> None:
-    index = build(kind, metric)
+    index, qa = build(kind, metric)
+    assert similarity(index) == metric
     ids = [n.node_id for n in qa["nodes"]]
     before = store_vectors(index, ids)
     eng = NudgeFinetuneEngine(
         qa["train"], embed_model, corpus=index, val_dataset=qa["val"], variant="M"
     )
     eng.finetune()
-    with pytest.raises(MetricMismatchError, match="must be ranked by inner product"):
+    with pytest.raises(MetricMismatchError, match=f"inner product, but .* ranks by {metric}"):
         eng.apply_to_index(index)
     after = store_vectors(index, ids)
     for nid in ids:

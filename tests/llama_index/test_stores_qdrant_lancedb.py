@@ -33,8 +33,7 @@ def uuid_id(doc_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, doc_id))
 
 
-@pytest.fixture(scope="module")
-def uqa(qa: dict[str, Any]) -> dict[str, Any]:
+def uuid_qa(qa: dict[str, Any]) -> dict[str, Any]:
     """The corpus and QA splits with UUID node ids (Qdrant accepts nothing else)."""
 
     def remap(ds: QADataset) -> QADataset:
@@ -48,6 +47,11 @@ def uqa(qa: dict[str, Any]) -> dict[str, Any]:
         TextNode(id_=uuid_id(n.node_id), text=n.text, metadata=n.metadata) for n in qa["nodes"]
     ]
     return {"nodes": nodes, **{k: remap(qa[k]) for k in ("train", "val", "test")}}
+
+
+@pytest.fixture(scope="module")
+def uqa(qa: dict[str, Any]) -> dict[str, Any]:
+    return uuid_qa(qa)
 
 
 def _sparse(texts: list[str]) -> tuple[list[list[int]], list[list[float]]]:
