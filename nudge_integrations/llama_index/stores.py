@@ -19,7 +19,6 @@ from nudge_integrations.stores import (
     FaissFlatWriter,
     MilvusWriter,
     StoreWriter,
-    swap_vectors,
 )
 from nudge_integrations.stores import require_inner_product as _require_ip
 
@@ -27,7 +26,6 @@ __all__ = [
     "SimpleWriter",
     "require_inner_product",
     "store_similarity",
-    "swap_vectors",
     "writer_for",
 ]
 
@@ -116,8 +114,3 @@ def require_inner_product(store: Any, position_of: Mapping[str, int] | None = No
     """Refuse NUDGE-M vectors for a store (None: the default one) not ranking by inner product."""
     name = "the default SimpleVectorStore" if store is None else type(store).__name__
     _require_ip(store_similarity(store, position_of), name)
-
-
-def swap(writer: StoreWriter, new: Mapping[str, NDArray[np.float32]], *, dim: int) -> None:
-    """All-or-nothing write (see :func:`nudge_integrations.stores.swap_vectors`)."""
-    swap_vectors(writer, new, dim=dim, batch=_BATCH)

@@ -1,7 +1,7 @@
 """Framework-free in-place vector writers shared by the LlamaIndex and LangChain adapters,
 and the nudge ledger every write goes through."""
 
-from nudge_integrations.stores.base import StoreWriter, require_inner_product, swap_vectors
+from nudge_integrations.stores.base import StoreWriter, require_inner_product
 from nudge_integrations.stores.lancedb import LanceDBWriter
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
@@ -31,5 +31,4 @@ __all__ = [
     "clear_markers",
     "ledger_root",
     "require_inner_product",
-    "swap_vectors",
 ]

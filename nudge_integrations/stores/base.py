@@ -1,9 +1,9 @@
-"""Writing vectors into vector stores in place: the protocol and the all-or-nothing swap.
+"""Writing vectors into vector stores in place: the writer protocol and the metric check.
 
 Framework-free: writers wrap a store's native client (a FAISS index, a Chroma collection,
 a Milvus or Qdrant client, a dict of vectors), so the LlamaIndex and LangChain adapters
-share them. A swap validates first (ids present, dimension), writes in batches, and on
-any failure writes back what it had changed, so the store never stays half-nudged.
+share them. Every swap goes through the nudge ledger (``lifecycle``), which validates,
+writes in batches and rolls back on failure.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import MetricMismatchError, ShapeError, UnknownIdError
+from nudge_integrations.errors import MetricMismatchError
 
 #: Vectors written per call to the store.
 BATCH = 512
@@ -53,34 +53,3 @@ def require_inner_product(similarity: str | None, store_name: str) -> None:
             "metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), or NUDGE-N, whose "
             "vectors are unit-norm"
         )
-
-
-def swap_vectors(
-    writer: StoreWriter, new: Mapping[str, NDArray[np.float32]], *, dim: int, batch: int = 0
-) -> None:
-    """Write ``new`` (id -> vector) into the store, all or nothing."""
-    ids = list(new)
-    current = writer.read(ids)
-    missing = [i for i in ids if i not in current]
-    if missing:
-        raise UnknownIdError(
-            f"id {missing[0]!r} is not in the vector store ({len(missing)} missing): the "
-            "store must hold the records the fit was made on"
-        )
-    for i in ids[:1]:
-        if current[i].shape != (dim,):
-            raise ShapeError(
-                f"the store holds {current[i].size}-d vectors but NUDGE produced {dim}-d "
-                "ones: the store was built with another embedding model"
-            )
-    step = batch or BATCH
-    done: list[str] = []
-    try:
-        for start in range(0, len(ids), step):
-            chunk = ids[start : start + step]
-            writer.write({i: new[i] for i in chunk})
-            done.extend(chunk)
-    except Exception:
-        if done:
-            writer.write({i: current[i] for i in done})
-        raise

@@ -143,6 +143,7 @@ class NudgeLedger:
         self._hashes: list[str] = []
         self._base: NDArray[np.float32] | None = None
         self._row: dict[str, int] = {}
+        self._base_name: str | None = None
         self.store: str = ""
         self.dim: int | None = None
         self.active: str | None = None
@@ -168,7 +169,8 @@ class NudgeLedger:
             self.dim = meta.get("dim")
             self._ids = list(meta["ids"])
             self._hashes = list(meta["hashes"])
-            base = np.load(self.path / meta["base_file"]) if self._ids else None
+            self._base_name = meta["base_file"]
+            base = np.load(self.path / self._base_name) if self._ids else None
             state_path = self.path / "state.json"
             state = json.loads(state_path.read_text()) if state_path.is_file() else {}
         except (OSError, ValueError, KeyError) as exc:
@@ -283,20 +285,16 @@ class NudgeLedger:
             assert base is not None
             base[row[i]] = np.asarray(vectors[i], np.float32)
             hash_list[row[i]] = hashes[i]
-        old = self._base_file()
+        old = self._base_name
         name = f"base.{uuid.uuid4().hex[:12]}.npy"
         if base is not None:
             _atomic_npy(self.path / name, base)
         self._ids, self._hashes, self._base, self._row = ids, hash_list, base, row
         self._write_meta(name)
+        self._base_name = name
         if old and old != name:
             with contextlib.suppress(OSError):
                 (self.path / old).unlink()
-
-    def _base_file(self) -> str | None:
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            return str(json.loads((self.path / "ledger.json").read_text())["base_file"])
-        return None
 
     def add_fit(
         self,

@@ -134,21 +134,26 @@ def _changed(ledger: NudgeLedger, ids: Sequence[str], texts: TextReader) -> set[
     return {i for i in ids if i in now and text_hash(now[i]) != ledger.hash_of(i)}
 
 
-def _check_present(writer: StoreWriter, ids: Sequence[str], dim: int) -> dict[str, Any]:
-    current = writer.read(list(ids))
+def _present(
+    writer: StoreWriter, ids: Sequence[str], dim: int, *, allow_missing: bool
+) -> tuple[list[str], list[str]]:
+    """(ids the store holds, ids it lacks), read once; missing ids raise unless allowed,
+    and the store's dimension must be NUDGE's."""
+    current = _read(writer, ids)
     missing = [i for i in ids if i not in current]
-    if missing:
+    if missing and not allow_missing:
         raise UnknownIdError(
             f"id {missing[0]!r} is not in the vector store ({len(missing)} missing): the "
             "store must hold the records the fit was made on"
         )
-    for i in list(ids)[:1]:
+    present = [i for i in ids if i in current]
+    for i in present[:1]:
         if np.asarray(current[i]).shape != (dim,):
             raise ShapeError(
                 f"the store holds {np.asarray(current[i]).size}-d vectors but NUDGE produced "
                 f"{dim}-d ones: the store was built with another embedding model"
             )
-    return current
+    return present, missing
 
 
 def _describe(op: Operation) -> str:
@@ -279,14 +284,7 @@ def swap(
     vectors back; records whose text changed since the fit are skipped. Records not in the
     store raise (the wrong store?) unless ``allow_missing`` (a reapply after a re-index
     that dropped some), where they are skipped and reported."""
-    ids = list(nudged)
-    gone: list[str] = []
-    if ids and allow_missing:
-        present = _read(writer, ids)
-        gone = [i for i in ids if i not in present]
-        ids = [i for i in ids if i in present]
-    if ids:
-        _check_present(writer, ids, dim)
+    ids, gone = _present(writer, list(nudged), dim, allow_missing=allow_missing)
     now = texts(ids) if texts is not None and ids else {}
     changed = [i for i in ids if i in now and text_hash(now[i]) != hashes[i]]
     keep = [i for i in ids if i not in set(changed)]
