@@ -96,6 +96,28 @@ def _plots(result: Any, table: dict[str, dict[str, float]], out: Path | None) ->
     return [str(p) for p in paths]
 
 
+def _report(
+    framework: str,
+    dataset: str | None,
+    parts: dict[str, QADataset],
+    table: dict[str, dict[str, float]],
+    results: list[Any],
+    examples: list[str],
+    out: Path | None,
+) -> DemoReport:
+    """The demo's report: sizes of the corpus and splits, the fits' summaries (NUDGE-N
+    first, whose curve is plotted), the table and the plots."""
+    return DemoReport(
+        table=table,
+        summaries=[r.summary() for r in results],
+        sizes={"corpus": len(parts["train"].corpus), **{k: len(v) for k, v in parts.items()}},
+        corpus_name=dataset or "",
+        framework=framework,
+        examples=examples,
+        plots=_plots(results[0], table, out),
+    )
+
+
 def run_llama_index_demo(
     *,
     max_passages: int = 400,
@@ -161,18 +183,11 @@ def run_llama_index_demo(
             lambda q: [n.node.node_id for n in after_ret.retrieve(q)],
         )
         engines["N"].revert_index(index, ledger=ledger)
-    summaries = [f"{e.result_.summary()}" for e in engines.values() if e.result_ is not None]
-    sizes = {"corpus": len(nodes), **{k: len(v) for k, v in parts.items()}}
-    result = engines["N"].result_
-    return DemoReport(
-        table=table,
-        summaries=summaries,
-        sizes=sizes,
-        corpus_name=dataset or "",
-        framework="LlamaIndex (VectorStoreIndex, default SimpleVectorStore)",
-        examples=lines,
-        plots=_plots(result, table, out),
-    )
+    results = [e.result_ for e in engines.values() if e.result_ is not None]
+    return _report(
+        "LlamaIndex (VectorStoreIndex, default SimpleVectorStore)",
+        dataset, parts, table, results, lines, out,
+    )  # fmt: skip
 
 
 def run_langchain_demo(
@@ -226,13 +241,5 @@ def run_langchain_demo(
             test, lambda q: before_ranked[q], lambda q: [str(d.id) for d in retriever.invoke(q)]
         )
         fitters["N"].revert(store, ledger=ledger)
-    sizes = {"corpus": len(docs), **{k: len(v) for k, v in parts.items()}}
-    return DemoReport(
-        table=table,
-        summaries=[f.result_.summary() for f in fitters.values()],
-        sizes=sizes,
-        corpus_name=dataset or "",
-        framework="LangChain (InMemoryVectorStore)",
-        examples=lines,
-        plots=_plots(fitters["N"].result_, table, out),
-    )
+    results = [f.result_ for f in fitters.values()]
+    return _report("LangChain (InMemoryVectorStore)", dataset, parts, table, results, lines, out)

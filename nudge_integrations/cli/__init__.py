@@ -167,20 +167,16 @@ def _demo(args: argparse.Namespace) -> Any:
         from nudge_integrations import demo_adapters
     except ImportError as exc:  # pragma: no cover - the demo extra is missing
         raise ImportError(f"{exc}: pip install 'nudge-integrations[demo]'") from exc
-    if args.framework == "langchain":
-        try:
-            return demo_adapters.run_langchain_demo(**kwargs, out=args.out, dataset=args.dataset)
-        except ModuleNotFoundError as exc:
-            raise ImportError(
-                f"the LangChain demo needs the 'langchain' extra ({exc.name} is missing): pip "
-                "install 'nudge-integrations[langchain,demo]', or --framework core"
-            ) from exc
+    run, label, extra = {
+        "langchain": (demo_adapters.run_langchain_demo, "LangChain", "langchain"),
+        "llama-index": (demo_adapters.run_llama_index_demo, "LlamaIndex", "llama-index"),
+    }[args.framework]
     try:
-        return demo_adapters.run_llama_index_demo(**kwargs, out=args.out, dataset=args.dataset)
+        return run(**kwargs, out=args.out, dataset=args.dataset)
     except ModuleNotFoundError as exc:
         raise ImportError(
-            f"the LlamaIndex demo needs the 'llama-index' extra ({exc.name} is missing): pip "
-            "install 'nudge-integrations[llama-index,demo]', or --framework core"
+            f"the {label} demo needs the '{extra}' extra ({exc.name} is missing): pip "
+            f"install 'nudge-integrations[{extra},demo]', or --framework core"
         ) from exc
 
 
