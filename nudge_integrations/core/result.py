@@ -95,6 +95,11 @@ class NudgeResult:
         Pass ``out=base`` (a float32 array) to write only the moved rows in place, leaving
         every other row untouched and allocating nothing corpus-sized.
         """
+        if len(self.rows) and self.rows.min() < 0:
+            raise ShapeError(
+                "this fit was made by id against a store or shards, not a corpus matrix: "
+                "write its vectors by id (as_dict(), or swap_in the store)"
+            )
         if out is not None:
             if out.shape != (self.n_records, self.dim) or out.dtype != np.float32:
                 raise ShapeError(

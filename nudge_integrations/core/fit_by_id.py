@@ -1,0 +1,121 @@
+"""Fit against a corpus reached by id (a vector store, shards): the data never comes whole.
+
+Only the records the queries name are read (touched and validation-relevant ones), and
+each validation query's untouched competitors come from the source's own search. Memory
+is O(touched + validation x k), whatever the corpus holds. On an exact source the gamma
+and vectors are those of the in-memory fit over the same vectors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nudge_integrations.core.fit import NudgeM, NudgeN
+from nudge_integrations.core.ids import Judgements
+from nudge_integrations.core.sources import (
+    RecordSource,
+    SourceCompetitors,
+    relevant_ids,
+    source_size,
+)
+from nudge_integrations.errors import EmptyTrainingSetError, NudgeError, UnknownIdError
+
+Estimator = TypeVar("Estimator", NudgeN, NudgeM)
+
+#: Ids read per call to the source.
+READ_BATCH = 1024
+
+
+def read_vectors(
+    source: RecordSource, ids: Sequence[str], batch: int = READ_BATCH
+) -> dict[str, NDArray[np.float32]]:
+    """The stored vectors of ``ids``, read in batches (absent ids left out)."""
+    out: dict[str, NDArray[np.float32]] = {}
+    for start in range(0, len(ids), batch):
+        got = source.read(list(ids[start : start + batch]))
+        out.update({str(k): np.asarray(v, dtype=np.float32) for k, v in got.items()})
+    return out
+
+
+def _where(key: Any, train: Sequence[Judgements], val: Sequence[Judgements] | None) -> str:
+    for name, judged in (("training", train), ("validation", val or [])):
+        for qi, rel in enumerate(judged):
+            if key in relevant_ids([rel]):
+                return f"{name} query {qi}"
+    return "a query"
+
+
+def fit_by_id(
+    estimator: Estimator,
+    source: RecordSource,
+    train_queries: Any,
+    train_relevant: Sequence[Judgements],
+    val_queries: Any = None,
+    val_relevant: Sequence[Judgements] | None = None,
+    *,
+    base: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> Estimator:
+    """Fit ``estimator`` (a :class:`NudgeN` or :class:`NudgeM`) on a corpus reached by id.
+
+    Judgements name records by their string ids in ``source``. ``base`` maps ids whose
+    stored vector is not their base (a store an earlier fit nudged) to their base vector,
+    read from the nudge ledger: those are read and compete from ``base``, never from the
+    store. The result's ``ids`` and ``vectors`` hold the moved records; its ``rows`` are
+    ``-1`` (there is no corpus matrix) and ``n_records`` is the source's size when known.
+    """
+    label = name or type(source).__name__
+    keys = relevant_ids(list(train_relevant) + list(val_relevant or []))
+    if not keys:
+        raise EmptyTrainingSetError(
+            "no query names a relevant record: NUDGE needs training queries with judgements"
+        )
+    ids = [str(k) for k in keys]
+    overrides = {str(k): np.asarray(v, dtype=np.float32) for k, v in (base or {}).items()}
+    stored = read_vectors(source, [i for i in ids if i not in overrides])
+    stored.update({i: overrides[i] for i in ids if i in overrides})
+    absent = [k for k, i in zip(keys, ids, strict=True) if i not in stored]
+    if absent:
+        raise UnknownIdError(
+            f"{_where(absent[0], train_relevant, val_relevant)} refers to record id "
+            f"{absent[0]!r}, which {label} does not hold ({len(absent)} such ids): fix the "
+            "id or add that record to the store"
+        )
+    dims = {stored[i].shape for i in ids}
+    if len(dims) != 1 or len(next(iter(dims))) != 1:
+        raise NudgeError(f"{label} holds vectors of different shapes {sorted(dims)}")
+    local = np.stack([stored[i] for i in ids])
+    rename = {k: str(k) for k in keys}
+    train = [_renamed(r, rename) for r in train_relevant]
+    val = None if val_relevant is None else [_renamed(r, rename) for r in val_relevant]
+    competitors = SourceCompetitors(source, ids, overrides)
+    estimator.fit(local, train_queries, train, val_queries, val, ids=ids, competitors=competitors)
+    result = estimator.result_
+    notes = list(result.notes)
+    if not getattr(source, "exact", True) and result.curve:
+        notes.append(
+            f"untouched competitors came from {label}'s approximate index, so gamma was "
+            "chosen against its recall; measure that with index_recall(...)"
+        )
+    size = source_size(source)
+    estimator.result_ = dataclasses.replace(
+        result,
+        rows=np.full(len(result.ids), -1, dtype=np.int64),
+        n_records=size if size is not None else result.n_records,
+        notes=tuple(notes),
+    )
+    return estimator
+
+
+def _renamed(rel: Any, rename: Mapping[Any, str]) -> Any:
+    """Judgements with every id as the string the source knows it by."""
+    if isinstance(rel, Mapping):
+        return {rename.get(k, k): g for k, g in rel.items()}
+    if isinstance(rel, str | bytes) or not isinstance(rel, Sequence | np.ndarray):
+        return rel
+    return [rename.get(k, k) for k in rel]

@@ -1,0 +1,207 @@
+"""Corpora reached by id: a vector store, a folder of shards, a remote engine.
+
+A fit needs only two things from a corpus it cannot hold: the vectors of the records
+the queries name (fetched by id), and each validation query's best records outside the
+touched set (the corpus's own nearest-neighbour search, over-fetched and widened until
+enough untouched ones are found). :class:`SourceCompetitors` turns such a source into
+the core's :class:`~nudge_integrations.core.competitors.CompetitorSource`, re-scoring the
+candidates exactly, so an exact source gives exactly the in-memory fit's competitors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from nudge_integrations.errors import NudgeError
+
+#: The largest search a source is asked for (Milvus caps ``limit`` at 16,384).
+MAX_LIMIT = 16384
+
+#: Untouched candidates per query re-scored exactly, beyond the ``k`` needed.
+_SPARE = 8
+
+
+@runtime_checkable
+class RecordSource(Protocol):
+    """A corpus addressed by id, searched by its own nearest-neighbour index.
+
+    ``read`` returns the stored vectors of the ids it holds (absent ids are left out);
+    ``nearest`` returns, per query, up to ``limit`` ids best first by the source's own
+    ranking, which must agree with cosine similarity for the fit to be exact (cosine, or
+    inner product / L2 over unit-norm vectors). ``exact`` says whether that search is
+    exhaustive (a flat index) or approximate (HNSW, IVF, ...).
+    """
+
+    exact: bool
+
+    def read(self, ids: Sequence[str]) -> Mapping[str, NDArray[np.float32]]:
+        """Stored vectors of the ids the source holds."""
+        ...
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Up to ``limit`` ids per query, best first."""
+        ...
+
+
+def _unit(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    out: NDArray[np.float32] = (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
+
+
+class SourceCompetitors:
+    """Best untouched competitors from a :class:`RecordSource`, re-scored exactly.
+
+    ``ids`` name the fit's local rows (touched and validation-relevant records); a
+    competitor outside them gets row ``-1``, which no validation query judges relevant.
+    ``overrides`` hold base vectors for records whose stored vector is not their base (a
+    store nudged by an earlier fit): those are left out of the source's search and scored
+    here from their base vectors instead, so the fit never competes against old nudges.
+    """
+
+    def __init__(
+        self,
+        source: RecordSource,
+        ids: Sequence[str],
+        overrides: Mapping[str, NDArray[np.float32]] | None = None,
+        *,
+        max_limit: int = MAX_LIMIT,
+    ) -> None:
+        self.source = source
+        self.ids = list(ids)
+        self.row_of = {key: i for i, key in enumerate(self.ids)}
+        over = dict(overrides or {})
+        self.override_ids = list(over)
+        self.override_vecs = (
+            _unit(np.stack([np.asarray(v, np.float32) for v in over.values()]))
+            if over
+            else np.zeros((0, 0), np.float32)
+        )
+        self.max_limit = max_limit
+        #: Searches made by the last :meth:`topk` call and the widest ``limit`` used.
+        self.calls = 0
+        self.widest = 0
+
+    def topk(
+        self, queries: torch.Tensor, k: int, exclude: NDArray[np.bool_]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        q = queries.detach().cpu().numpy().astype(np.float32)
+        m = q.shape[0]
+        touched = {self.ids[i] for i in np.flatnonzero(exclude)}
+        skip = touched | set(self.override_ids)
+        cands = self._candidates(q, k + _SPARE, skip)
+        union = list(dict.fromkeys(c for per in cands for c in per))
+        got = dict(self.source.read(union)) if union else {}
+        lost = [c for c in union if c not in got]
+        if lost:
+            raise NudgeError(
+                f"the store's search returned id {lost[0]!r} but reading it back gave no "
+                "vector: does the store keep its vectors (not only an index)?"
+            )
+        scores = np.full((m, k), -np.inf, dtype=np.float32)
+        rows = np.full((m, k), -1, dtype=np.int64)
+        vecs = _unit(np.stack([np.asarray(got[c], np.float32) for c in union])) if union else None
+        pos = {c: i for i, c in enumerate(union)}
+        ov_ok = [i for i, c in enumerate(self.override_ids) if c not in touched]
+        for qi in range(m):
+            names = list(cands[qi])
+            s = (
+                vecs[[pos[c] for c in names]] @ q[qi]
+                if names and vecs is not None
+                else np.zeros(0, np.float32)
+            )
+            if ov_ok:
+                names += [self.override_ids[i] for i in ov_ok]
+                s = np.concatenate([s, self.override_vecs[ov_ok] @ q[qi]])
+            order = np.argsort(-s, kind="stable")[:k]
+            scores[qi, : len(order)] = s[order]
+            rows[qi, : len(order)] = [self.row_of.get(names[j], -1) for j in order]
+        device = queries.device
+        return torch.from_numpy(scores).to(device), torch.from_numpy(rows).to(device)
+
+    def _candidates(self, q: NDArray[np.float32], want: int, skip: set[str]) -> list[list[str]]:
+        """Per query, up to ``want`` ids outside ``skip``, widening the search as needed."""
+        m = q.shape[0]
+        out: list[list[str]] = [[] for _ in range(m)]
+        pending = np.arange(m)
+        limit = min(self.max_limit, max(2 * want, want + 16))
+        self.calls, self.widest = 0, 0
+        while len(pending):
+            found = self.source.nearest(q[pending], limit)
+            self.calls += 1
+            self.widest = max(self.widest, limit)
+            still = []
+            for qi, per in zip(pending.tolist(), found, strict=True):
+                free = [c for c in per if c not in skip][:want]
+                out[qi] = free
+                if len(free) < want and len(per) >= limit:  # more may lie further out
+                    still.append(qi)
+            if still and limit >= self.max_limit:
+                raise NudgeError(
+                    f"the store's {limit} nearest records of a validation query are all "
+                    f"touched by the fit, so its untouched competitors cannot be found "
+                    f"({len(skip)} records excluded): use fewer training records, or fit "
+                    "from the vectors in memory"
+                )
+            pending = np.asarray(still, dtype=np.int64)
+            limit = min(self.max_limit, limit * 4)
+        return out
+
+
+class ArraySource:
+    """A :class:`RecordSource` over an in-memory array with ids: exact, for tests and as
+    the model other sources follow."""
+
+    exact = True
+
+    def __init__(self, vectors: Any, ids: Sequence[str]) -> None:
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.ids = [str(i) for i in ids]
+        self.row_of = {key: i for i, key in enumerate(self.ids)}
+        self.unit = _unit(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        return {i: self.vectors[self.row_of[i]] for i in ids if i in self.row_of}
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        scores = np.asarray(queries, np.float32) @ self.unit.T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :limit]
+        return [[self.ids[j] for j in row] for row in top]
+
+
+def source_size(source: Any) -> int | None:
+    """How many records a source holds, when it can say."""
+    for name in ("count", "__len__"):
+        fn = getattr(source, name, None)
+        if callable(fn):
+            try:
+                return int(fn())
+            except (TypeError, NotImplementedError):
+                return None
+    return None
+
+
+def relevant_ids(judgements: Sequence[Any]) -> list[Hashable]:
+    """Every id named by per-query judgements (lists of ids or id -> grade maps), in order."""
+    seen: dict[Hashable, None] = {}
+    for rel in judgements:
+        if isinstance(rel, Mapping):
+            keys = list(rel)
+        elif isinstance(rel, str | bytes) or not isinstance(rel, Sequence | np.ndarray):
+            continue  # the estimator explains what is wrong with it
+        else:
+            keys = list(rel)
+        for key in keys:
+            try:
+                seen.setdefault(key, None)
+            except TypeError:
+                continue
+    return list(seen)
