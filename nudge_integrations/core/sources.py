@@ -35,6 +35,10 @@ class RecordSource(Protocol):
     ranking, which must agree with cosine similarity for the fit to be exact (cosine, or
     inner product / L2 over unit-norm vectors). ``exact`` says whether that search is
     exhaustive (a flat index) or approximate (HNSW, IVF, ...).
+
+    A source that can leave ids out of its search itself (a filter, a mask over a scan)
+    may also define ``nearest_outside(queries, limit, skip) -> list[list[str]]``; it is
+    then used instead of over-fetching and widening ``nearest``.
     """
 
     exact: bool
@@ -127,6 +131,10 @@ class SourceCompetitors:
     def _candidates(self, q: NDArray[np.float32], want: int, skip: set[str]) -> list[list[str]]:
         """Per query, up to ``want`` ids outside ``skip``, widening the search as needed."""
         m = q.shape[0]
+        outside = getattr(self.source, "nearest_outside", None)
+        if outside is not None:  # the source excludes ids itself: one pass, no widening
+            self.calls, self.widest = 1, want
+            return [list(per)[:want] for per in outside(q, want, skip)]
         out: list[list[str]] = [[] for _ in range(m)]
         pending = np.arange(m)
         limit = min(self.max_limit, max(2 * want, want + 16))
