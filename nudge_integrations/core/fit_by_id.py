@@ -25,7 +25,7 @@ from nudge_integrations.core.sources import (
 )
 from nudge_integrations.errors import EmptyTrainingSetError, NudgeError, UnknownIdError
 
-Estimator = TypeVar("Estimator", NudgeN, NudgeM)
+Estimator = TypeVar("Estimator", bound=NudgeN | NudgeM)
 
 #: Ids read per call to the source.
 READ_BATCH = 1024

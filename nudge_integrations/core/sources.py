@@ -11,7 +11,7 @@ candidates exactly, so an exact source gives exactly the in-memory fit's competi
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -26,7 +26,6 @@ MAX_LIMIT = 16384
 _SPARE = 8
 
 
-@runtime_checkable
 class RecordSource(Protocol):
     """A corpus addressed by id, searched by its own nearest-neighbour index.
 
@@ -183,6 +182,15 @@ class ArraySource:
         scores = np.asarray(queries, np.float32) @ self.unit.T
         top = np.argsort(-scores, axis=1, kind="stable")[:, :limit]
         return [[self.ids[j] for j in row] for row in top]
+
+
+def is_record_source(obj: Any) -> bool:
+    """Whether ``obj`` can serve a fit by id: ``read`` and ``nearest`` (or
+    ``nearest_outside``)."""
+    search = callable(getattr(obj, "nearest", None)) or callable(
+        getattr(obj, "nearest_outside", None)
+    )
+    return callable(getattr(obj, "read", None)) and search
 
 
 def source_size(source: Any) -> int | None:

@@ -27,7 +27,9 @@ from langchain_core.vectorstores import VectorStore
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.core.fit_by_id import fit_by_id
 from nudge_integrations.core.params import check_fit_params
+from nudge_integrations.core.sources import is_record_source
 from nudge_integrations.data.chunks import (
     DEFAULT_RULE,
     ChunkRule,
@@ -37,7 +39,12 @@ from nudge_integrations.data.chunks import (
 )
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
-from nudge_integrations.errors import EmptyTrainingSetError, NotFittedError, NudgeError
+from nudge_integrations.errors import (
+    EmptyTrainingSetError,
+    NotFittedError,
+    NudgeError,
+    UnknownIdError,
+)
 from nudge_integrations.langchain import ledger as ledger_ops
 from nudge_integrations.langchain.ids import document_ids
 from nudge_integrations.langchain.persist import (
@@ -53,6 +60,7 @@ from nudge_integrations.stores import lifecycle, require_inner_product
 from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
 from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_for_write
+from nudge_integrations.stores.native_fit import native_inputs
 
 _SAVED = "nudge_fitter.json"
 
@@ -68,6 +76,8 @@ class _Prepared:
     val: QADataset | None
     notes: list[str]
     groups: dict[str, list[str]]
+    #: Store-native fits: the store's writer (its own search) and the ledger's base vectors.
+    source: Any = None
 
     def query_texts(self) -> list[str]:
         sets = [self.train] + ([self.val] if self.val is not None else [])
@@ -83,6 +93,11 @@ class NudgeFitter:
 
     Learned state: ``documents_``, ``ids_``, ``base_vectors_`` (rows aligned with ids),
     ``result_`` (the core's :class:`NudgeResult`), ``notes_``.
+
+    With validation questions, the final nudge uses the training and validation questions
+    at the gamma chosen on validation (``refit_with_validation=True``, measured better on
+    SciFact: docs/paper-comparison.md); pass ``refit_with_validation=False`` for the
+    reference's behaviour (training questions only).
     """
 
     def __init__(
@@ -124,7 +139,14 @@ class NudgeFitter:
             "relevant_chunks",
         ]
         self.fit_params = check_fit_params(
-            {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params},
+            {
+                "gamma": gamma,
+                "metric": metric,
+                "k": k,
+                "device": device,
+                "refit_with_validation": True,  # measured better; False: the reference
+                **fit_params,
+            },
             variant,
             "NudgeFitter",
             own,
@@ -140,6 +162,7 @@ class NudgeFitter:
         val: Any = None,
         ledger: LedgerLike = None,
         id_key: str | None = None,
+        native: bool = False,
     ) -> NudgeFitter:
         """Fit on documents (each with an id) or a vector store, and QA pairs.
 
@@ -152,8 +175,13 @@ class NudgeFitter:
         (found beside the store, through the records' markers, or at ``ledger``), so nudges
         never compound; a store whose records are marked nudged but whose ledger is gone
         is refused.
+
+        ``native=True`` fits against the store where it lies: only the documents the
+        questions name are read (vectors and text), and each validation question's
+        competitors come from the store's own search, so memory does not grow with the
+        store. Swap the result in with :meth:`swap_in` and serve from the store.
         """
-        prepared = self._prepare(source, train, val, ledger, id_key)
+        prepared = self._prepare(source, train, val, ledger, id_key, native)
         texts = prepared.query_texts()
         missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
         self._store_queries(missing, self._embed_sync(missing))
@@ -167,10 +195,11 @@ class NudgeFitter:
         val: Any = None,
         ledger: LedgerLike = None,
         id_key: str | None = None,
+        native: bool = False,
     ) -> NudgeFitter:
         """:meth:`fit`, embedding the questions with ``aembed_query`` (``concurrency`` at a
         time) or ``aembed_documents`` (``queries_as_documents=True``)."""
-        prepared = self._prepare(source, train, val, ledger, id_key)
+        prepared = self._prepare(source, train, val, ledger, id_key, native)
         texts = prepared.query_texts()
         missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
         self._store_queries(missing, await self._embed_async(missing))
@@ -183,10 +212,14 @@ class NudgeFitter:
         val: Any,
         ledger: LedgerLike,
         id_key: str | None = None,
+        native: bool = False,
     ) -> _Prepared:
         """Documents, base vectors (from the ledger where nudged) and QA data, all checked."""
         notes: list[str] = []
         self.ledger_: Path | None = None
+        self.native_ = bool(native)
+        if native:
+            return self._prepare_native(source, train, val, ledger, id_key)
         if isinstance(source, VectorStore):
             adapter = adapter_for(source)
             loaded = adapter.load()
@@ -239,6 +272,45 @@ class NudgeFitter:
         base = self._base_matrix(documents, ids, stored)
         return _Prepared(documents, ids, base, train_ds, val_ds, notes, groups)
 
+    def _prepare_native(
+        self, source: Any, train: Any, val: Any, ledger: LedgerLike, id_key: str | None
+    ) -> _Prepared:
+        """Only the documents the questions name: their text and base vectors."""
+        if not isinstance(source, VectorStore):
+            raise NudgeError("native=True fits against a vector store: pass the store")
+        if id_key is not None:
+            raise NudgeError(
+                "id_key needs every chunk's metadata, which a store-native fit never reads in "
+                "bulk: name chunk ids in the QA pairs, or fit without native=True"
+            )
+        adapter = adapter_for(source)
+        writer = adapter.writer()
+        name = type(source).__name__
+        if not is_record_source(writer):
+            raise NudgeError(
+                f"{name} has no store-native search in nudge-integrations yet: fit without "
+                "native=True (which reads the store into memory)"
+            )
+        train_ds = qa_dataset(train, None, name="training")
+        val_ds = None if val is None else qa_dataset(val, None, name="validation")
+        named = list(
+            dict.fromkeys(train_ds.corpus) | dict.fromkeys(val_ds.corpus if val_ds else {})
+        )
+        prepared = native_inputs(adapter, writer, named, ledger or ledger_ops.remembered(source))
+        self.ledger_ = prepared.ledger
+        missing = [i for i in named if i not in prepared.vectors]
+        if missing:
+            raise UnknownIdError(
+                f"the QA pairs name document id {missing[0]!r}, which {name} does not hold "
+                f"({len(missing)} such ids): fix the id or add the document to the store"
+            )
+        documents = [Document(id=i, page_content=prepared.texts.get(i, "")) for i in named]
+        base = np.stack([prepared.vectors[i] for i in named]).astype(np.float32)
+        overrides = {**prepared.overrides, **dict(zip(named, base, strict=True))}
+        return _Prepared(
+            documents, named, base, train_ds, val_ds, prepared.notes, {}, (writer, overrides)
+        )
+
     def _finish(self, prepared: _Prepared) -> NudgeFitter:
         """Fit the estimator on prepared inputs whose questions are embedded."""
         p = prepared
@@ -248,7 +320,12 @@ class NudgeFitter:
             val_q = self._query_matrix(p.val)
             val_args = (val_q, self._judgements(p, p.val, val_q))
         train_q = self._query_matrix(p.train)
-        estimator.fit(p.base, train_q, self._judgements(p, p.train, train_q), *val_args, ids=p.ids)
+        judged = self._judgements(p, p.train, train_q)
+        if p.source is not None:
+            writer, overrides = p.source
+            fit_by_id(estimator, writer, train_q, judged, *val_args, base=overrides)
+        else:
+            estimator.fit(p.base, train_q, judged, *val_args, ids=p.ids)
         self.documents_ = p.documents
         self.ids_ = p.ids
         self.base_vectors_ = p.base
@@ -376,7 +453,14 @@ class NudgeFitter:
 
     def nudged_matrix(self) -> NDArray[np.float32]:
         """Every document's vector after NUDGE, rows aligned with ``ids_``."""
-        return self._fitted().apply(self.base_vectors_)
+        result = self._fitted()
+        if getattr(self, "native_", False):
+            raise NudgeError(
+                "this fit was made store-native: it holds only the documents the questions "
+                "name, not the corpus. swap_in(store) and serve from the store "
+                "(store.as_retriever()), or fit without native=True"
+            )
+        return result.apply(self.base_vectors_)
 
     def as_retriever(self, k: int = 4, **kwargs: Any) -> NudgeRetriever:
         """An exact inner-product retriever over the nudged vectors."""

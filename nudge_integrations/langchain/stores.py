@@ -85,6 +85,22 @@ class InMemoryWriter:
         for i, vec in vectors.items():
             self.table[i]["vector"] = np.asarray(vec, dtype=np.float32).tolist()
 
+    #: The store ranks by exact cosine over every record.
+    exact = True
+
+    def count(self) -> int:
+        return len(self.table)
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Best ids per query by cosine, as the store itself ranks."""
+        ids = list(self.table)
+        if not ids:
+            return [[] for _ in range(len(queries))]
+        mat = np.asarray([self.table[i]["vector"] for i in ids], dtype=np.float32)
+        mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+        order = np.argsort(-(np.asarray(queries, np.float32) @ mat.T), axis=1, kind="stable")
+        return [[ids[j] for j in row[:limit]] for row in order]
+
     def read_markers(self, ids: Sequence[str]) -> dict[str, str]:
         return {
             i: str(self.table[i]["metadata"][MARKER])

@@ -62,6 +62,36 @@ class FaissFlatWriter:
         for i, vec in vectors.items():
             rows[self.position_of[i]] = vec
 
+    #: A flat index searches exhaustively.
+    exact = True
+
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Best ids per query by the store's own exact search."""
+        return self.nearest_outside(queries, limit, set())
+
+    def nearest_outside(
+        self, queries: NDArray[np.float32], limit: int, skip: set[str]
+    ) -> list[list[str]]:
+        """Best ids per query by the index's own exact search, ``skip`` left out by an
+        id selector (one pass, no over-fetching)."""
+        import faiss
+
+        id_of = {p: i for i, p in self.position_of.items()}
+        gone = np.asarray(sorted(self.position_of[i] for i in skip if i in self.position_of))
+        params = None
+        if len(gone):
+            batch = faiss.IDSelectorBatch(gone.astype(np.int64))
+            outside = faiss.IDSelectorNot(batch)
+            params = faiss.SearchParameters()
+            params.sel = outside  # ``batch`` and ``outside`` stay alive until the search
+        k = max(1, min(limit, self.index.ntotal))
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        _, rows = self.index.search(q, k, params=params)
+        return [[id_of[int(r)] for r in row if r >= 0 and int(r) in id_of] for row in rows]
+
 
 class ChromaWriter:
     """A Chroma collection: vectors updated by id, documents and metadata kept."""
@@ -109,6 +139,20 @@ class ChromaWriter:
     def write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None:
         ids = list(vectors)
         self.collection.update(ids=ids, embeddings=[np.asarray(vectors[i]).tolist() for i in ids])
+
+    #: Chroma searches an HNSW graph: approximate.
+    exact = False
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Best ids per query by the collection's own search."""
+        n = max(1, min(limit, self.count()))
+        got = self.collection.query(
+            query_embeddings=np.asarray(queries, np.float32).tolist(), n_results=n, include=[]
+        )
+        return [[str(i) for i in per] for per in got["ids"]]
 
 
 class MilvusWriter:
@@ -181,6 +225,35 @@ class MilvusWriter:
             row[self.vector_field] = np.asarray(vec, dtype=np.float32).tolist()
         self.client.upsert(collection_name=self.collection, data=rows)
 
+    @property
+    def exact(self) -> bool:
+        """Whether the collection's vector index searches exhaustively (FLAT)."""
+        try:
+            names = self.client.list_indexes(
+                collection_name=self.collection, field_name=self.vector_field
+            )
+            info = self.client.describe_index(
+                collection_name=self.collection, index_name=names[0]
+            )
+        except Exception:  # no index described: searched flat
+            return True
+        return str((info or {}).get("index_type", "FLAT")).upper() in ("FLAT", "")
+
+    def count(self) -> int:
+        stats = self.client.get_collection_stats(collection_name=self.collection)
+        return int(stats.get("row_count", 0))
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Best ids per query by the collection's own search (its metric and index)."""
+        hits = self.client.search(
+            collection_name=self.collection,
+            data=np.asarray(queries, np.float32).tolist(),
+            limit=max(1, min(limit, 16384)),
+            anns_field=self.vector_field,
+            output_fields=[self.id_field],  # an empty list would return the vectors too
+        )
+        return [[str(h.id) for h in per] for per in hits]
+
 
 class QdrantWriter:
     """A Qdrant collection (server or local mode): vectors replaced, payloads kept."""
@@ -239,7 +312,9 @@ class QdrantWriter:
         return vec[self.vector_name] if isinstance(vec, dict) else vec
 
     def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
-        points = self.client.retrieve(self.collection, ids=list(ids), with_vectors=True)
+        points = self.client.retrieve(
+            self.collection, ids=[_point_id(i) for i in ids], with_vectors=True
+        )
         return {str(p.id): np.asarray(self._vector(p), dtype=np.float32) for p in points}
 
     def write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None:
@@ -253,6 +328,46 @@ class QdrantWriter:
             for i, v in ((i, np.asarray(v, dtype=np.float32)) for i, v in vectors.items())
         ]
         self.client.update_vectors(self.collection, points=points, wait=True)
+
+    #: Searches run with ``exact=True`` (a full scan, no HNSW).
+    exact = True
+
+    def count(self) -> int:
+        return int(self.client.count(self.collection, exact=True).count)
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Best ids per query by the store's own exact search."""
+        return self.nearest_outside(queries, limit, set())
+
+    def nearest_outside(
+        self, queries: NDArray[np.float32], limit: int, skip: set[str]
+    ) -> list[list[str]]:
+        """Best ids per query by Qdrant's exact search, ``skip`` left out by a filter."""
+        from qdrant_client import models
+
+        flt = (
+            models.Filter(must_not=[models.HasIdCondition(has_id=[_point_id(i) for i in skip])])
+            if skip
+            else None
+        )
+        requests = [
+            models.QueryRequest(
+                query=np.asarray(q, np.float32).tolist(),
+                limit=max(1, limit),
+                filter=flt,
+                using=self.vector_name or None,
+                params=models.SearchParams(exact=True),
+                with_payload=False,
+            )
+            for q in queries
+        ]
+        out = self.client.query_batch_points(self.collection, requests=requests)
+        return [[str(p.id) for p in res.points] for res in out]
+
+
+def _point_id(key: str) -> int | str:
+    """A Qdrant point id from its string form (unsigned integers or UUIDs)."""
+    return int(key) if key.isdigit() else key
 
 
 def _milvus_lite_file(address: str) -> str | None:

@@ -1,0 +1,115 @@
+"""Store-native fits (``NudgeFitter.fit(store, ..., native=True)``) on real stores: only
+the named documents are read, competitors come from the store's own search, and the
+result equals the in-memory fit's; swap, revert and a refit go through the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nudge_integrations.errors import NudgeError, UnknownIdError
+from nudge_integrations.langchain import NudgeFitter
+from nudge_integrations.langchain.stores import adapter_for
+
+from .conftest import HashEmbeddings
+from .test_stores import chroma_server, corpus, milvus_client_alias, vectors  # noqa: F401
+
+NATIVE = ["faiss", "chroma", "chroma-server", "milvus", "qdrant"]
+
+
+def _no_bulk_reads(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make loading the whole store, or listing its ids, fail the test."""
+    adapter = adapter_for(store)
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a store-native fit read the whole store")
+
+    monkeypatch.setattr(type(adapter), "load", boom)
+    monkeypatch.setattr(type(adapter.writer()), "all_ids", boom)
+
+
+def _same_fit(a: NudgeFitter, b: NudgeFitter) -> None:
+    assert b.result_.gamma == pytest.approx(a.result_.gamma, rel=1e-5, abs=1e-7)
+    da, db = a.nudged_vectors(), b.nudged_vectors()
+    assert sorted(map(str, da)) == sorted(map(str, db))
+    for key, vec in da.items():
+        np.testing.assert_allclose(db[str(key)], vec, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", NATIVE)
+def test_native_fit_equals_in_memory_and_swaps(
+    kind: str,
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, _, pairs = corpus(kind, False)
+    memory = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"))
+    base = vectors(store)
+    with monkeypatch.context() as m:
+        _no_bulk_reads(store, m)
+        native = NudgeFitter(embeddings).fit(
+            store, pairs("train"), val=pairs("val"), native=True
+        )
+        _same_fit(memory, native)
+        assert native.result_.n_records == len(base)
+        assert len(native.ids_) < len(base)  # only the named documents were read
+        with pytest.raises(NudgeError, match="store-native"):
+            native.as_retriever()
+        written = native.swap_in(store)
+    assert sorted(written) == sorted(map(str, native.result_.moved_ids))
+    after = vectors(store)
+    for i, vec in after.items():
+        want = native.result_.vector(i) if i in set(written) else base[i]
+        np.testing.assert_allclose(vec, want, atol=1e-5)
+    # a refit on the nudged store competes against the base vectors from the ledger
+    with monkeypatch.context() as m:
+        _no_bulk_reads(store, m)
+        again = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"), native=True)
+    _same_fit(memory, again)
+    native.revert(store)
+    for i, vec in vectors(store).items():
+        np.testing.assert_allclose(vec, base[i], atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["faiss", "qdrant"])
+def test_native_nudge_m_on_inner_product_stores(
+    kind: str,
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+) -> None:
+    store, _, pairs = corpus(kind, True)
+    memory = NudgeFitter(embeddings, variant="M").fit(store, pairs("train"), val=pairs("val"))
+    native = NudgeFitter(embeddings, variant="M").fit(
+        store, pairs("train"), val=pairs("val"), native=True
+    )
+    _same_fit(memory, native)
+    native.swap_in(store)
+    native.revert(store)
+
+
+def test_native_fit_without_validation_set_splits_like_in_memory(
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+) -> None:
+    store, _, pairs = corpus("faiss", False)
+    memory = NudgeFitter(embeddings).fit(store, pairs("train"))
+    native = NudgeFitter(embeddings).fit(store, pairs("train"), native=True)
+    _same_fit(memory, native)
+
+
+def test_native_fit_bad_input(
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+) -> None:
+    store, docs, pairs = corpus("faiss", False)
+    fitter = NudgeFitter(embeddings)
+    with pytest.raises(UnknownIdError, match="no-such-doc"):
+        fitter.fit(store, [*pairs("train"), ("a question", ["no-such-doc"])], native=True)
+    with pytest.raises(NudgeError, match="vector store"):
+        fitter.fit(docs, pairs("train"), native=True)
+    with pytest.raises(NudgeError, match="id_key"):
+        fitter.fit(store, pairs("train"), native=True, id_key="source")
