@@ -14,7 +14,12 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core.device import DeviceLike, resolve_device
 from nudge_integrations.core.validation import as_matrix, check_finite_nonzero
-from nudge_integrations.errors import MetricMismatchError, NudgeError, ShapeError
+from nudge_integrations.errors import (
+    MetricMismatchError,
+    NonFiniteError,
+    NudgeError,
+    ShapeError,
+)
 
 Similarity = Literal["dot", "cosine"]
 SIMILARITIES: tuple[str, ...] = ("dot", "cosine")
@@ -62,7 +67,39 @@ def topk_scan(
     """Best ``k`` corpus rows per query (scores, int64 rows), skipping rows where ``exclude``.
 
     Missing entries (fewer than ``k`` eligible rows) have score ``-inf`` and row ``-1``.
+    On the CPU the scan runs through numpy's BLAS with a threshold merge
+    (:func:`scan_chunks`); on an accelerator it stays in torch.
     """
+    if queries.device.type == "cpu":
+        s, i = scan_chunks(
+            queries.detach().numpy(),
+            corpus,
+            k,
+            normalize=normalize_corpus,
+            exclude=exclude,
+            chunk_size=chunk_size,
+        )
+        return torch.from_numpy(s), torch.from_numpy(i)
+    return _topk_scan_torch(
+        queries,
+        corpus,
+        k,
+        normalize_corpus=normalize_corpus,
+        exclude=exclude,
+        chunk_size=chunk_size,
+    )
+
+
+def _topk_scan_torch(
+    queries: torch.Tensor,
+    corpus: NDArray[Any],
+    k: int,
+    *,
+    normalize_corpus: bool,
+    exclude: NDArray[np.bool_] | None = None,
+    chunk_size: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The accelerator scan: one matrix product and one top-k merge per chunk, in torch."""
     device = queries.device
     m, n = queries.shape[0], corpus.shape[0]
     step = chunk_size or chunk_rows(m)
@@ -84,6 +121,111 @@ def topk_scan(
         best_i = torch.gather(cat_i, 1, pos)
     best_i = best_i.masked_fill(torch.isinf(best_s) & (best_s < 0), -1)
     return best_s, best_i
+
+
+def unit_rows(
+    rows: NDArray[Any], out: NDArray[np.float32], *, name: str = "corpus embeddings", first: int = 0
+) -> NDArray[np.float32]:
+    """``rows`` scaled to unit length into ``out`` (zero rows stay zero, as torch's
+    ``normalize``), raising :class:`NonFiniteError` naming the row if one holds NaN/inf.
+
+    The finiteness check is fused into the norm: a row's squared norm is finite unless
+    the row holds NaN/inf (or overflows, which is then checked exactly).
+    """
+    sq = np.einsum("ij,ij->i", rows, rows)
+    if not np.isfinite(sq).all():
+        bad = ~np.isfinite(rows).all(axis=1)
+        if bad.any():
+            row = first + int(np.flatnonzero(bad)[0])
+            raise NonFiniteError(
+                f"{name} row {row} contains NaN or infinity: remove or re-embed that item"
+            )
+        sq = np.einsum("ij,ij->i", rows.astype(np.float64), rows.astype(np.float64))
+    inv = (1.0 / np.maximum(np.sqrt(sq), 1e-12)).astype(np.float32)
+    np.multiply(rows, inv[:, None], out=out)
+    return out
+
+
+def scan_chunks(
+    queries: NDArray[np.float32],
+    corpus: NDArray[Any],
+    k: int,
+    *,
+    normalize: bool,
+    exclude: NDArray[np.bool_] | None = None,
+    chunk_size: int | None = None,
+    row_offset: int = 0,
+    name: str = "corpus embeddings",
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """CPU top-``k`` scan: ``(scores, rows + row_offset)``, best first (ties: lower row).
+
+    Each chunk is one BLAS product into a reused buffer. After the first ``k`` rows are
+    seen, only scores above a query's current ``k``-th best can enter its list, so a
+    chunk costs one comparison pass plus a merge of the few survivors instead of a full
+    top-k sort. ``exclude`` is a mask over ``corpus`` rows; NaN/inf rows raise.
+    """
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    m, n = q.shape[0], corpus.shape[0]
+    step = max(1, min(n, chunk_size or chunk_rows(m)))
+    best_s = np.full((m, k), -np.inf, dtype=np.float32)
+    best_i = np.full((m, k), -1, dtype=np.int64)
+    unit = np.empty((step, corpus.shape[1]), dtype=np.float32) if normalize else None
+    score_buf = np.empty(m * step, dtype=np.float32)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        c = stop - start
+        rows = np.asarray(corpus[start:stop])
+        if rows.dtype != np.float32:
+            rows = rows.astype(np.float32)
+        if unit is not None:
+            block = unit_rows(rows, unit[:c], name=name, first=row_offset + start)
+        else:
+            block = rows
+        scores = score_buf[: m * c].reshape(m, c)
+        np.matmul(q, block.T, out=scores)
+        if exclude is not None:
+            cols = np.flatnonzero(exclude[start:stop])
+            if len(cols):
+                scores[:, cols] = -np.inf
+        _merge(scores, start + row_offset, best_s, best_i)
+    best_i[np.isneginf(best_s)] = -1
+    return best_s, best_i
+
+
+def _merge(
+    scores: NDArray[np.float32], first: int, best_s: NDArray[np.float32], best_i: NDArray[np.int64]
+) -> None:
+    """Merge one chunk of scores (rows ``first...``) into the running best lists, in place."""
+    m, k = best_s.shape
+    thr = best_s[:, -1]
+    if np.isneginf(thr).any():  # lists not full yet: a dense top-k of this chunk
+        kk = min(k, scores.shape[1])
+        s, i = torch.topk(torch.from_numpy(scores), kk, dim=1)
+        qi = np.repeat(np.arange(m), kk)
+        vals, cols = s.numpy().ravel(), i.numpy().ravel()
+    else:
+        ts = torch.from_numpy(scores)
+        hit = (ts > torch.from_numpy(thr)[:, None]).nonzero().numpy()
+        if len(hit) == 0:
+            return
+        if len(hit) > 4 * m * k:  # a chunk far better than the lists: top-k it instead
+            kk = min(k, scores.shape[1])
+            s, i = torch.topk(ts, kk, dim=1)
+            qi = np.repeat(np.arange(m), kk)
+            vals, cols = s.numpy().ravel(), i.numpy().ravel()
+        else:
+            qi, cols = hit[:, 0], hit[:, 1]
+            vals = scores[qi, cols]
+    all_q = np.concatenate([np.repeat(np.arange(m), k), qi])
+    all_s = np.concatenate([best_s.ravel(), vals])
+    all_r = np.concatenate([best_i.ravel(), cols.astype(np.int64) + first])
+    order = np.lexsort((all_r, -all_s, all_q))
+    sorted_q = all_q[order]
+    starts = np.searchsorted(sorted_q, np.arange(m))
+    rank = np.arange(len(order)) - starts[sorted_q]
+    keep = order[rank < k]
+    best_s[:] = all_s[keep].reshape(m, k)
+    best_i[:] = all_r[keep].reshape(m, k)
 
 
 def exact_search(

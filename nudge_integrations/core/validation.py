@@ -47,23 +47,36 @@ def as_matrix(x: Any, name: str, *, dim: int | None = None, min_rows: int = 0) -
 
 
 def check_finite_nonzero(arr: NDArray[Any], name: str, *, allow_zero: bool = False) -> None:
-    """Raise if any row of ``arr`` holds NaN/inf or (unless allowed) is all zeros."""
+    """Raise if any row of ``arr`` holds NaN/inf or (unless allowed) is all zeros.
+
+    One pass per chunk: a row's squared norm is finite and positive unless the row holds
+    NaN/inf or is all zeros (or over/underflows, which the exact check then settles).
+    """
     for start in range(0, arr.shape[0], _CHECK_CHUNK):
         block = np.asarray(arr[start : start + _CHECK_CHUNK])
-        finite = np.isfinite(block).all(axis=1)
-        if not finite.all():
-            row = start + int(np.flatnonzero(~finite)[0])
-            raise NonFiniteError(
-                f"{name} row {row} contains NaN or infinity: remove or re-embed that item"
+        if block.dtype.kind == "f":
+            sq = np.einsum("ij,ij->i", block, block)
+            if np.isfinite(sq).all() and (allow_zero or (sq > 0).all()):
+                continue
+        _check_block(block, start, name, allow_zero)
+
+
+def _check_block(block: NDArray[Any], start: int, name: str, allow_zero: bool) -> None:
+    """The exact element-wise check of one chunk, naming the first bad row."""
+    finite = np.isfinite(block).all(axis=1)
+    if not finite.all():
+        row = start + int(np.flatnonzero(~finite)[0])
+        raise NonFiniteError(
+            f"{name} row {row} contains NaN or infinity: remove or re-embed that item"
+        )
+    if not allow_zero:
+        zero = ~block.any(axis=1)
+        if zero.any():
+            row = start + int(np.flatnonzero(zero)[0])
+            raise ZeroVectorError(
+                f"{name} row {row} is an all-zero vector, which has no direction: "
+                "re-embed that item or drop it"
             )
-        if not allow_zero:
-            zero = ~block.any(axis=1)
-            if zero.any():
-                row = start + int(np.flatnonzero(zero)[0])
-                raise ZeroVectorError(
-                    f"{name} row {row} is an all-zero vector, which has no direction: "
-                    "re-embed that item or drop it"
-                )
 
 
 def validated_matrix(
