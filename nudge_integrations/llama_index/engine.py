@@ -25,7 +25,9 @@ from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.core.fit_by_id import fit_by_id
 from nudge_integrations.core.params import check_fit_params
+from nudge_integrations.core.sources import is_record_source
 from nudge_integrations.data.chunks import (
     DEFAULT_RULE,
     ChunkRule,
@@ -57,6 +59,7 @@ from nudge_integrations.stores import lifecycle
 from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
 from nudge_integrations.stores.location import LedgerLike, find_ledger
+from nudge_integrations.stores.native_fit import native_inputs
 
 Variant = Literal["N", "M"]
 _STATE = "nudge_engine.json"
@@ -101,13 +104,18 @@ class NudgeFinetuneEngine:
         self._val = None if val_dataset is None else _dataset(val_dataset, "val_dataset")
         self.embed_model: BaseEmbedding = embed_model or Settings.embed_model
         self.variant: Variant = variant
-        self._corpus: Corpus = resolve_corpus(corpus, self._train, self._val)
+        self.native_ = bool(native)
+        self.ledger_: Path | None = None
+        self._source: tuple[Any, dict[str, NDArray[np.float32]]] | None = None
+        if native:
+            self._corpus: Corpus = self._native_corpus(corpus, ledger)
+        else:
+            self._corpus = resolve_corpus(corpus, self._train, self._val)
         self._cache = EmbeddingCache(self.embed_model, show_progress=show_progress)
         self._base: dict[str, NDArray[np.float32]] = dict(self._corpus.stored)
         for note in self._corpus.notes:  # e.g. a store that could not return its vectors
             warnings.warn(note, stacklevel=2)
-        self.ledger_: Path | None = None
-        if isinstance(corpus, VectorStoreIndex):
+        if isinstance(corpus, VectorStoreIndex) and not native:
             self._base_from_ledger(corpus, ledger)
         self._check_judgements()
         if self._val is None and gamma is None and len(self._train) < 2:
@@ -151,7 +159,10 @@ class NudgeFinetuneEngine:
         given = {
             name: src
             for name, src in (
-                ("corpus", corpus), ("nodes", nodes), ("docstore", docstore), ("index", index)
+                ("corpus", corpus),
+                ("nodes", nodes),
+                ("docstore", docstore),
+                ("index", index),
             )
             if src is not None
         }
@@ -194,6 +205,47 @@ class NudgeFinetuneEngine:
                     update={"embedding": self._base[nid].tolist()}
                 )
 
+    def _native_corpus(self, index: Any, ledger: LedgerLike) -> Corpus:
+        """Only the nodes the QA data names, read by id with their base vectors; the
+        store's own search will supply the competitors."""
+        if not isinstance(index, VectorStoreIndex):
+            raise NudgeError(
+                "native=True fits against the vector store behind a VectorStoreIndex: pass "
+                "index=... (or corpus=index)"
+            )
+        store, positions = li_ledger.store_of(index)
+        writer = writer_for(store, positions)
+        if not is_record_source(writer):
+            raise NudgeError(
+                f"{type(store).__name__} has no store-native search in nudge-integrations yet: "
+                "fit without native=True"
+            )
+        sets = [self._train] + ([self._val] if self._val is not None else [])
+        named = list(dict.fromkeys(i for ds in sets for q in ds.query_ids for i in ds.grades(q)))
+        nodes = {n.node_id: n for n in li_ledger.nodes_by_id(index, named)}
+        absent = [i for i in named if i not in nodes]
+        if absent:
+            raise UnknownIdError(
+                f"the QA data names {absent[0]!r}, which is not a node of this index "
+                f"({len(absent)} such ids). A store-native fit needs node ids: mapping "
+                "document ids onto their chunks reads every node, so fit without native=True"
+            )
+        got = native_inputs(
+            li_ledger.text_reader(index), writer, named, ledger, key=li_ledger.index_key(index)
+        )
+        self.ledger_ = got.ledger
+        self._source = (writer, {**got.overrides, **got.vectors})
+        return Corpus({i: nodes[i] for i in named}, stored=got.vectors, notes=[])
+
+    def _whole_corpus(self, what: str) -> None:
+        """Refuse what needs every node after a store-native fit, which read only some."""
+        if self.native_:
+            raise NudgeError(
+                f"{what} needs every node, but this engine was fitted store-native and read "
+                "only the nodes its questions name: apply_to_index(index) and serve from the "
+                "index, or build the engine without native=True"
+            )
+
     # ---------------------------------------------------------------- fitting
     def finetune(self) -> None:
         """Fit NUDGE from the base vectors of the current corpus and QA data."""
@@ -205,7 +257,12 @@ class NudgeFinetuneEngine:
             val_q = self._cache.embed_queries([self._val.queries[q] for q in self._val.query_ids])
             val_args = (val_q, self._judgements(self._val, val_q))
         estimator = self._estimator()
-        estimator.fit(base, train_q, self._judgements(self._train, train_q), *val_args, ids=ids)
+        judged = self._judgements(self._train, train_q)
+        if self._source is not None:
+            writer, known = self._source
+            fit_by_id(estimator, writer, train_q, judged, *val_args, base=known)
+        else:
+            estimator.fit(base, train_q, judged, *val_args, ids=ids)
         self.result_ = estimator.result_
 
     def _judgements(self, ds: QADataset, queries: NDArray[np.float32]) -> list[dict[str, float]]:
@@ -281,6 +338,7 @@ class NudgeFinetuneEngine:
     def finetuned_matrix(self) -> NDArray[np.float32]:
         """Every node's vector after NUDGE as rows in ``node_ids`` order (L2-normalised base
         rows, nudged rows where a node moved)."""
+        self._whole_corpus("finetuned_matrix()")
         return self._result().apply(self.base_embeddings_matrix())
 
     def get_finetuned_corpus_embeddings(self) -> dict[str, list[float]]:
@@ -420,6 +478,7 @@ class NudgeFinetuneEngine:
         All or nothing: everything is checked before the engine changes, and a refit that
         raises restores the corpus, QA data and fit as they were before the call.
         """
+        self._whole_corpus("insert_nodes()")
         if isinstance(nodes, BaseNode | str | bytes) or not isinstance(nodes, Iterable):
             raise NudgeError(
                 f"nodes must be a list of LlamaIndex nodes, not {type(nodes).__name__}: wrap a "
@@ -475,6 +534,7 @@ class NudgeFinetuneEngine:
         All or nothing: an unknown id deletes nothing, and a refit that raises restores the
         corpus, QA data and fit as they were before the call.
         """
+        self._whole_corpus("delete_nodes()")
         if isinstance(node_ids, str | bytes) or not isinstance(node_ids, Iterable):
             raise NudgeError(
                 f"node_ids must be a list of ids, not {type(node_ids).__name__}: wrap a single "
@@ -519,6 +579,7 @@ class NudgeFinetuneEngine:
     # ---------------------------------------------------------------- persistence
     def persist(self, persist_dir: str | Path) -> None:
         """Write nodes, base and nudged vectors, QA data, gamma and settings."""
+        self._whole_corpus("persist()")
         root = Path(persist_dir)
         root.mkdir(parents=True, exist_ok=True)
         docstore = SimpleDocumentStore()
@@ -627,6 +688,7 @@ _OWN_ARGS = (
     "show_progress",
     "ledger",
     "relevant_chunks",
+    "native",
 )
 
 

@@ -39,6 +39,21 @@ def index_key(index: Any) -> str | None:
     return None
 
 
+def nodes_by_id(index: Any, ids: Sequence[str]) -> list[Any]:
+    """The index's nodes of the given ids (from its docstore, else a text-keeping store);
+    absent ids are left out."""
+    store, _ = store_of(index)
+    found: dict[str, Any] = {}
+    if isinstance(index, VectorStoreIndex):
+        got = index.docstore.get_nodes(list(ids), raise_error=False)
+        found = {n.node_id: n for n in got if n is not None}
+    rest = [i for i in ids if i not in found]
+    if rest and getattr(store, "stores_text", False):
+        with contextlib.suppress(NotImplementedError, ValueError, KeyError):
+            found.update({n.node_id: n for n in get_nodes(store, rest) if n is not None})
+    return [found[i] for i in ids if i in found]
+
+
 def text_reader(index: Any) -> TextReader:
     """Reads the current text LlamaIndex embeds for nodes (None where it cannot be read)."""
     store, _ = store_of(index)

@@ -51,6 +51,23 @@ class SimpleWriter:
         for i, vec in vectors.items():
             self.data.embedding_dict[i] = np.asarray(vec, dtype=np.float32).tolist()
 
+    #: The store ranks by exact cosine over every node.
+    exact = True
+
+    def count(self) -> int:
+        return len(self.data.embedding_dict)
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Best node ids per query by cosine, as the store itself ranks."""
+        table = self.data.embedding_dict
+        ids = list(table)
+        if not ids:
+            return [[] for _ in range(len(queries))]
+        mat = np.asarray([table[i] for i in ids], dtype=np.float32)
+        mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+        order = np.argsort(-(np.asarray(queries, np.float32) @ mat.T), axis=1, kind="stable")
+        return [[ids[j] for j in row[:limit]] for row in order]
+
 
 def writer_for(store: Any, position_of: Mapping[str, int] | None = None) -> StoreWriter:
     """The writer for a LlamaIndex vector store, or a clear error for unsupported ones."""

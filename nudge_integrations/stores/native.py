@@ -350,13 +350,15 @@ class QdrantWriter:
             if skip
             else None
         )
+        # local mode always scans every point (and warns that search params do nothing)
+        local = type(getattr(self.client, "_client", None)).__name__ == "QdrantLocal"
         requests = [
             models.QueryRequest(
                 query=np.asarray(q, np.float32).tolist(),
                 limit=max(1, limit),
                 filter=flt,
                 using=self.vector_name or None,
-                params=models.SearchParams(exact=True),
+                params=None if local else models.SearchParams(exact=True),
                 with_payload=False,
             )
             for q in queries

@@ -51,9 +51,7 @@ def test_native_fit_equals_in_memory_and_swaps(
     base = vectors(store)
     with monkeypatch.context() as m:
         _no_bulk_reads(store, m)
-        native = NudgeFitter(embeddings).fit(
-            store, pairs("train"), val=pairs("val"), native=True
-        )
+        native = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"), native=True)
         _same_fit(memory, native)
         assert native.result_.n_records == len(base)
         assert len(native.ids_) < len(base)  # only the named documents were read

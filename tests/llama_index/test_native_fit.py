@@ -1,0 +1,100 @@
+"""Store-native fits (``NudgeFinetuneEngine(..., corpus=index, native=True)``) on real
+stores: only the named nodes are read, competitors come from the store's own search, and
+the result equals the in-memory fit's; swap, refit and revert go through the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from llama_index.core import VectorStoreIndex
+
+from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.errors import NudgeError, UnknownIdError
+from nudge_integrations.llama_index import NudgeFinetuneEngine
+from nudge_integrations.llama_index import corpus as li_corpus
+
+from .conftest import HashEmbedding
+from .test_stores import build, data, store_vectors  # noqa: F401
+
+NATIVE = ["simple", "faiss", "chroma", "milvus", "qdrant"]
+
+
+def _index(kind: str, build: Callable[..., Any], qa: dict[str, Any], model: Any) -> Any:  # noqa: F811
+    if kind == "simple":
+        return VectorStoreIndex(qa["nodes"], embed_model=model), qa
+    return build(kind, "ip")
+
+
+def _engine(index: Any, qa: dict[str, Any], model: Any, **kw: Any) -> NudgeFinetuneEngine:
+    eng = NudgeFinetuneEngine(qa["train"], model, corpus=index, val_dataset=qa["val"], **kw)
+    eng.finetune()
+    return eng
+
+
+def _same(a: NudgeFinetuneEngine, b: NudgeFinetuneEngine) -> None:
+    assert b.gamma_ == pytest.approx(a.gamma_, rel=1e-5, abs=1e-7)
+    da, db = a.nudged_vectors(), b.nudged_vectors()
+    assert sorted(map(str, da)) == sorted(map(str, db))
+    for key, vec in da.items():
+        np.testing.assert_allclose(db[str(key)], vec, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", NATIVE)
+def test_native_engine_equals_in_memory_and_swaps(
+    kind: str,
+    build: Callable[..., Any],  # noqa: F811
+    qa: dict[str, Any],
+    embed_model: HashEmbedding,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index, qa = _index(kind, build, qa, embed_model)
+    ids = [n.node_id for n in qa["nodes"]]
+    base = store_vectors(index, ids)
+    memory = _engine(index, qa, embed_model)
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a store-native fit read every node")
+
+    with monkeypatch.context() as m:
+        m.setattr(li_corpus, "resolve_corpus", boom)
+        native = _engine(index, qa, embed_model, native=True)
+        _same(memory, native)
+        assert len(native.node_ids) < len(ids)
+        with pytest.raises(NudgeError, match="store-native"):
+            native.as_retriever()
+        written = native.apply_to_index(index)
+        again = _engine(index, qa, embed_model, native=True)  # base from the ledger
+    assert sorted(written) == sorted(map(str, native.nudged_vectors()))
+    _same(memory, again)
+    now = store_vectors(index, ids)
+    moved = native.nudged_vectors()
+    for nid in ids:
+        np.testing.assert_allclose(now[nid], moved.get(nid, base[nid]), atol=1e-5)
+    native.revert_index(index)
+    for nid, vec in store_vectors(index, ids).items():
+        np.testing.assert_allclose(vec, base[nid], atol=1e-5)
+
+
+def test_native_engine_nudge_m_and_bad_input(
+    build: Callable[..., Any],  # noqa: F811
+    qa: dict[str, Any],
+    embed_model: HashEmbedding,
+) -> None:
+    index, qa = build("faiss", "ip")
+    memory = _engine(index, qa, embed_model, variant="M")
+    native = _engine(index, qa, embed_model, variant="M", native=True)
+    _same(memory, native)
+    with pytest.raises(NudgeError, match="VectorStoreIndex"):
+        NudgeFinetuneEngine(qa["train"], embed_model, corpus=qa["nodes"], native=True)
+    ds = QADataset.from_any(qa["train"])
+    q = ds.query_ids[0]
+    bad = QADataset(
+        queries=ds.queries,
+        corpus={**ds.corpus, "no-such-node": "x"},
+        relevant_docs={**ds.relevant_docs, q: ["no-such-node"]},
+    )
+    with pytest.raises(UnknownIdError, match="no-such-node"):
+        NudgeFinetuneEngine(bad, embed_model, corpus=index, native=True)
