@@ -170,6 +170,39 @@ class LanceDBWriter:
         got = self.rows(ids, [self.vector_column])
         return {} if got is None else self.vectors_of(got)
 
+    #: Searches bypass any vector index: a flat scan, exact.
+    exact = True
+
+    def count(self) -> int:
+        self._refresh()
+        return int(self.table.count_rows())
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Best ids per query by an exact cosine scan."""
+        return self.nearest_outside(queries, limit, set())
+
+    def nearest_outside(
+        self, queries: NDArray[np.float32], limit: int, skip: set[str]
+    ) -> list[list[str]]:
+        """Best ids per query by an exact cosine scan (the vector index bypassed), ``skip``
+        left out by a filter applied before the search."""
+        self._refresh()
+        where = f"NOT ({id_filter(self.id_column, sorted(skip))})" if skip else None
+        out = []
+        for q in np.asarray(queries, np.float32):
+            search = (
+                self.table.search(q.tolist(), vector_column_name=self.vector_column)
+                .distance_type("cosine")
+                .bypass_vector_index()
+                .select([self.id_column])
+                .limit(max(1, limit))
+            )
+            if where is not None:
+                search = search.where(where, prefilter=True)
+            got = search.to_arrow().column(self.id_column).to_pylist()
+            out.append([str(i) for i in got])
+        return out
+
     def vectors_of(self, got: Any) -> dict[str, NDArray[np.float32]]:
         """Vectors by id from a pyarrow table holding the id and vector columns."""
         keys = [str(k) for k in got.column(self.id_column).to_pylist()]

@@ -160,6 +160,38 @@ class PgVectorWriter:
         )
         return {str(i): _decode(raw) for i, raw in rows}
 
+    #: Searches run with index scans off: a sequential scan, exact.
+    exact = True
+
+    def count(self) -> int:
+        rows = self._query(
+            f"SELECT count(*) FROM {self.table} t WHERE t.{self.vector} IS NOT NULL{self._scope}",
+            self._scope_args,
+        )
+        return int(rows[0][0])
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Best ids per query by exact cosine distance."""
+        return self.nearest_outside(queries, limit, set())
+
+    def nearest_outside(
+        self, queries: NDArray[np.float32], limit: int, skip: set[str]
+    ) -> list[list[str]]:
+        """Best ids per query by cosine distance (``<=>``) over a sequential scan, never an
+        approximate index, ``skip`` left out in the query."""
+        sql = (
+            f"SELECT t.{self.id} FROM {self.table} t WHERE t.{self.vector} IS NOT NULL "
+            f"AND NOT (t.{self.id} = ANY(%s)){self._scope} "
+            f"ORDER BY t.{self.vector} <=> CAST(%s AS vector) LIMIT %s"
+        )
+        out = []
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+            for q in np.asarray(queries, np.float32):
+                args = (sorted(skip), *self._scope_args, _vector_text(q), max(1, limit))
+                out.append([str(r[0]) for r in conn.exec_driver_sql(sql, args).fetchall()])
+        return out
+
     def write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None:
         """One ``UPDATE`` in one transaction: all of the batch is written, or none."""
         if not vectors:

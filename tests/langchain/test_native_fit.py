@@ -17,7 +17,7 @@ from nudge_integrations.langchain.stores import adapter_for
 from .conftest import HashEmbeddings
 from .test_stores import chroma_server, corpus, milvus_client_alias, vectors  # noqa: F401
 
-NATIVE = ["faiss", "chroma", "chroma-server", "milvus", "qdrant"]
+NATIVE = ["faiss", "chroma", "chroma-server", "milvus", "qdrant", "lancedb", "pgvector"]
 
 
 def _no_bulk_reads(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ from nudge_integrations.llama_index import corpus as li_corpus
 from .conftest import HashEmbedding
 from .test_stores import build, data, store_vectors  # noqa: F401
 
-NATIVE = ["simple", "faiss", "chroma", "milvus", "qdrant"]
+NATIVE = ["simple", "faiss", "chroma", "milvus", "qdrant", "lancedb", "pgvector"]
 
 
 def _index(kind: str, build: Callable[..., Any], qa: dict[str, Any], model: Any) -> Any:  # noqa: F811
