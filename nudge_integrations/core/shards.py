@@ -1,0 +1,658 @@
+"""A corpus on disk as a folder of shards: fit against more records than memory holds.
+
+Layout of a shard folder (written by :func:`write_shards`)::
+
+    manifest.json          {"format": "nudge-shards", "version": 1, "dim", "dtype", "count",
+                            "shards": [{"name": "shard-00000", "rows": ...}, ...]}
+    shard-00000.npy        float32 vectors, (rows, dim)
+    shard-00000.ids.npy    the rows' ids as UTF-8 bytes (fixed width)
+    shard-00000.keys.npy   sorted 64-bit hashes of those ids, and
+    shard-00000.order.npy  the row of each hash: an id is found by binary search
+
+Shards are memory-mapped, so reading a record or scanning the corpus costs page cache,
+not anonymous memory. :func:`fit_shards` reads only the records the queries name and
+finds each validation query's untouched competitors in one streamed scan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from nudge_integrations.core.fit import NudgeM, NudgeN
+from nudge_integrations.core.ids import Judgements
+from nudge_integrations.core.sources import relevant_ids
+from nudge_integrations.errors import (
+    DuplicateIdError,
+    EmptyTrainingSetError,
+    NudgeError,
+    ShapeError,
+    UnknownIdError,
+)
+from nudge_integrations.search import scan_chunks
+
+FORMAT = "nudge-shards"
+VERSION = 1
+MANIFEST = "manifest.json"
+#: Rows per shard file written by default (1.5 GB of float32 at d = 384).
+ROWS_PER_SHARD = 1_000_000
+
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+_HEADER_BYTES = 128  # fixed .npy header size, so a shard's shape can be written last
+
+Estimator = TypeVar("Estimator", NudgeN, NudgeM)
+
+
+class ShardError(NudgeError):
+    """A shard folder or one of its shards is missing, malformed or inconsistent."""
+
+
+# ----------------------------------------------------------------------------- ids
+def encode_ids(ids: Iterable[Any]) -> NDArray[np.bytes_]:
+    """Ids as a fixed-width UTF-8 byte array (ids are compared as strings)."""
+    raw = [str(i).encode("utf-8") for i in ids]
+    if any(b"\x00" in r for r in raw):
+        raise ShardError("ids must not contain NUL characters")
+    if not raw:
+        return np.zeros(0, dtype="S1")
+    return np.array(raw, dtype=f"S{max(1, max(len(r) for r in raw))}")
+
+
+def hash_ids(ids: NDArray[np.bytes_]) -> NDArray[np.uint64]:
+    """64-bit FNV-1a of each id's bytes, vectorised over the array (width-independent)."""
+    arr = np.ascontiguousarray(ids)
+    width = arr.dtype.itemsize
+    b = arr.view(np.uint8).reshape(len(arr), width)
+    h = np.full(len(arr), _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(width):
+            col = b[:, j]
+            live = col != 0  # fixed-width padding is NUL; ids hold none
+            h = np.where(live, (h ^ col.astype(np.uint64)) * _FNV_PRIME, h)
+    return h
+
+
+# -------------------------------------------------------------------------- writing
+def _npy_header(rows: int, dim: int) -> bytes:
+    """A version-1 .npy header for ``(rows, dim)`` float32, padded to a fixed size."""
+    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}"
+    body = text.ljust(_HEADER_BYTES - 10 - 1) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body.encode("latin1")
+
+
+class ShardWriter:
+    """Streams vectors and ids into a shard folder, one shard file per ``rows_per_shard``.
+
+    Each block is checked (dimension, finite, non-zero) before it is written, so a folder
+    this writer produced never holds a row the fit would refuse.
+    """
+
+    def __init__(
+        self, folder: str | os.PathLike[str], dim: int, *, rows_per_shard: int = ROWS_PER_SHARD
+    ) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.dim = int(dim)
+        self.rows_per_shard = int(rows_per_shard)
+        if self.rows_per_shard < 1:
+            raise ShardError("rows_per_shard must be at least 1")
+        path = self.folder / MANIFEST
+        if path.exists():
+            self.manifest = _read_manifest(self.folder)
+            if self.manifest["dim"] != self.dim:
+                raise ShardError(
+                    f"{self.folder} holds dimension {self.manifest['dim']} vectors; "
+                    f"cannot add dimension {self.dim}"
+                )
+            self.existing: ShardedCorpus | None = ShardedCorpus(self.folder)
+        else:
+            self.manifest = {
+                "format": FORMAT,
+                "version": VERSION,
+                "dim": self.dim,
+                "dtype": "float32",
+                "count": 0,
+                "shards": [],
+            }
+            self.existing = None
+        self._fh: Any = None
+        self._rows = 0
+        self._ids: list[NDArray[np.bytes_]] = []
+        self._hashes: list[NDArray[np.uint64]] = []
+        self._seen: list[NDArray[np.uint64]] = []  # hashes written by this writer
+
+    def add(self, vectors: Any, ids: Sequence[Any] | NDArray[Any]) -> None:
+        """Append a block of vectors ``(rows, dim)`` with one id per row."""
+        vec = np.asarray(vectors, dtype=np.float32)
+        if vec.ndim != 2 or vec.shape[1] != self.dim:
+            raise ShapeError(f"vectors must be (rows, {self.dim}), got shape {vec.shape}")
+        enc = ids if isinstance(ids, np.ndarray) and ids.dtype.kind == "S" else encode_ids(ids)
+        if len(enc) != len(vec):
+            raise ShapeError(f"{len(vec)} vectors but {len(enc)} ids")
+        sq = np.einsum("ij,ij->i", vec, vec)
+        if not (np.isfinite(sq).all() and (sq > 0).all()):
+            from nudge_integrations.core.validation import check_finite_nonzero
+
+            check_finite_nonzero(vec, "vectors")
+        hashes = hash_ids(enc)
+        self._check_new(enc, hashes)
+        start = 0
+        while start < len(vec):
+            if self._fh is None:
+                self._open()
+            take = min(len(vec) - start, self.rows_per_shard - self._rows)
+            self._fh.write(np.ascontiguousarray(vec[start : start + take]).tobytes())
+            self._ids.append(enc[start : start + take])
+            self._hashes.append(hashes[start : start + take])
+            self._rows += take
+            start += take
+            if self._rows == self.rows_per_shard:
+                self._close_shard()
+
+    def close(self) -> ShardedCorpus:
+        """Finish the last shard, write the manifest, and open the folder for reading."""
+        if self._fh is not None:
+            self._close_shard()
+        self._check_unique()
+        tmp = self.folder / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(self.manifest, indent=1))
+        tmp.replace(self.folder / MANIFEST)
+        return ShardedCorpus(self.folder)
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+        elif self._fh is not None:
+            self._fh.close()
+
+    # ------------------------------------------------------------------ internals
+    def _check_new(self, enc: NDArray[np.bytes_], hashes: NDArray[np.uint64]) -> None:
+        """Refuse ids the folder already holds (duplicates among new ids: at close)."""
+        if self.existing is not None and self.existing.count:
+            rows = self.existing.locate_encoded(enc, hashes)
+            if (rows >= 0).any():
+                i = int(np.flatnonzero(rows >= 0)[0])
+                raise DuplicateIdError(
+                    f"id {enc[i].decode()!r} is already in {self.folder} (row {rows[i]})"
+                )
+        self._seen.append(hashes)
+
+    def _check_unique(self) -> None:
+        """One sort of every new id's hash; equal hashes are compared as ids."""
+        if not self._seen:
+            return
+        hashes = np.concatenate(self._seen)
+        order = np.argsort(hashes, kind="stable")
+        sh = hashes[order]
+        same = np.flatnonzero(sh[1:] == sh[:-1])
+        if not len(same):
+            return
+        new = self.manifest["shards"][self._first_new_shard() :]
+        ids = np.concatenate(
+            [np.load(self.folder / f"{i['name']}.ids.npy", mmap_mode="r") for i in new]
+        )
+        for j in same:
+            if ids[order[j]] == ids[order[j + 1]]:
+                for info in new:  # leave the folder as it was
+                    for suffix in (".npy", ".ids.npy", ".keys.npy", ".order.npy"):
+                        (self.folder / f"{info['name']}{suffix}").unlink(missing_ok=True)
+                raise DuplicateIdError(
+                    f"id {ids[order[j]].decode()!r} appears twice in the ids written; "
+                    "nothing was added"
+                )
+
+    def _first_new_shard(self) -> int:
+        return len(self.existing.shards) if self.existing is not None else 0
+
+    def _open(self) -> None:
+        name = f"shard-{len(self.manifest['shards']):05d}"
+        self._name = name
+        self._fh = open(self.folder / f"{name}.npy", "wb")  # noqa: SIM115 (closed per shard)
+        self._fh.write(_npy_header(0, self.dim))
+        self._rows = 0
+        self._ids, self._hashes = [], []
+
+    def _close_shard(self) -> None:
+        self._fh.seek(0)
+        self._fh.write(_npy_header(self._rows, self.dim))
+        self._fh.close()
+        self._fh = None
+        ids = np.concatenate(self._ids) if self._ids else np.zeros(0, "S1")
+        width = max(1, max((len(i) for i in ids), default=1))
+        ids = ids.astype(f"S{width}")
+        hashes = np.concatenate(self._hashes)
+        order = np.argsort(hashes, kind="stable")
+        np.save(self.folder / f"{self._name}.ids.npy", ids)
+        np.save(self.folder / f"{self._name}.keys.npy", hashes[order])
+        np.save(self.folder / f"{self._name}.order.npy", order.astype(np.int64))
+        self.manifest["shards"].append({"name": self._name, "rows": self._rows})
+        self.manifest["count"] = int(self.manifest["count"]) + self._rows
+        self._ids, self._hashes, self._rows = [], [], 0
+
+
+def write_shards(
+    vectors: Any,
+    ids: Sequence[Any] | NDArray[Any] | None,
+    folder: str | os.PathLike[str],
+    *,
+    rows_per_shard: int = ROWS_PER_SHARD,
+    block_rows: int = 65536,
+) -> ShardedCorpus:
+    """Write ``vectors`` (an array, memmap, or an iterable of ``(rows, d)`` blocks) with
+    their ``ids`` (one per row; ``None``: the row numbers as strings) into ``folder``.
+
+    Into a folder that already holds shards, the new records are appended as new shards
+    (their ids must be new). Returns the folder opened as a :class:`ShardedCorpus`.
+    """
+    if hasattr(vectors, "shape") and len(getattr(vectors, "shape", ())) == 2:
+        arr = vectors
+        blocks: Iterable[Any] = (arr[s : s + block_rows] for s in range(0, len(arr), block_rows))
+        dim = int(arr.shape[1])
+        first: Any = None
+    else:
+        it = iter(vectors)
+        first = np.asarray(next(it), dtype=np.float32)
+        if first.ndim != 2:
+            raise ShapeError(f"each block of vectors must be 2-D, got shape {first.shape}")
+        dim = int(first.shape[1])
+        blocks = _chain(first, it)
+    writer = ShardWriter(folder, dim, rows_per_shard=rows_per_shard)
+    offset = writer.manifest["count"]
+    done = 0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32)
+        if ids is None:
+            keys: Any = np.arange(offset + done, offset + done + len(block)).astype("S")
+        else:
+            keys = ids[done : done + len(block)]
+            if len(keys) != len(block):
+                raise ShapeError(f"fewer ids than vectors (ran out at row {done})")
+        writer.add(block, keys)
+        done += len(block)
+    if ids is not None and len(ids) != done:
+        raise ShapeError(f"{len(ids)} ids for {done} vectors")
+    return writer.close()
+
+
+def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
+    yield first
+    yield from rest
+
+
+# -------------------------------------------------------------------------- reading
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not path.exists():
+        raise ShardError(f"{folder} is not a shard folder: it has no {MANIFEST}")
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ShardError(f"{path} is not readable JSON: {err}") from err
+    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise ShardError(
+            f"{path} is not a {FORMAT} version {VERSION} manifest "
+            f"(format {manifest.get('format')!r}, version {manifest.get('version')!r})"
+        )
+    if manifest.get("dtype") != "float32":
+        raise ShardError(f"{path} says dtype {manifest.get('dtype')!r}; only float32 is read")
+    return manifest
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One shard: its name, rows, and the global row of its first record."""
+
+    name: str
+    rows: int
+    first: int
+
+
+class ShardedCorpus:
+    """A shard folder opened for reading: records by id, and streamed exact scans.
+
+    Opening reads the manifest and each shard's ``.npy`` headers only and checks them
+    (dimension, dtype, row and id counts), naming the shard at fault. Vectors are checked
+    for NaN/inf as they are scanned. Global rows number the records in shard order.
+    It is also a :class:`~nudge_integrations.core.sources.RecordSource` (exact).
+    """
+
+    exact = True
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.manifest = _read_manifest(self.folder)
+        self.dim = int(self.manifest["dim"])
+        shards, first = [], 0
+        for info in self.manifest["shards"]:
+            shard = Shard(str(info["name"]), int(info["rows"]), first)
+            self._check_shard(shard)
+            shards.append(shard)
+            first += shard.rows
+        if first != int(self.manifest["count"]):
+            raise ShardError(
+                f"{self.folder / MANIFEST} counts {self.manifest['count']} records but its "
+                f"shards hold {first}"
+            )
+        self.shards: list[Shard] = shards
+        self.count = first
+        self.firsts = np.asarray([s.first for s in shards], dtype=np.int64)
+        self._vectors: dict[int, NDArray[np.float32]] = {}
+        #: Rows read by id and rows scanned since opening (what a refit costs).
+        self.rows_read = 0
+        self.rows_scanned = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        size = f"{self.count} x {self.dim}, {len(self.shards)} shards"
+        return f"ShardedCorpus({str(self.folder)!r}, {size})"
+
+    # ---------------------------------------------------------------- validation
+    def _check_shard(self, shard: Shard) -> None:
+        where = f"shard {shard.name} in {self.folder}"
+        paths = {
+            suffix: self.folder / f"{shard.name}{suffix}"
+            for suffix in (".npy", ".ids.npy", ".keys.npy", ".order.npy")
+        }
+        for path in paths.values():
+            if not path.exists():
+                raise ShardError(f"{where}: {path.name} is missing")
+        try:
+            vec = np.load(paths[".npy"], mmap_mode="r")
+            ids = np.load(paths[".ids.npy"], mmap_mode="r")
+            keys = np.load(paths[".keys.npy"], mmap_mode="r")
+            order = np.load(paths[".order.npy"], mmap_mode="r")
+        except (OSError, ValueError) as err:
+            raise ShardError(f"{where}: cannot read it as .npy ({err})") from err
+        if vec.dtype != np.float32:
+            raise ShardError(
+                f"{where} holds {vec.dtype} vectors; shards must be float32 "
+                "(convert with .astype(np.float32) and write again)"
+            )
+        if vec.ndim != 2 or vec.shape[1] != self.dim:
+            raise ShardError(
+                f"{where} holds vectors of shape {vec.shape}, but the folder's dimension is "
+                f"{self.dim}: every shard must come from the same embedding model"
+            )
+        if vec.shape[0] != shard.rows:
+            raise ShardError(
+                f"{where} holds {vec.shape[0]} rows but the manifest says {shard.rows}"
+            )
+        if ids.dtype.kind != "S" or ids.shape != (shard.rows,):
+            raise ShardError(
+                f"{where}: its ids file holds {ids.shape} {ids.dtype} values for "
+                f"{shard.rows} rows (one id per row, as bytes, is needed)"
+            )
+        if keys.shape != (shard.rows,) or order.shape != (shard.rows,):
+            raise ShardError(f"{where}: its id index does not match its {shard.rows} rows")
+
+    # ------------------------------------------------------------------- access
+    def vectors(self, shard: int) -> NDArray[np.float32]:
+        """Shard ``shard``'s vectors, memory-mapped read-only."""
+        got = self._vectors.get(shard)
+        if got is None:
+            got = np.load(self.folder / f"{self.shards[shard].name}.npy", mmap_mode="r")
+            self._vectors[shard] = got
+        return got
+
+    def _ids(self, shard: int) -> NDArray[np.bytes_]:
+        ids: NDArray[np.bytes_] = np.load(
+            self.folder / f"{self.shards[shard].name}.ids.npy", mmap_mode="r"
+        )
+        return ids
+
+    def locate(self, ids: Sequence[Any]) -> NDArray[np.int64]:
+        """Global rows of ``ids`` (``-1`` where absent), by binary search of each shard's
+        hash index: no id map of the whole corpus is built."""
+        enc = encode_ids(ids)
+        return self.locate_encoded(enc, hash_ids(enc))
+
+    def locate_encoded(
+        self, enc: NDArray[np.bytes_], hashes: NDArray[np.uint64]
+    ) -> NDArray[np.int64]:
+        """:meth:`locate` for ids already encoded and hashed."""
+        out = np.full(len(enc), -1, dtype=np.int64)
+        for si, shard in enumerate(self.shards):
+            keys = np.load(self.folder / f"{shard.name}.keys.npy", mmap_mode="r")
+            order = np.load(self.folder / f"{shard.name}.order.npy", mmap_mode="r")
+            ids = self._ids(si)
+            lo = np.searchsorted(keys, hashes, "left")
+            hi = np.searchsorted(keys, hashes, "right")
+            for i in np.flatnonzero((hi > lo) & (out < 0)):
+                for p in range(lo[i], hi[i]):
+                    row = int(order[p])
+                    if ids[row] == enc[i]:
+                        out[i] = shard.first + row
+                        break
+        return out
+
+    def shard_of(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Index of the shard holding each global row."""
+        return np.searchsorted(self.firsts, rows, "right") - 1
+
+    def rows(self, rows: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
+        """Vectors of global ``rows`` (in the order given)."""
+        r = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(r), self.dim), dtype=np.float32)
+        where = self.shard_of(r)
+        for si in np.unique(where):
+            pick = np.flatnonzero(where == si)
+            local = r[pick] - self.shards[si].first
+            order = np.argsort(local)
+            out[pick[order]] = self.vectors(int(si))[local[order]]
+        self.rows_read += len(r)
+        return out
+
+    def ids_at(self, rows: Sequence[int] | NDArray[np.int64]) -> list[str]:
+        """String ids of global ``rows``."""
+        r = np.asarray(rows, dtype=np.int64)
+        out: list[str] = [""] * len(r)
+        where = self.shard_of(r)
+        for si in np.unique(where):
+            pick = np.flatnonzero(where == si)
+            got = self._ids(int(si))[r[pick] - self.shards[si].first]
+            for j, key in zip(pick.tolist(), got.tolist(), strict=True):
+                out[j] = key.decode("utf-8")
+        return out
+
+    def blocks(self, rows_per_block: int | None = None) -> list[tuple[int, int, int]]:
+        """The corpus as ``(shard, start, stop)`` row ranges of at most ``rows_per_block``:
+        the unit of work of a distributed scan."""
+        out = []
+        for si, shard in enumerate(self.shards):
+            step = rows_per_block or max(1, shard.rows)
+            out += [(si, s, min(shard.rows, s + step)) for s in range(0, shard.rows, step)]
+        return out
+
+    # --------------------------------------------------------------------- scans
+    def scan_block(
+        self,
+        queries: NDArray[np.float32],
+        k: int,
+        shard: int,
+        start: int,
+        stop: int,
+        exclude_rows: NDArray[np.int64] | None = None,
+        chunk_size: int | None = None,
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Top-``k`` (cosine) of rows ``start:stop`` of one shard, global rows, skipping the
+        sorted global ``exclude_rows``."""
+        info = self.shards[shard]
+        mask = None
+        if exclude_rows is not None and len(exclude_rows):
+            lo, hi = np.searchsorted(exclude_rows, [info.first + start, info.first + stop])
+            if hi > lo:
+                mask = np.zeros(stop - start, dtype=bool)
+                mask[exclude_rows[lo:hi] - info.first - start] = True
+        s, i = scan_chunks(
+            queries,
+            self.vectors(shard)[start:stop],
+            k,
+            normalize=True,
+            exclude=mask,
+            chunk_size=chunk_size,
+            row_offset=info.first + start,
+            name=f"shard {info.name} (global rows from {info.first})",
+        )
+        self.rows_scanned += stop - start
+        return s, i
+
+    def topk(
+        self,
+        queries: NDArray[np.float32],
+        k: int,
+        exclude_rows: NDArray[np.int64] | None = None,
+        chunk_size: int | None = None,
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Exact top-``k`` by cosine over every shard: ``(scores, global rows)``."""
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        ex = None if exclude_rows is None else np.sort(np.asarray(exclude_rows, np.int64))
+        parts = [
+            self.scan_block(q, k, si, 0, shard.rows, ex, chunk_size)
+            for si, shard in enumerate(self.shards)
+            if shard.rows
+        ]
+        return merge_topk(parts, k, len(q))
+
+    # ------------------------------------------------------- RecordSource protocol
+    def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        """Stored vectors of the ``ids`` the folder holds."""
+        rows = self.locate(ids)
+        keep = np.flatnonzero(rows >= 0)
+        vecs = self.rows(rows[keep])
+        return {str(ids[i]): vecs[j] for j, i in enumerate(keep.tolist())}
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Up to ``limit`` ids per query, best first by cosine (one exact scan)."""
+        return self.nearest_outside(queries, limit, ())
+
+    def nearest_outside(
+        self, queries: NDArray[np.float32], limit: int, skip: Iterable[str]
+    ) -> list[list[str]]:
+        """:meth:`nearest` leaving out the ids in ``skip`` (masked inside the scan)."""
+        skip_rows = self.locate(list(skip)) if skip else np.zeros(0, np.int64)
+        _, rows = self.topk(queries, limit, skip_rows[skip_rows >= 0])
+        flat = rows[rows >= 0]
+        names = iter(self.ids_at(flat))
+        return [[next(names) for r in per if r >= 0] for per in rows]
+
+
+def merge_topk(
+    parts: Sequence[tuple[NDArray[np.float32], NDArray[np.int64]]], k: int, m: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Merge per-block top-``k`` lists into one, best first, ties to the lower row."""
+    if not parts:
+        return np.full((m, k), -np.inf, np.float32), np.full((m, k), -1, np.int64)
+    s = np.concatenate([p[0] for p in parts], axis=1)
+    r = np.concatenate([p[1] for p in parts], axis=1)
+    r_key = np.where(r < 0, np.iinfo(np.int64).max, r)
+    order = np.lexsort((r_key, -s), axis=1)[:, :k]
+    best_s = np.take_along_axis(s, order, axis=1)
+    best_r = np.take_along_axis(r, order, axis=1)
+    if best_s.shape[1] < k:
+        pad = k - best_s.shape[1]
+        best_s = np.pad(best_s, ((0, 0), (0, pad)), constant_values=-np.inf)
+        best_r = np.pad(best_r, ((0, 0), (0, pad)), constant_values=-1)
+    best_r[np.isneginf(best_s)] = -1
+    return best_s.astype(np.float32), best_r.astype(np.int64)
+
+
+# ------------------------------------------------------------------------------ fit
+class GlobalTopK(Protocol):
+    """What :class:`ShardCompetitors` needs: exact top-k over global rows."""
+
+    def topk(
+        self, queries: NDArray[np.float32], k: int, exclude_rows: NDArray[np.int64] | None = None
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]: ...
+
+
+class ShardCompetitors:
+    """A :class:`~nudge_integrations.core.competitors.CompetitorSource` over a sharded
+    scan: the fit's local rows are ``global_rows``; competitors outside them get row -1.
+
+    Scores come from the scan itself (no read-back), so the fit makes exactly one pass.
+    """
+
+    def __init__(self, engine: GlobalTopK, global_rows: NDArray[np.int64]) -> None:
+        self.engine = engine
+        self.global_rows = np.asarray(global_rows, dtype=np.int64)
+        self._sorted = np.argsort(self.global_rows)
+
+    def topk(
+        self, queries: torch.Tensor, k: int, exclude: NDArray[np.bool_]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        q = queries.detach().cpu().numpy().astype(np.float32)
+        s, g = self.engine.topk(q, k, np.sort(self.global_rows[exclude]))
+        gs = self.global_rows[self._sorted]
+        pos = np.clip(np.searchsorted(gs, g), 0, max(0, len(gs) - 1))
+        found = (g >= 0) & (len(gs) > 0) & (gs[pos] == g) if len(gs) else np.zeros_like(g, bool)
+        local = np.where(found, self._sorted[pos] if len(gs) else -1, -1)
+        dev = queries.device
+        return torch.from_numpy(s).to(dev), torch.from_numpy(local.astype(np.int64)).to(dev)
+
+
+def _renamed(rel: Any, rename: Mapping[Any, str]) -> Any:
+    if isinstance(rel, Mapping):
+        return {rename.get(k, k): g for k, g in rel.items()}
+    if isinstance(rel, str | bytes) or not isinstance(rel, Sequence | np.ndarray):
+        return rel
+    return [rename.get(k, k) for k in rel]
+
+
+def fit_shards(
+    estimator: Estimator,
+    corpus: ShardedCorpus | str | os.PathLike[str],
+    train_queries: Any,
+    train_relevant: Sequence[Judgements],
+    val_queries: Any = None,
+    val_relevant: Sequence[Judgements] | None = None,
+    *,
+    engine: GlobalTopK | None = None,
+) -> Estimator:
+    """Fit ``estimator`` on a shard folder; judgements name records by id.
+
+    Reads the named records (touched and validation-relevant) by id and finds the
+    untouched competitors in one streamed scan (``engine``: the corpus itself, or a
+    distributed scan such as :class:`nudge_integrations.ray_engine.RayScan`). The result
+    holds string ids, the moved vectors, and ``rows`` as global rows of the folder. Gamma
+    and vectors equal the in-memory fit over the same vectors.
+    """
+    shards = corpus if isinstance(corpus, ShardedCorpus) else ShardedCorpus(corpus)
+    keys: list[Hashable] = relevant_ids(list(train_relevant) + list(val_relevant or []))
+    if not keys:
+        raise EmptyTrainingSetError(
+            "no query names a relevant record: NUDGE needs training queries with judgements"
+        )
+    ids = [str(k) for k in keys]
+    rows = shards.locate(ids)
+    if (rows < 0).any():
+        bad = keys[int(np.flatnonzero(rows < 0)[0])]
+        raise UnknownIdError(
+            f"a query refers to record id {bad!r}, which {shards.folder} does not hold "
+            f"({int((rows < 0).sum())} such ids): fix the id or add that record"
+        )
+    local = shards.rows(rows)
+    rename = {k: str(k) for k in keys}
+    train = [_renamed(r, rename) for r in train_relevant]
+    val = None if val_relevant is None else [_renamed(r, rename) for r in val_relevant]
+    competitors = ShardCompetitors(engine or shards, rows)
+    estimator.fit(local, train_queries, train, val_queries, val, ids=ids, competitors=competitors)
+    result = estimator.result_
+    estimator.result_ = dataclasses.replace(
+        result, rows=rows[np.asarray(result.rows, dtype=np.int64)], n_records=len(shards)
+    )
+    return estimator
