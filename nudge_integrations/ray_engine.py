@@ -1,0 +1,183 @@
+"""The competitor scan of a shard folder on Ray: Ray Data over row blocks, merge on the driver.
+
+Each block of a shard folder (a row range of one shard) is one Ray Data row; ``map_batches``
+computes that block's exact top-k for the validation queries (the same code as the local
+scan), and the driver merges the per-block lists. The touched set, the gamma search and
+the result stay on the driver, so only the queries go out and ``blocks x queries x k``
+scores come back. Needs the optional extra ``ray`` (``pip install
+'nudge-integrations[ray]'``); nothing else in the package imports Ray.
+
+Every worker must see the shard folder at the same path (a local disk in a one-machine
+Ray, shared storage such as NFS in a cluster)::
+
+    import ray
+    ray.init(address="ray://head:10001")   # or ray.init(num_cpus=2) on one machine
+    est = fit_ray(NudgeN(), "/mnt/shards", train_q, train_rel, val_q, val_rel)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nudge_integrations.core.fit import NudgeM, NudgeN
+from nudge_integrations.core.ids import Judgements
+from nudge_integrations.core.shards import ShardedCorpus, fit_shards, merge_topk
+from nudge_integrations.errors import NudgeError
+
+Estimator = TypeVar("Estimator", NudgeN, NudgeM)
+
+#: Rows per Ray task by default (about 380 MB of float32 at d = 384).
+ROWS_PER_BLOCK = 250_000
+
+_OPEN: dict[str, ShardedCorpus] = {}  # per worker process: folders already checked
+
+
+def _ray() -> Any:
+    try:
+        import ray
+        import ray.data
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise NudgeError(
+            "the Ray engine needs Ray Data: pip install 'nudge-integrations[ray]'"
+        ) from err
+    return ray
+
+
+def _scan_batch(
+    batch: dict[str, NDArray[Any]],
+    *,
+    folder: str,
+    queries: NDArray[np.float32],
+    k: int,
+    exclude: NDArray[np.int64],
+    chunk_size: int | None,
+    crash_flag: str | None,
+    always_fail: bool,
+) -> dict[str, NDArray[Any]]:
+    """One Ray Data batch of blocks: each block's top-k, run inside a worker."""
+    if always_fail:
+        raise RuntimeError("injected failure in a scan task")
+    if crash_flag and os.path.exists(crash_flag):
+        os.unlink(crash_flag)
+        os._exit(1)  # the worker dies mid-scan, as a lost node would
+    corpus = _OPEN.get(folder)
+    if corpus is None:
+        corpus = _OPEN[folder] = ShardedCorpus(folder)
+    scores, rows = [], []
+    for si, a, b in zip(batch["shard"], batch["start"], batch["stop"], strict=True):
+        s, r = corpus.scan_block(queries, k, int(si), int(a), int(b), exclude, chunk_size)
+        scores.append(s)
+        rows.append(r)
+    return {"block": batch["block"], "scores": np.stack(scores), "rows": np.stack(rows)}
+
+
+class RayScan:
+    """Exact top-k over a shard folder, one Ray task per block of ``rows_per_block`` rows.
+
+    Plugs into :func:`~nudge_integrations.core.shards.fit_shards` as its ``engine``.
+    A task lost with its worker is retried by Ray (``max_retries``); a task that raises,
+    or a block missing from the answer, fails the whole scan with a :class:`NudgeError`,
+    so a fit never sees a partial competitor list.
+    """
+
+    def __init__(
+        self,
+        corpus: ShardedCorpus | str | os.PathLike[str],
+        *,
+        rows_per_block: int = ROWS_PER_BLOCK,
+        max_retries: int = 3,
+        chunk_size: int | None = None,
+    ) -> None:
+        self.corpus = corpus if isinstance(corpus, ShardedCorpus) else ShardedCorpus(corpus)
+        self.rows_per_block = int(rows_per_block)
+        self.max_retries = int(max_retries)
+        self.chunk_size = chunk_size
+        # test hooks: a flag file whose first finder crashes its worker; a failing task
+        self._crash_flag: str | None = None
+        self._always_fail = False
+
+    def topk(
+        self, queries: NDArray[np.float32], k: int, exclude_rows: NDArray[np.int64] | None = None
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """``(scores, global rows)`` of the best ``k`` records per query outside
+        ``exclude_rows``, exactly as :meth:`ShardedCorpus.topk`."""
+        ray = _ray()
+        if not ray.is_initialized():
+            ray.init()
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        ex = np.sort(np.asarray(exclude_rows if exclude_rows is not None else [], np.int64))
+        blocks = self.corpus.blocks(self.rows_per_block)
+        if not blocks:
+            return merge_topk([], k, len(q))
+        items = [
+            {"block": i, "shard": si, "start": a, "stop": b} for i, (si, a, b) in enumerate(blocks)
+        ]
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        retries = self.max_retries
+        ds = ray.data.from_items(items, override_num_blocks=len(items))
+        mapped = ds.map_batches(
+            _scan_batch,
+            batch_size=1,
+            batch_format="numpy",
+            fn_kwargs={
+                "folder": str(Path(self.corpus.folder).resolve()),
+                "queries": q,
+                "k": int(k),
+                "exclude": ex,
+                "chunk_size": self.chunk_size,
+                "crash_flag": self._crash_flag,
+                "always_fail": self._always_fail,
+            },
+            num_cpus=1,
+            ray_remote_args_fn=lambda: {"max_retries": retries, "retry_exceptions": False},
+        )
+        best = merge_topk([], k, len(q))
+        seen = np.zeros(len(blocks), dtype=np.int64)
+        try:
+            for batch in mapped.iter_batches(batch_size=None, batch_format="numpy"):
+                seen[batch["block"]] += 1
+                parts = [best, *zip(batch["scores"], batch["rows"], strict=True)]
+                best = merge_topk(parts, k, len(q))  # streamed: memory stays m x k
+        except Exception as err:  # Ray wraps task errors in its own types
+            raise NudgeError(
+                f"the Ray scan of {self.corpus.folder} failed, so no result is returned: "
+                f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            ) from err
+        if not (seen == 1).all():
+            bad = int(np.flatnonzero(seen != 1)[0])
+            raise NudgeError(
+                f"the Ray scan returned block {bad} {int(seen[bad])} times (expected once): "
+                "refusing a partial or duplicated result"
+            )
+        self.corpus.rows_scanned += self.corpus.count
+        return best
+
+
+def fit_ray(
+    estimator: Estimator,
+    corpus: ShardedCorpus | str | os.PathLike[str],
+    train_queries: Any,
+    train_relevant: Sequence[Judgements],
+    val_queries: Any = None,
+    val_relevant: Sequence[Judgements] | None = None,
+    *,
+    rows_per_block: int = ROWS_PER_BLOCK,
+    max_retries: int = 3,
+) -> Estimator:
+    """:func:`~nudge_integrations.core.shards.fit_shards` with the competitor scan on Ray.
+
+    Starts a local Ray when none is running (call ``ray.init(address=...)`` first to
+    use a cluster). Gamma and vectors equal the local fit over the same folder.
+    """
+    shards = corpus if isinstance(corpus, ShardedCorpus) else ShardedCorpus(corpus)
+    engine = RayScan(shards, rows_per_block=rows_per_block, max_retries=max_retries)
+    return fit_shards(
+        estimator, shards, train_queries, train_relevant, val_queries, val_relevant, engine=engine
+    )
