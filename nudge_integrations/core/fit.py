@@ -63,6 +63,7 @@ class _Nudge:
         random_state: int = 0,
         refit: bool = True,
         chunk_size: int | None = None,
+        refit_with_validation: bool = False,
     ) -> None:
         self.gamma = gamma
         self.gammas = gammas
@@ -74,6 +75,7 @@ class _Nudge:
         self.random_state = random_state
         self.refit = refit
         self.chunk_size = chunk_size
+        self.refit_with_validation = refit_with_validation
 
     # ------------------------------------------------------------------ public API
     def get_params(self) -> dict[str, Any]:
@@ -125,6 +127,12 @@ class _Nudge:
         are row numbers. Without a validation set, a deterministic ``validation_fraction``
         of the training queries is held out to choose gamma (unless ``gamma`` is fixed),
         and with ``refit`` the final nudge then uses all training queries.
+
+        ``refit_with_validation=True`` (off by default: the reference nudges with the
+        training queries alone) makes the final nudge use the training *and* the given
+        validation queries, at the gamma chosen on validation (or the fixed one). On
+        SciFact it lifts test NDCG@10 from 0.840 to 0.857 (NUDGE-N) and 0.784 to 0.806
+        (NUDGE-M); see docs/paper-comparison.md. The adapters turn it on by default.
         """
         metric = self._check_params()
         corpus = as_matrix(embeddings, "corpus embeddings", min_rows=1)
@@ -183,6 +191,16 @@ class _Nudge:
                 baseline, best = curve.get(0.0), curve.get(gamma)
             if source == "split" and self.refit:
                 rows, geometry = self._geometry(corpus, q_train, train, device)
+            elif source == "given" and self.refit_with_validation:
+                # --- improvement (switchable): nudge with every labelled query ---
+                assert q_val is not None and val is not None
+                rows, geometry = self._geometry(
+                    corpus, np.vstack([q_train, q_val]), _concat_pairs(train, val), device
+                )
+                notes.append(
+                    "refit_with_validation: the final nudge used the training and validation "
+                    f"queries ({q_train.shape[0]} + {q_val.shape[0]}) at gamma={gamma:.4g}"
+                )
             vectors = geometry.vectors(gamma)
             moved = (vectors != geometry.e).any(dim=1).cpu().numpy()
         moved_rows = rows[moved]
@@ -314,6 +332,16 @@ class _Nudge:
         competitors: CompetitorSource,
     ) -> tuple[float, dict[float, float]]:
         raise NotImplementedError
+
+
+def _concat_pairs(first: Pairs, second: Pairs) -> Pairs:
+    """``first``'s judgements then ``second``'s, its queries numbered after ``first``'s."""
+    return Pairs(
+        np.concatenate([first.query, second.query + first.n_queries]),
+        np.concatenate([first.row, second.row]),
+        np.concatenate([first.gain, second.gain]),
+        first.n_queries + second.n_queries,
+    )
 
 
 def _pick(gammas: Sequence[float], scores: NDArray[np.float64]) -> tuple[float, dict[float, float]]:

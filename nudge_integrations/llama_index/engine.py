@@ -72,6 +72,11 @@ class NudgeFinetuneEngine:
     ``get_finetuned_corpus_embeddings()`` the nudged vectors by node id; ``as_index()``,
     ``as_retriever()`` and ``nudged_nodes()`` put them to use. Every fit starts from the
     base vectors, so growing, shrinking and re-fitting never compounds nudges.
+
+    With a ``val_dataset``, the final nudge uses the training and validation queries at
+    the gamma chosen on validation (``refit_with_validation=True``, measured better on
+    SciFact: docs/paper-comparison.md); pass ``refit_with_validation=False`` for the
+    reference's behaviour (training queries only).
     """
 
     def __init__(
@@ -95,7 +100,14 @@ class NudgeFinetuneEngine:
             raise NudgeError(f"variant must be 'N' or 'M', got {variant!r}")
         self.relevant_chunks: ChunkRule = check_rule(relevant_chunks)
         self.fit_params: dict[str, Any] = check_fit_params(
-            {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params},
+            {
+                "gamma": gamma,
+                "metric": metric,
+                "k": k,
+                "device": device,
+                "refit_with_validation": True,  # measured better; False: the reference
+                **fit_params,
+            },
             variant,
             "NudgeFinetuneEngine",
             _OWN_ARGS,

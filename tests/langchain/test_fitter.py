@@ -34,7 +34,7 @@ def test_fit_matches_the_core(qa: dict[str, Any], embeddings: HashEmbeddings) ->
     ids = [d.id for d in qa["docs"]]
     base = np.stack([hash_embed(d.page_content) for d in qa["docs"]])
     tr, va = qa["train"], qa["val"]
-    core = NudgeN().fit(
+    core = NudgeN(refit_with_validation=True).fit(  # the adapters' default
         base,
         np.stack([hash_embed(tr.queries[q]) for q in tr.query_ids]),
         tr.judgements(),

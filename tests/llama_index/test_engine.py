@@ -31,7 +31,7 @@ def test_engine_matches_the_core_on_the_same_vectors(
     ids = [n.node_id for n in qa["nodes"]]
     base = np.stack([embed_model.get_text_embedding(n.get_content("embed")) for n in qa["nodes"]])
     tr, va = qa["train"], qa["val"]
-    core = NudgeN().fit(
+    core = NudgeN(refit_with_validation=True).fit(  # the adapters' default
         base,
         np.stack([embed_model.get_query_embedding(tr.queries[q]) for q in tr.query_ids]),
         tr.judgements(),
