@@ -1,0 +1,32 @@
+"""Smoke test of the paper-comparison benchmark (a few queries, no full fine-tune)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_paper_benchmark_smoke(tmp_path: Path) -> None:
+    from benchmarks.paper import data, run
+
+    if not data.available():
+        pytest.skip(f"SciFact data not found under {data.SHARED_DATA} (../shared is absent)")
+    out = tmp_path / "paper.json"
+    res = run.main(["--smoke", "--json", str(out), "--docs", str(tmp_path / "docs")])
+    assert json.loads(out.read_text())["limit_queries"] == res["limit_queries"]
+    names = [r["method"] for r in res["main"]]
+    assert names[0] == "no fine-tuning" and "linear query adapter" in names
+    assert "nudge-ft 0.1.2 NUDGE-N" in names and "adapter + NUDGE-N" in names
+    ours = {r["method"]: r["metrics"]["test"]["ndcg@10"] for r in res["main"]}
+    assert ours["NUDGE-N"] == pytest.approx(ours["nudge-ft 0.1.2 NUDGE-N"], abs=1e-3)
+    assert {r["verdict"] for r in res["improvements"]} <= {"baseline", "kept", "lost"}
+    page = (tmp_path / "docs" / "paper-comparison.md").read_text()
+    assert "Smoke run" in page and "## Records inserted after the fit" in page
+    assert (tmp_path / "docs" / "img" / "paper-ood.png").is_file()
