@@ -94,6 +94,7 @@ class NudgeFinetuneEngine:
         show_progress: bool = False,
         ledger: LedgerLike = None,
         relevant_chunks: ChunkRule = DEFAULT_RULE,
+        native: bool = False,
         **fit_params: Any,
     ) -> None:
         if variant not in ("N", "M"):
