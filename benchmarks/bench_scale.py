@@ -1,4 +1,4 @@
-"""Scale benchmark: fits over 1M and 10M records in memory, memory-mapped, on Ray, and from stores.
+"""Scale benchmark: fits over 1M and 10M records in memory, memory-mapped, from shards and on Ray.
 
 The data come from ``bench_fit.make_problem``'s generator (same seed, same random stream),
 written chunk by chunk into a shard folder (one shard, so the memmap case can map the
@@ -163,23 +163,12 @@ def floor_faiss(x: np.ndarray, vq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d, i
 
 
-def store_case(name: str, folder: Path) -> dict[str, Any]:
-    """SLOT for the store-native rows (Milvus Lite, Qdrant local at 1M), to be filled with
-    the lead's ``nudge_integrations.stores`` writers: load the store (timed apart), then
-    ``fit_by_id(NudgeN(), writer, ...)`` with the same queries and ids ``str(row)``."""
-    raise NotImplementedError(
-        f"store case {name!r}: waiting for nudge_integrations.stores MilvusWriter/QdrantWriter"
-    )
-
-
 def run_case(name: str, folder: Path) -> dict[str, Any]:
     """One case, in this (fresh) process."""
     tq, tr, vq, vr = load_queries(folder)
     base = rss_anon()
     out: dict[str, Any] = {"case": name, "baseline_anon_gb": base / GB}
     path = folder / "shard-00000.npy"
-    if name.startswith("store-"):
-        return {**out, **store_case(name, folder)}
     if name.endswith("-mem") or name.startswith("mem-"):
         x: np.ndarray = np.load(path)  # the whole corpus in anonymous memory
     else:

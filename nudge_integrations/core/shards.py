@@ -17,300 +17,53 @@ finds each validation query's untouched competitors in one streamed scan.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from nudge_integrations.core.fit import NudgeM, NudgeN
+from nudge_integrations.core.fit_by_id import Estimator, _renamed
 from nudge_integrations.core.ids import Judgements
+from nudge_integrations.core.shard_writer import (
+    FORMAT,
+    MANIFEST,
+    ROWS_PER_SHARD,
+    VERSION,
+    ShardError,
+    ShardWriter,
+    _read_manifest,
+    encode_ids,
+    hash_ids,
+    write_shards,
+)
 from nudge_integrations.core.sources import relevant_ids
 from nudge_integrations.errors import (
-    DuplicateIdError,
     EmptyTrainingSetError,
-    NudgeError,
-    ShapeError,
     UnknownIdError,
 )
 from nudge_integrations.search import scan_chunks
 
-FORMAT = "nudge-shards"
-VERSION = 1
-MANIFEST = "manifest.json"
-#: Rows per shard file written by default (1.5 GB of float32 at d = 384).
-ROWS_PER_SHARD = 1_000_000
-
-_FNV_OFFSET = np.uint64(14695981039346656037)
-_FNV_PRIME = np.uint64(1099511628211)
-_HEADER_BYTES = 128  # fixed .npy header size, so a shard's shape can be written last
-
-Estimator = TypeVar("Estimator", NudgeN, NudgeM)
-
-
-class ShardError(NudgeError):
-    """A shard folder or one of its shards is missing, malformed or inconsistent."""
-
-
-# ----------------------------------------------------------------------------- ids
-def encode_ids(ids: Iterable[Any]) -> NDArray[np.bytes_]:
-    """Ids as a fixed-width UTF-8 byte array (ids are compared as strings)."""
-    raw = [str(i).encode("utf-8") for i in ids]
-    if any(b"\x00" in r for r in raw):
-        raise ShardError("ids must not contain NUL characters")
-    if not raw:
-        return np.zeros(0, dtype="S1")
-    return np.array(raw, dtype=f"S{max(1, max(len(r) for r in raw))}")
-
-
-def hash_ids(ids: NDArray[np.bytes_]) -> NDArray[np.uint64]:
-    """64-bit FNV-1a of each id's bytes, vectorised over the array (width-independent)."""
-    arr = np.ascontiguousarray(ids)
-    width = arr.dtype.itemsize
-    b = arr.view(np.uint8).reshape(len(arr), width)
-    h = np.full(len(arr), _FNV_OFFSET, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(width):
-            col = b[:, j]
-            live = col != 0  # fixed-width padding is NUL; ids hold none
-            h = np.where(live, (h ^ col.astype(np.uint64)) * _FNV_PRIME, h)
-    return h
-
-
-# -------------------------------------------------------------------------- writing
-def _npy_header(rows: int, dim: int) -> bytes:
-    """A version-1 .npy header for ``(rows, dim)`` float32, padded to a fixed size."""
-    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}"
-    body = text.ljust(_HEADER_BYTES - 10 - 1) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body.encode("latin1")
-
-
-class ShardWriter:
-    """Streams vectors and ids into a shard folder, one shard file per ``rows_per_shard``.
-
-    Each block is checked (dimension, finite, non-zero) before it is written, so a folder
-    this writer produced never holds a row the fit would refuse.
-    """
-
-    def __init__(
-        self, folder: str | os.PathLike[str], dim: int, *, rows_per_shard: int = ROWS_PER_SHARD
-    ) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.dim = int(dim)
-        self.rows_per_shard = int(rows_per_shard)
-        if self.rows_per_shard < 1:
-            raise ShardError("rows_per_shard must be at least 1")
-        path = self.folder / MANIFEST
-        if path.exists():
-            self.manifest = _read_manifest(self.folder)
-            if self.manifest["dim"] != self.dim:
-                raise ShardError(
-                    f"{self.folder} holds dimension {self.manifest['dim']} vectors; "
-                    f"cannot add dimension {self.dim}"
-                )
-            self.existing: ShardedCorpus | None = ShardedCorpus(self.folder)
-        else:
-            self.manifest = {
-                "format": FORMAT,
-                "version": VERSION,
-                "dim": self.dim,
-                "dtype": "float32",
-                "count": 0,
-                "shards": [],
-            }
-            self.existing = None
-        self._fh: Any = None
-        self._rows = 0
-        self._ids: list[NDArray[np.bytes_]] = []
-        self._hashes: list[NDArray[np.uint64]] = []
-        self._seen: list[NDArray[np.uint64]] = []  # hashes written by this writer
-
-    def add(self, vectors: Any, ids: Sequence[Any] | NDArray[Any]) -> None:
-        """Append a block of vectors ``(rows, dim)`` with one id per row."""
-        vec = np.asarray(vectors, dtype=np.float32)
-        if vec.ndim != 2 or vec.shape[1] != self.dim:
-            raise ShapeError(f"vectors must be (rows, {self.dim}), got shape {vec.shape}")
-        enc = ids if isinstance(ids, np.ndarray) and ids.dtype.kind == "S" else encode_ids(ids)
-        if len(enc) != len(vec):
-            raise ShapeError(f"{len(vec)} vectors but {len(enc)} ids")
-        sq = np.einsum("ij,ij->i", vec, vec)
-        if not (np.isfinite(sq).all() and (sq > 0).all()):
-            from nudge_integrations.core.validation import check_finite_nonzero
-
-            check_finite_nonzero(vec, "vectors")
-        hashes = hash_ids(enc)
-        self._check_new(enc, hashes)
-        start = 0
-        while start < len(vec):
-            if self._fh is None:
-                self._open()
-            take = min(len(vec) - start, self.rows_per_shard - self._rows)
-            self._fh.write(np.ascontiguousarray(vec[start : start + take]).tobytes())
-            self._ids.append(enc[start : start + take])
-            self._hashes.append(hashes[start : start + take])
-            self._rows += take
-            start += take
-            if self._rows == self.rows_per_shard:
-                self._close_shard()
-
-    def close(self) -> ShardedCorpus:
-        """Finish the last shard, write the manifest, and open the folder for reading."""
-        if self._fh is not None:
-            self._close_shard()
-        self._check_unique()
-        tmp = self.folder / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=1))
-        tmp.replace(self.folder / MANIFEST)
-        return ShardedCorpus(self.folder)
-
-    def __enter__(self) -> ShardWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            self.close()
-        elif self._fh is not None:
-            self._fh.close()
-
-    # ------------------------------------------------------------------ internals
-    def _check_new(self, enc: NDArray[np.bytes_], hashes: NDArray[np.uint64]) -> None:
-        """Refuse ids the folder already holds (duplicates among new ids: at close)."""
-        if self.existing is not None and self.existing.count:
-            rows = self.existing.locate_encoded(enc, hashes)
-            if (rows >= 0).any():
-                i = int(np.flatnonzero(rows >= 0)[0])
-                raise DuplicateIdError(
-                    f"id {enc[i].decode()!r} is already in {self.folder} (row {rows[i]})"
-                )
-        self._seen.append(hashes)
-
-    def _check_unique(self) -> None:
-        """One sort of every new id's hash; equal hashes are compared as ids."""
-        if not self._seen:
-            return
-        hashes = np.concatenate(self._seen)
-        order = np.argsort(hashes, kind="stable")
-        sh = hashes[order]
-        same = np.flatnonzero(sh[1:] == sh[:-1])
-        if not len(same):
-            return
-        new = self.manifest["shards"][self._first_new_shard() :]
-        ids = np.concatenate(
-            [np.load(self.folder / f"{i['name']}.ids.npy", mmap_mode="r") for i in new]
-        )
-        for j in same:
-            if ids[order[j]] == ids[order[j + 1]]:
-                for info in new:  # leave the folder as it was
-                    for suffix in (".npy", ".ids.npy", ".keys.npy", ".order.npy"):
-                        (self.folder / f"{info['name']}{suffix}").unlink(missing_ok=True)
-                raise DuplicateIdError(
-                    f"id {ids[order[j]].decode()!r} appears twice in the ids written; "
-                    "nothing was added"
-                )
-
-    def _first_new_shard(self) -> int:
-        return len(self.existing.shards) if self.existing is not None else 0
-
-    def _open(self) -> None:
-        name = f"shard-{len(self.manifest['shards']):05d}"
-        self._name = name
-        self._fh = open(self.folder / f"{name}.npy", "wb")  # noqa: SIM115 (closed per shard)
-        self._fh.write(_npy_header(0, self.dim))
-        self._rows = 0
-        self._ids, self._hashes = [], []
-
-    def _close_shard(self) -> None:
-        self._fh.seek(0)
-        self._fh.write(_npy_header(self._rows, self.dim))
-        self._fh.close()
-        self._fh = None
-        ids = np.concatenate(self._ids) if self._ids else np.zeros(0, "S1")
-        width = max(1, max((len(i) for i in ids), default=1))
-        ids = ids.astype(f"S{width}")
-        hashes = np.concatenate(self._hashes)
-        order = np.argsort(hashes, kind="stable")
-        np.save(self.folder / f"{self._name}.ids.npy", ids)
-        np.save(self.folder / f"{self._name}.keys.npy", hashes[order])
-        np.save(self.folder / f"{self._name}.order.npy", order.astype(np.int64))
-        self.manifest["shards"].append({"name": self._name, "rows": self._rows})
-        self.manifest["count"] = int(self.manifest["count"]) + self._rows
-        self._ids, self._hashes, self._rows = [], [], 0
-
-
-def write_shards(
-    vectors: Any,
-    ids: Sequence[Any] | NDArray[Any] | None,
-    folder: str | os.PathLike[str],
-    *,
-    rows_per_shard: int = ROWS_PER_SHARD,
-    block_rows: int = 65536,
-) -> ShardedCorpus:
-    """Write ``vectors`` (an array, memmap, or an iterable of ``(rows, d)`` blocks) with
-    their ``ids`` (one per row; ``None``: the row numbers as strings) into ``folder``.
-
-    Into a folder that already holds shards, the new records are appended as new shards
-    (their ids must be new). Returns the folder opened as a :class:`ShardedCorpus`.
-    """
-    if hasattr(vectors, "shape") and len(getattr(vectors, "shape", ())) == 2:
-        arr = vectors
-        blocks: Iterable[Any] = (arr[s : s + block_rows] for s in range(0, len(arr), block_rows))
-        dim = int(arr.shape[1])
-        first: Any = None
-    else:
-        it = iter(vectors)
-        first = np.asarray(next(it), dtype=np.float32)
-        if first.ndim != 2:
-            raise ShapeError(f"each block of vectors must be 2-D, got shape {first.shape}")
-        dim = int(first.shape[1])
-        blocks = _chain(first, it)
-    writer = ShardWriter(folder, dim, rows_per_shard=rows_per_shard)
-    offset = writer.manifest["count"]
-    done = 0
-    for block in blocks:
-        block = np.asarray(block, dtype=np.float32)
-        if ids is None:
-            keys: Any = np.arange(offset + done, offset + done + len(block)).astype("S")
-        else:
-            keys = ids[done : done + len(block)]
-            if len(keys) != len(block):
-                raise ShapeError(f"fewer ids than vectors (ran out at row {done})")
-        writer.add(block, keys)
-        done += len(block)
-    if ids is not None and len(ids) != done:
-        raise ShapeError(f"{len(ids)} ids for {done} vectors")
-    return writer.close()
-
-
-def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
-    yield first
-    yield from rest
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "ROWS_PER_SHARD",
+    "VERSION",
+    "ShardError",
+    "ShardWriter",
+    "ShardedCorpus",
+    "encode_ids",
+    "fit_shards",
+    "hash_ids",
+    "write_shards",
+]
 
 
 # -------------------------------------------------------------------------- reading
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / MANIFEST
-    if not path.exists():
-        raise ShardError(f"{folder} is not a shard folder: it has no {MANIFEST}")
-    try:
-        manifest: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ShardError(f"{path} is not readable JSON: {err}") from err
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise ShardError(
-            f"{path} is not a {FORMAT} version {VERSION} manifest "
-            f"(format {manifest.get('format')!r}, version {manifest.get('version')!r})"
-        )
-    if manifest.get("dtype") != "float32":
-        raise ShardError(f"{path} says dtype {manifest.get('dtype')!r}; only float32 is read")
-    return manifest
-
-
 @dataclass(frozen=True)
 class Shard:
     """One shard: its name, rows, and the global row of its first record."""
@@ -603,14 +356,6 @@ class ShardCompetitors:
         local = np.where(found, self._sorted[pos] if len(gs) else -1, -1)
         dev = queries.device
         return torch.from_numpy(s).to(dev), torch.from_numpy(local.astype(np.int64)).to(dev)
-
-
-def _renamed(rel: Any, rename: Mapping[Any, str]) -> Any:
-    if isinstance(rel, Mapping):
-        return {rename.get(k, k): g for k, g in rel.items()}
-    if isinstance(rel, str | bytes) or not isinstance(rel, Sequence | np.ndarray):
-        return rel
-    return [rename.get(k, k) for k in rel]
 
 
 def fit_shards(
