@@ -299,6 +299,14 @@ class NudgeFitter:
         prepared = native_inputs(adapter, writer, named, ledger or ledger_ops.remembered(source))
         self.ledger_ = prepared.ledger
         missing = [i for i in named if i not in prepared.vectors]
+        vectorless = [i for i in missing if i in prepared.texts]
+        if vectorless:
+            raise NudgeError(
+                f"{name} holds document {vectorless[0]!r} but returns no vector for it "
+                f"({len(vectorless)} such documents): a store-native fit reads the stored "
+                "vectors; re-add those documents, or fit without native=True (which embeds "
+                "what the store cannot return)"
+            )
         if missing:
             raise UnknownIdError(
                 f"the QA pairs name document id {missing[0]!r}, which {name} does not hold "

@@ -111,3 +111,19 @@ def test_native_fit_bad_input(
         fitter.fit(docs, pairs("train"), native=True)
     with pytest.raises(NudgeError, match="id_key"):
         fitter.fit(store, pairs("train"), native=True, id_key="source")
+
+
+def test_native_fit_refuses_a_record_without_a_stored_vector(
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+) -> None:
+    """A PGVector row whose embedding is NULL: held by the store, but no vector to read."""
+    store, _, pairs = corpus("pgvector", False)
+    writer = adapter_for(store).writer()
+    named = pairs("train")[0][1][0]
+    with writer.engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE {writer.table} SET {writer.vector} = NULL WHERE {writer.id} = %s", (named,)
+        )
+    with pytest.raises(NudgeError, match=f"holds document '{named}' but returns no vector"):
+        NudgeFitter(embeddings).fit(store, pairs("train"), native=True)
