@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nudge_integrations.errors import NudgeError, UnknownIdError
+from nudge_integrations.errors import MetricMismatchError, NudgeError, UnknownIdError
 from nudge_integrations.langchain import NudgeFitter
 from nudge_integrations.langchain.stores import adapter_for
 
@@ -127,3 +127,20 @@ def test_native_fit_refuses_a_record_without_a_stored_vector(
         )
     with pytest.raises(NudgeError, match=f"holds document '{named}' but returns no vector"):
         NudgeFitter(embeddings).fit(store, pairs("train"), native=True)
+
+
+@pytest.mark.parametrize("kind", ["chroma", "qdrant"])
+def test_native_nudge_m_refused_by_cosine_stores(
+    kind: str,
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+) -> None:
+    store, _, pairs = corpus(kind, False)
+    before = vectors(store)
+    fitter = NudgeFitter(embeddings, variant="M").fit(store, pairs("train"), native=True)
+    with pytest.raises(MetricMismatchError, match=f"{type(store).__name__} ranks by cosine"):
+        fitter.swap_in(store)
+    after = vectors(store)
+    assert after.keys() == before.keys()
+    for i, vec in after.items():  # Qdrant local mode re-normalises on search: 1 ulp
+        np.testing.assert_allclose(vec, before[i], rtol=0, atol=1e-6)
