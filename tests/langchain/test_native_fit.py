@@ -14,6 +14,7 @@ from nudge_integrations.errors import MetricMismatchError, NudgeError, UnknownId
 from nudge_integrations.langchain import NudgeFitter
 from nudge_integrations.langchain.stores import adapter_for
 
+from ..same_fit import assert_same_fit
 from .conftest import HashEmbeddings
 from .test_stores import chroma_server, corpus, milvus_client_alias, vectors  # noqa: F401
 
@@ -31,12 +32,9 @@ def _no_bulk_reads(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(type(adapter.writer()), "all_ids", boom)
 
 
-def _same_fit(a: NudgeFitter, b: NudgeFitter) -> None:
-    assert b.result_.gamma == pytest.approx(a.result_.gamma, rel=1e-5, abs=1e-7)
-    da, db = a.nudged_vectors(), b.nudged_vectors()
-    assert sorted(map(str, da)) == sorted(map(str, db))
-    for key, vec in da.items():
-        np.testing.assert_allclose(db[str(key)], vec, atol=1e-5)
+def _same(a: NudgeFitter, b: NudgeFitter) -> None:
+    assert a.result_ is not None and b.result_ is not None
+    assert_same_fit(a.result_, b.result_)
 
 
 @pytest.mark.parametrize("kind", NATIVE)
@@ -52,7 +50,7 @@ def test_native_fit_equals_in_memory_and_swaps(
     with monkeypatch.context() as m:
         _no_bulk_reads(store, m)
         native = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"), native=True)
-        _same_fit(memory, native)
+        _same(memory, native)
         assert native.result_.n_records == len(base)
         assert len(native.ids_) < len(base)  # only the named documents were read
         with pytest.raises(NudgeError, match="store-native"):
@@ -67,7 +65,7 @@ def test_native_fit_equals_in_memory_and_swaps(
     with monkeypatch.context() as m:
         _no_bulk_reads(store, m)
         again = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"), native=True)
-    _same_fit(memory, again)
+    _same(memory, again)
     native.revert(store)
     for i, vec in vectors(store).items():
         np.testing.assert_allclose(vec, base[i], atol=1e-5)
@@ -84,7 +82,7 @@ def test_native_nudge_m_on_inner_product_stores(
     native = NudgeFitter(embeddings, variant="M").fit(
         store, pairs("train"), val=pairs("val"), native=True
     )
-    _same_fit(memory, native)
+    _same(memory, native)
     native.swap_in(store)
     native.revert(store)
 
@@ -96,7 +94,7 @@ def test_native_fit_without_validation_set_splits_like_in_memory(
     store, _, pairs = corpus("faiss", False)
     memory = NudgeFitter(embeddings).fit(store, pairs("train"))
     native = NudgeFitter(embeddings).fit(store, pairs("train"), native=True)
-    _same_fit(memory, native)
+    _same(memory, native)
 
 
 def test_native_fit_bad_input(
