@@ -27,6 +27,9 @@ from nudge_integrations import NudgeM, NudgeN
 
 QueryFn = Callable[[Queries], NDArray[np.float32]]
 
+#: Adapter search settings (the smoke run shrinks them).
+ADAPTER: dict[str, Any] = {"lrs": (3e-4, 1e-3, 3e-3), "max_epochs": 100}
+
 
 def _base_queries(q: Queries) -> NDArray[np.float32]:
     return q.vectors
@@ -90,7 +93,7 @@ def reference_nudge(data: SciFact, train: Queries, val: Queries, variant: str) -
 
 
 def adapter(data: SciFact, train: Queries, val: Queries) -> tuple[Served, LinearAdapter]:
-    ad = train_adapter_lr_grid(data.corpus, train, val)
+    ad = train_adapter_lr_grid(data.corpus, train, val, **ADAPTER)
     served = Served(
         "linear query adapter",
         data.corpus,
