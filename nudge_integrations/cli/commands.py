@@ -203,6 +203,8 @@ def store_command(args: argparse.Namespace) -> str:
 
     writer, save = open_store(args.store, vector_field=args.vector_field)
     ledger = find_ledger(writer, args.ledger, writer.all_ids())
+    if (ledger is None or not ledger.exists) and args.command == "status":
+        return str(lifecycle.never_nudged(args.store))
     if ledger is None or not ledger.exists:
         raise NudgeError(
             f"{args.store} has no nudge ledger: nothing was swapped in (or pass --ledger PATH)"

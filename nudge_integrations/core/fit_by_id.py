@@ -23,7 +23,13 @@ from nudge_integrations.core.sources import (
     relevant_ids,
     source_size,
 )
-from nudge_integrations.errors import EmptyTrainingSetError, NudgeError, UnknownIdError
+from nudge_integrations.errors import (
+    EmptyTrainingSetError,
+    NonFiniteError,
+    NudgeError,
+    UnknownIdError,
+    ZeroVectorError,
+)
 
 Estimator = TypeVar("Estimator", bound=NudgeN | NudgeM)
 
@@ -40,6 +46,24 @@ def read_vectors(
         got = source.read(list(ids[start : start + batch]))
         out.update({str(k): np.asarray(v, dtype=np.float32) for k, v in got.items()})
     return out
+
+
+def check_named(vectors: NDArray[np.float32], ids: Sequence[str], label: str) -> None:
+    """Raise, naming the record by id, if a vector read for the fit is NaN/inf or zero."""
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        bad = ids[int(np.flatnonzero(~finite)[0])]
+        raise NonFiniteError(
+            f"the vector {label} holds for record {bad!r} contains NaN or infinity: re-embed "
+            "that record"
+        )
+    zero = ~vectors.any(axis=1)
+    if zero.any():
+        bad = ids[int(np.flatnonzero(zero)[0])]
+        raise ZeroVectorError(
+            f"the vector {label} holds for record {bad!r} is all zeros, which has no "
+            "direction: re-embed that record"
+        )
 
 
 def _where(key: Any, train: Sequence[Judgements], val: Sequence[Judgements] | None) -> str:
@@ -90,6 +114,7 @@ def fit_by_id(
     if len(dims) != 1 or len(next(iter(dims))) != 1:
         raise NudgeError(f"{label} holds vectors of different shapes {sorted(dims)}")
     local = np.stack([stored[i] for i in ids])
+    check_named(local, ids, label)
     rename = {k: str(k) for k in keys}
     train = [_renamed(r, rename) for r in train_relevant]
     val = None if val_relevant is None else [_renamed(r, rename) for r in val_relevant]

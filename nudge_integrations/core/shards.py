@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from nudge_integrations.core.fit_by_id import Estimator, _renamed
+from nudge_integrations.core.fit_by_id import Estimator, _renamed, check_named
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.shard_writer import (
     FORMAT,
@@ -391,6 +391,7 @@ def fit_shards(
             f"({int((rows < 0).sum())} such ids): fix the id or add that record"
         )
     local = shards.rows(rows)
+    check_named(local, ids, f"the shard folder {shards.folder}")
     rename = {k: str(k) for k in keys}
     train = [_renamed(r, rename) for r in train_relevant]
     val = None if val_relevant is None else [_renamed(r, rename) for r in val_relevant]

@@ -494,6 +494,7 @@ class NudgeFitter:
             "result": result.to_state(),
             "ledger": None if self.ledger_ is None else str(self.ledger_),
             "notes": self.notes_,
+            "native": bool(getattr(self, "native_", False)),
         }
         arrays = {"base": self.base_vectors_, "nudged": result.vectors}
         return save_folder(path, state, arrays, json_name=_SAVED, embeddings=self.embeddings)
@@ -521,6 +522,7 @@ class NudgeFitter:
             fitter.result_ = NudgeResult.from_state(state["result"], arrays["nudged"])
             fitter.ledger_ = None if state.get("ledger") is None else Path(state["ledger"])
             fitter.notes_ = list(state.get("notes", []))
+            fitter.native_ = bool(state.get("native", False))
         except (KeyError, TypeError) as exc:
             raise NudgeError(f"{Path(path) / _SAVED} is incomplete (no {exc}): save again") from exc
         return fitter

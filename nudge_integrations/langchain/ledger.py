@@ -51,8 +51,12 @@ def open_ledger(store: Any, ledger: LedgerLike = None) -> tuple[StoreAdapter, Nu
 
 def status(store: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
     """Whether the store holds base vectors, a fit's nudged vectors, or is half-swapped."""
-    adapter, found = open_ledger(store, ledger)
-    return lifecycle.status(adapter.writer(), found, texts=adapter.texts)
+    adapter = adapter_for(store)
+    writer = adapter.writer()
+    found = find_ledger(writer, ledger or remembered(store), writer.all_ids())
+    if found is None or not found.exists:
+        return lifecycle.never_nudged(type(store).__name__)
+    return lifecycle.status(writer, found, texts=adapter.texts)
 
 
 def revert(

@@ -240,8 +240,9 @@ class NudgeFinetuneEngine:
         if absent:
             raise UnknownIdError(
                 f"the QA data names {absent[0]!r}, which is not a node of this index "
-                f"({len(absent)} such ids). A store-native fit needs node ids: mapping "
-                "document ids onto their chunks reads every node, so fit without native=True"
+                f"({len(absent)} such ids): fix the id, or, if it is a document's id, fit "
+                "without native=True (a store-native fit needs node ids, since mapping "
+                "document ids onto their chunks reads every node)"
             )
         got = native_inputs(
             li_ledger.text_reader(index), writer, named, ledger, key=li_ledger.index_key(index)
@@ -363,6 +364,7 @@ class NudgeFinetuneEngine:
 
     def get_finetuned_corpus_embeddings(self) -> dict[str, list[float]]:
         """Every node's vector after NUDGE (nudged where it moved, base otherwise), by id."""
+        self._whole_corpus("get_finetuned_corpus_embeddings()")
         matrix = self.finetuned_matrix()
         return {nid: matrix[i].tolist() for i, nid in enumerate(self._corpus.ids)}
 
@@ -372,6 +374,7 @@ class NudgeFinetuneEngine:
 
     def nudged_nodes(self) -> list[BaseNode]:
         """Copies of the nodes (text and metadata kept) carrying their nudged vectors."""
+        self._whole_corpus("nudged_nodes()")
         matrix = self.finetuned_matrix()
         out = []
         for i, nid in enumerate(self._corpus.ids):
@@ -388,6 +391,7 @@ class NudgeFinetuneEngine:
         NUDGE-M needs an inner-product store: the default (cosine) store is refused with a
         pointer to ``as_retriever()`` or an inner-product store.
         """
+        self._whole_corpus("as_index()")
         result = self._result()
         if result.variant == "M":
             store = storage_context.vector_store if storage_context is not None else None
@@ -414,6 +418,7 @@ class NudgeFinetuneEngine:
         they narrow the candidates before the top-k. ``kwargs`` go to :class:`NudgeRetriever`
         (``similarity``, ``callback_manager``, ``verbose``).
         """
+        self._whole_corpus("as_retriever()")
         matrix = self.finetuned_matrix()
         return NudgeRetriever(
             self.nodes,

@@ -105,7 +105,10 @@ def ledger_to_write(
 
 def status(index: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
     """Whether the index's store holds base vectors, nudged vectors, or is half-swapped."""
-    writer, found = open_ledger(index, ledger)
+    writer = writer_of(index)
+    found = find_ledger(writer, ledger, writer.all_ids(), key=index_key(index))
+    if found is None or not found.exists:
+        return lifecycle.never_nudged(type(store_of(index)[0]).__name__)
     return lifecycle.status(writer, found, texts=text_reader(index))
 
 

@@ -62,7 +62,7 @@ class LedgerStatus:
     """Where a store stands against its ledger, record by record."""
 
     state: State
-    ledger: Path
+    ledger: Path | None
     active_fit: str | None
     fit: dict[str, Any] | None
     operation: str | None
@@ -431,6 +431,21 @@ def status(writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None
             "revert() clears it"
         )
     return out
+
+
+def never_nudged(what: str) -> LedgerStatus:
+    """The status of a store that has no nudge ledger: it holds its base vectors."""
+    return LedgerStatus(
+        state="base",
+        ledger=None,
+        active_fit=None,
+        fit=None,
+        operation=None,
+        note=(
+            f"this {what} has no nudge ledger: nothing was ever swapped in (if one was, "
+            "pass the ledger's path, ledger=...)"
+        ),
+    )
 
 
 def base_from_ledger(

@@ -142,3 +142,29 @@ def test_native_nudge_m_refused_by_cosine_stores(
     assert after.keys() == before.keys()
     for i, vec in after.items():  # Qdrant local mode re-normalises on search: 1 ulp
         np.testing.assert_allclose(vec, before[i], rtol=0, atol=1e-6)
+
+
+def test_fit_store_reads_bases_from_the_ledger_and_status_of_a_fresh_store(
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+) -> None:
+    """The core-level ``fit_store`` on a store writer goes through its ledger like the
+    adapters do; a store never nudged reports ``base`` (no ledger) rather than raising."""
+    from nudge_integrations.core import NudgeN
+    from nudge_integrations.langchain import status
+    from nudge_integrations.stores.native_fit import fit_store
+
+    store, _, pairs = corpus("qdrant", False)
+    fresh = status(store)
+    assert fresh.state == "base" and fresh.ledger is None and "no nudge ledger" in str(fresh)
+    first = NudgeFitter(embeddings, refit_with_validation=False).fit(
+        store, pairs("train"), val=pairs("val"), native=True
+    )
+    first.swap_in(store)
+    writer = adapter_for(store).writer()
+    ds = {split: pairs(split) for split in ("train", "val")}
+    q = {s: np.asarray([embeddings.embed_query(t) for t, _ in ds[s]], np.float32) for s in ds}
+    rel = {s: [list(r) for _, r in ds[s]] for s in ds}
+    again = fit_store(NudgeN(), writer, q["train"], rel["train"], q["val"], rel["val"])
+    assert_same_fit(first.result_, again.result_)
+    assert any("nudge ledger" in note for note in again.result_.notes)

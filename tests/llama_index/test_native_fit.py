@@ -96,3 +96,14 @@ def test_native_engine_nudge_m_and_bad_input(
     )
     with pytest.raises(UnknownIdError, match="no-such-node"):
         NudgeFinetuneEngine(bad, embed_model, corpus=index, native=True)
+
+
+def test_status_of_an_index_never_nudged_is_base(
+    qa: dict[str, Any], embed_model: HashEmbedding
+) -> None:
+    from nudge_integrations.llama_index import status
+
+    index = VectorStoreIndex(qa["nodes"], embed_model=embed_model)
+    found = status(index)
+    assert found.state == "base" and found.ledger is None
+    assert "no nudge ledger" in str(found)
