@@ -18,6 +18,7 @@ Ray, shared storage such as NFS in a cluster)::
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -136,7 +137,8 @@ class RayScan:
                 "always_fail": self._always_fail,
             },
             num_cpus=1,
-            ray_remote_args_fn=lambda: {"max_retries": retries, "retry_exceptions": False},
+            max_retries=retries,
+            retry_exceptions=False,
         )
         best = merge_topk([], k, len(q))
         seen = np.zeros(len(blocks), dtype=np.int64)
@@ -146,9 +148,15 @@ class RayScan:
                 parts = [best, *zip(batch["scores"], batch["rows"], strict=True)]
                 best = merge_topk(parts, k, len(q))  # streamed: memory stays m x k
         except Exception as err:  # Ray wraps task errors in its own types
+            cause = _user_error(err)
+            if isinstance(cause, NudgeError):  # e.g. a NaN row, named by shard and row
+                raise type(cause)(f"{_plain(cause)} (in the Ray scan)") from err
+            ours = _ours_in_traceback(err)
+            if ours is not None:  # Ray keeps only the text of the worker's exception
+                raise ours from err
             raise NudgeError(
                 f"the Ray scan of {self.corpus.folder} failed, so no result is returned: "
-                f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                f"{type(cause).__name__}: {_plain(cause).splitlines()[0] if str(cause) else ''}"
             ) from err
         if not (seen == 1).all():
             bad = int(np.flatnonzero(seen != 1)[0])
@@ -158,6 +166,46 @@ class RayScan:
             )
         self.corpus.rows_scanned += self.corpus.count
         return best
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _plain(err: BaseException) -> str:
+    """An exception's message without the terminal colours Ray adds."""
+    return _ANSI.sub("", str(err.args[0]) if err.args else str(err))
+
+
+def _user_error(err: BaseException) -> BaseException:
+    """The exception a task's own code raised, under Ray's wrappers (RayTaskError's
+    ``cause``, then the ``__cause__`` chain); ``err`` itself when there is none."""
+    seen: set[int] = set()
+    found = err
+    node: BaseException | None = err
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if not type(node).__module__.startswith("ray"):
+            found = node
+        node = getattr(node, "cause", None) or node.__cause__
+    return found
+
+
+_OURS = re.compile(r"nudge_integrations\.errors\.(\w+): (.+)")
+
+
+def _ours_in_traceback(err: BaseException) -> NudgeError | None:
+    """The package's own error a worker raised, rebuilt from the traceback text Ray
+    passes back (its exception objects do not always survive the trip)."""
+    from nudge_integrations import errors
+
+    found = _OURS.findall(_ANSI.sub("", str(err)))
+    if not found:
+        return None
+    name, message = found[-1]
+    kind = getattr(errors, name, None)
+    if not (isinstance(kind, type) and issubclass(kind, NudgeError)):
+        return None
+    return kind(f"{message.strip()} (in the Ray scan)")
 
 
 def fit_ray(

@@ -90,3 +90,25 @@ def test_a_task_that_keeps_failing_raises_and_returns_nothing(
     with pytest.raises(NudgeError, match=r"Ray scan .* failed, so no result is returned"):
         fit_shards(est, folder, prob.train_q, train, prob.val_q, val, engine=scan)
     assert getattr(est, "result_", None) is None
+
+
+def test_a_bad_row_found_by_a_worker_is_named_as_locally(
+    ray_local: None, setup: tuple, tmp_path: Path
+) -> None:
+    """A NaN in an untouched row surfaces from the worker with its shard and row, not as
+    Ray's wrapper."""
+    from nudge_integrations.errors import NonFiniteError
+
+    prob, _, train, val = setup
+    named = {i for per in train + val for i in per}
+    ids = [f"r{i}" for i in range(N)]
+    row = next(r for r in range(1500, N) if ids[r] not in named)
+    write_shards(prob.corpus, ids, tmp_path / "bad", rows_per_shard=1000)
+    shard = np.load(tmp_path / "bad" / "shard-00001.npy", mmap_mode="r+")
+    shard[row - 1000, 3] = np.nan  # damaged on disk after it was written
+    shard.flush()
+    del shard
+    bad = ShardedCorpus(tmp_path / "bad")
+    with pytest.raises(NonFiniteError, match=r"shard-00001.*Ray scan") as info:
+        fit_ray(NudgeN(device="cpu"), bad, prob.train_q, train, prob.val_q, val)
+    assert "\x1b[" not in str(info.value)
