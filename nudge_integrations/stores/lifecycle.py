@@ -56,6 +56,12 @@ class SwapReport:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __repr__(self) -> str:  # counts, not thousands of ids
+        return (
+            f"SwapReport(written={len(self.written)}, restored={len(self.restored)}, "
+            f"changed={len(self.changed)}, missing={len(self.missing)}, ledger={self.ledger})"
+        )
+
 
 @dataclass
 class LedgerStatus:
