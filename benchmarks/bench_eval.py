@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tarfile
@@ -42,6 +41,9 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import TextNode
 from pydantic import PrivateAttr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine
 
 from nudge_integrations.data import load_beir, paper_split
 from nudge_integrations.data.dataset import QADataset
@@ -175,25 +177,6 @@ def compare(label: str, retriever: BaseRetriever, test: QADataset, repeats: int)
         flush=True,
     )
     return row
-
-
-def machine() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor() or "unknown"
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-    }
 
 
 def markdown(res: dict[str, Any]) -> str:

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_fit import GB, make_problem, peak_window
+from machine import machine
 
 from nudge_integrations.core import NudgeN, fit_by_id
 
@@ -170,16 +169,10 @@ def main() -> None:
             f"{row['max_abs_diff']}",
             flush=True,
         )
-    machine = {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "gb_unit": GB,
-    }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+        facts = {**machine(), "gb_unit": GB}
+        args.json.write_text(json.dumps({"machine": facts, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

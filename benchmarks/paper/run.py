@@ -22,42 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from benchmarks.machine import machine
 from benchmarks.paper import data, improvements, incremental, methods, report
 from benchmarks.paper.ood import ood_split
 
 RESULTS = data.ROOT / "benchmarks" / "results" / "paper.json"
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = 0.0
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) / 2**20
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem, 1),
-        "gpu": "none",
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-    }
 
 
 def log(msg: str) -> None:
