@@ -19,6 +19,7 @@ from nudge_integrations.errors import (
     NonFiniteError,
     NudgeError,
     ShapeError,
+    ZeroVectorError,
 )
 
 Similarity = Literal["dot", "cosine"]
@@ -124,10 +125,16 @@ def _topk_scan_torch(
 
 
 def unit_rows(
-    rows: NDArray[Any], out: NDArray[np.float32], *, name: str = "corpus embeddings", first: int = 0
+    rows: NDArray[Any],
+    out: NDArray[np.float32],
+    *,
+    name: str = "corpus embeddings",
+    first: int = 0,
+    allow_zero: bool = True,
 ) -> NDArray[np.float32]:
     """``rows`` scaled to unit length into ``out`` (zero rows stay zero, as torch's
-    ``normalize``), raising :class:`NonFiniteError` naming the row if one holds NaN/inf.
+    ``normalize``, unless ``allow_zero=False``, which raises :class:`ZeroVectorError`),
+    raising :class:`NonFiniteError` naming the row if one holds NaN/inf.
 
     The finiteness check is fused into the norm: a row's squared norm is finite unless
     the row holds NaN/inf (or overflows, which is then checked exactly).
@@ -141,6 +148,14 @@ def unit_rows(
                 f"{name} row {row} contains NaN or infinity: remove or re-embed that item"
             )
         sq = np.einsum("ij,ij->i", rows.astype(np.float64), rows.astype(np.float64))
+    if not allow_zero:
+        zero = sq == 0
+        if zero.any():
+            row = first + int(np.flatnonzero(zero)[0])
+            raise ZeroVectorError(
+                f"{name} row {row} is an all-zero vector, which has no direction: re-embed "
+                "that item or drop it"
+            )
     inv = (1.0 / np.maximum(np.sqrt(sq), 1e-12)).astype(np.float32)
     np.multiply(rows, inv[:, None], out=out)
     return out
@@ -156,6 +171,7 @@ def scan_chunks(
     chunk_size: int | None = None,
     row_offset: int = 0,
     name: str = "corpus embeddings",
+    allow_zero: bool = True,
 ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """CPU top-``k`` scan: ``(scores, rows + row_offset)``, best first (ties: lower row).
 
@@ -178,7 +194,9 @@ def scan_chunks(
         if rows.dtype != np.float32:
             rows = rows.astype(np.float32)
         if unit is not None:
-            block = unit_rows(rows, unit[:c], name=name, first=row_offset + start)
+            block = unit_rows(
+                rows, unit[:c], name=name, first=row_offset + start, allow_zero=allow_zero
+            )
         else:
             block = rows
         scores = score_buf[: m * c].reshape(m, c)

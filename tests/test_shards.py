@@ -223,3 +223,28 @@ def test_merge_of_blocks_equals_one_scan(prob: Problem) -> None:
     merged = merge_topk(parts, 10, len(q))
     np.testing.assert_array_equal(merged[1], whole[1])
     np.testing.assert_allclose(merged[0], whole[0], atol=1e-6)
+
+
+def test_a_zero_row_in_a_shard_is_refused_by_the_scan(
+    prob: Problem, folder: ShardedCorpus, tmp_path: Path
+) -> None:
+    """As ``write_shards`` and the in-memory fit refuse it: a zero vector has no direction."""
+    import shutil
+
+    from nudge_integrations.errors import ZeroVectorError
+
+    copy = tmp_path / "zero"
+    shutil.copytree(folder.folder, copy)
+    bad = np.load(copy / "shard-00002.npy")
+    bad[17] = 0.0
+    np.save(copy / "shard-00002.npy", bad)
+    ids = _ids(N)
+    with pytest.raises(ZeroVectorError, match=r"shard shard-00002 .*row 1417"):
+        fit_shards(
+            NudgeN(device="cpu"),
+            ShardedCorpus(copy),
+            prob.train_q,
+            _named(prob.train_rel, ids),
+            prob.val_q,
+            _named(prob.val_rel, ids),
+        )

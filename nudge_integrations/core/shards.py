@@ -260,6 +260,7 @@ class ShardedCorpus:
             chunk_size=chunk_size,
             row_offset=info.first + start,
             name=f"shard {info.name} (global rows from {info.first})",
+            allow_zero=False,  # as write_shards and the in-memory fit: no direction
         )
         self.rows_scanned += stop - start
         return s, i
