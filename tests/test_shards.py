@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,13 @@ from nudge_integrations.core.shards import (
     merge_topk,
     write_shards,
 )
-from nudge_integrations.errors import DuplicateIdError, NonFiniteError, NudgeError, UnknownIdError
+from nudge_integrations.errors import (
+    DuplicateIdError,
+    NonFiniteError,
+    NudgeError,
+    ShapeError,
+    UnknownIdError,
+)
 from nudge_integrations.search import _topk_scan_torch, scan_chunks
 
 from .conftest import Problem, make_problem
@@ -248,3 +255,25 @@ def test_a_zero_row_in_a_shard_is_refused_by_the_scan(
             prob.val_q,
             _named(prob.val_rel, ids),
         )
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A new folder is removed, an append's partial shards are deleted: the folder reads
+    as it did before the call."""
+    import os
+
+    x = np.random.default_rng(0).standard_normal((10, 8)).astype(np.float32)
+    with pytest.raises(ShapeError, match="2 ids, and row 2 has none"):
+        write_shards(x, [str(i) for i in range(2)], tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    write_shards(x, [str(i) for i in range(10)], tmp_path / "old", rows_per_shard=4)
+    before = sorted(os.listdir(tmp_path / "old"))
+
+    def blocks() -> Iterator[np.ndarray]:
+        yield x[:5]  # one new shard and a half are written before the source fails
+        raise RuntimeError("the source of vectors failed")
+
+    with pytest.raises(RuntimeError, match="source of vectors failed"):
+        write_shards(blocks(), [f"n{i}" for i in range(10)], tmp_path / "old", rows_per_shard=4)
+    assert sorted(os.listdir(tmp_path / "old")) == before
+    assert len(ShardedCorpus(tmp_path / "old")) == 10

@@ -79,6 +79,7 @@ class ShardWriter:
         self, folder: str | os.PathLike[str], dim: int, *, rows_per_shard: int = ROWS_PER_SHARD
     ) -> None:
         self.folder = Path(folder)
+        self._made_folder = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.dim = int(dim)
         self.rows_per_shard = int(rows_per_shard)
@@ -157,8 +158,20 @@ class ShardWriter:
     def __exit__(self, *exc: object) -> None:
         if exc[0] is None:
             self.close()
-        elif self._fh is not None:
+        else:
+            self.abort()
+
+    def abort(self) -> None:
+        """Remove every shard file this writer wrote (the manifest is untouched until
+        :meth:`close`), and the folder if this writer made it: nothing is left half-added."""
+        if self._fh is not None:
             self._fh.close()
+            self._fh = None
+        for n in range(self._first_new_shard(), len(self.manifest["shards"]) + 1):
+            for suffix in (".npy", ".ids.npy", ".keys.npy", ".order.npy"):
+                (self.folder / f"shard-{n:05d}{suffix}").unlink(missing_ok=True)
+        if self._made_folder and not any(self.folder.iterdir()):
+            self.folder.rmdir()
 
     # ------------------------------------------------------------------ internals
     def _check_new(self, enc: NDArray[np.bytes_], hashes: NDArray[np.uint64]) -> None:
@@ -254,19 +267,26 @@ def write_shards(
     writer = ShardWriter(folder, dim, rows_per_shard=rows_per_shard)
     offset = writer.manifest["count"]
     done = 0
-    for block in blocks:
-        block = np.asarray(block, dtype=np.float32)
-        if ids is None:
-            keys: Any = np.arange(offset + done, offset + done + len(block)).astype("S")
-        else:
-            keys = ids[done : done + len(block)]
-            if len(keys) != len(block):
-                raise ShapeError(f"fewer ids than vectors (ran out at row {done})")
-        writer.add(block, keys)
-        done += len(block)
-    if ids is not None and len(ids) != done:
-        raise ShapeError(f"{len(ids)} ids for {done} vectors")
-    return writer.close()
+    try:
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32)
+            if ids is None:
+                keys: Any = np.arange(offset + done, offset + done + len(block)).astype("S")
+            else:
+                keys = ids[done : done + len(block)]
+                if len(keys) != len(block):
+                    raise ShapeError(
+                        f"fewer ids than vectors: {len(ids)} ids, and row {done + len(keys)} "
+                        "has none"
+                    )
+            writer.add(block, keys)
+            done += len(block)
+        if ids is not None and len(ids) != done:
+            raise ShapeError(f"{len(ids)} ids for {done} vectors")
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
