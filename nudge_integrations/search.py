@@ -223,9 +223,15 @@ def _merge(
         vals, cols = s.numpy().ravel(), i.numpy().ravel()
     else:
         ts = torch.from_numpy(scores)
-        hit = (ts > torch.from_numpy(thr)[:, None]).nonzero().numpy()
-        if len(hit) == 0:
+        tt = torch.from_numpy(thr)
+        # one max pass finds the few queries this chunk can improve; only their rows are
+        # compared and searched for survivors (a full-width nonzero cost more than the rest)
+        live = (ts.amax(dim=1) > tt).nonzero().squeeze(1)
+        if len(live) == 0:
             return
+        found = (ts[live] > tt[live][:, None]).nonzero()
+        found[:, 0] = live[found[:, 0]]
+        hit = found.numpy()
         if len(hit) > 4 * m * k:  # a chunk far better than the lists: top-k it instead
             kk = min(k, scores.shape[1])
             s, i = torch.topk(ts, kk, dim=1)
