@@ -20,6 +20,7 @@ from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.sources import (
     RecordSource,
     SourceCompetitors,
+    read_vectors,
     relevant_ids,
     source_size,
 )
@@ -32,20 +33,6 @@ from nudge_integrations.errors import (
 )
 
 Estimator = TypeVar("Estimator", bound=NudgeN | NudgeM)
-
-#: Ids read per call to the source.
-READ_BATCH = 1024
-
-
-def read_vectors(
-    source: RecordSource, ids: Sequence[str], batch: int = READ_BATCH
-) -> dict[str, NDArray[np.float32]]:
-    """The stored vectors of ``ids``, read in batches (absent ids left out)."""
-    out: dict[str, NDArray[np.float32]] = {}
-    for start in range(0, len(ids), batch):
-        got = source.read(list(ids[start : start + batch]))
-        out.update({str(k): np.asarray(v, dtype=np.float32) for k, v in got.items()})
-    return out
 
 
 def check_named(vectors: NDArray[np.float32], ids: Sequence[str], label: str) -> None:

@@ -51,6 +51,21 @@ class RecordSource(Protocol):
         ...
 
 
+#: Ids read per call to the source.
+READ_BATCH = 1024
+
+
+def read_vectors(
+    source: RecordSource, ids: Sequence[str], batch: int = READ_BATCH
+) -> dict[str, NDArray[np.float32]]:
+    """The stored vectors of ``ids``, read in batches (absent ids left out)."""
+    out: dict[str, NDArray[np.float32]] = {}
+    for start in range(0, len(ids), batch):
+        got = source.read(list(ids[start : start + batch]))
+        out.update({str(k): np.asarray(v, dtype=np.float32) for k, v in got.items()})
+    return out
+
+
 def _unit(x: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     out: NDArray[np.float32] = (x / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -99,7 +114,7 @@ class SourceCompetitors:
         skip = touched | set(self.override_ids)
         cands = self._candidates(q, k + _SPARE, skip)
         union = list(dict.fromkeys(c for per in cands for c in per))
-        got = dict(self.source.read(union)) if union else {}
+        got = read_vectors(self.source, union)
         lost = [c for c in union if c not in got]
         if lost:
             raise NudgeError(

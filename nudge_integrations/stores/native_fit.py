@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.core.fit_by_id import Estimator, fit_by_id, read_vectors
+from nudge_integrations.core.fit_by_id import Estimator, fit_by_id
 from nudge_integrations.core.ids import Judgements
-from nudge_integrations.core.sources import relevant_ids
+from nudge_integrations.core.sources import read_vectors, relevant_ids
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.location import LedgerLike, find_ledger
