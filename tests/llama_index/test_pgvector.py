@@ -21,6 +21,7 @@ from nudge_integrations.stores.base import MARKER
 
 from ..pg_server import driver_url
 from .conftest import HashEmbedding
+from .test_stores_qdrant_lancedb import assert_serves_nudged
 
 pg = pytest.importorskip("llama_index.vector_stores.postgres")
 _tables = itertools.count()
@@ -73,18 +74,7 @@ def test_fit_swap_retrieve_revert(
     assert status(index).state == "nudged"
     assert set(writer.read_markers(ids)) == set(written)
     # the store's own retriever serves the nudged ranking; nodes come back unchanged
-    exact = eng.as_retriever(similarity_top_k=1)
-    served = index.as_retriever(similarity_top_k=1)
-    test = qa["test"]
-    agree = sum(
-        served.retrieve(test.queries[q])[0].node.node_id
-        == exact.retrieve(test.queries[q])[0].node.node_id
-        for q in test.query_ids
-    )
-    assert agree >= 0.95 * len(test)
-    node = served.retrieve(test.queries[test.query_ids[0]])[0].node
-    original = next(n for n in qa["nodes"] if n.node_id == node.node_id)
-    assert node.get_content() == original.get_content() and node.metadata == original.metadata
+    node = assert_serves_nudged(index, eng, qa, qa["test"].queries[qa["test"].query_ids[0]])
     assert MARKER not in node.metadata
     eng.revert_index(index)
     restored = stored(index)
