@@ -22,7 +22,7 @@ from nudge_integrations.stores.base import MARKER
 
 from ..pg_server import driver_url
 from .conftest import HashEmbeddings
-from .test_stores import check_swap_and_revert, vectors
+from .test_stores import assert_vectors, check_swap_and_revert, vectors
 
 lc_pg = pytest.importorskip("langchain_postgres")
 from langchain_postgres.vectorstores import DistanceStrategy  # noqa: E402
@@ -102,10 +102,7 @@ def test_nudge_m_refused_by_other_strategies(
     fitter = NudgeFitter(embeddings, variant="M").fit(store, qa["pairs"]("train"))
     with pytest.raises(MetricMismatchError, match="PGVector ranks by"):
         fitter.swap_in(store)
-    after = vectors(store)
-    assert set(after) == set(before)
-    for i, vec in after.items():
-        np.testing.assert_array_equal(vec, before[i])
+    assert_vectors(store, before)
 
 
 def test_a_failed_batch_rolls_back(

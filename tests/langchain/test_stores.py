@@ -246,6 +246,17 @@ def vectors(store: Any) -> dict[str, np.ndarray]:
     return writer.read(writer.all_ids())
 
 
+def assert_vectors(store: Any, expected: dict[str, np.ndarray], atol: float = 0.0) -> None:
+    """The store holds exactly these ids with these vectors (bit for bit when ``atol=0``)."""
+    now = vectors(store)
+    assert set(now) == set(expected)
+    for i, vec in now.items():
+        if atol:
+            np.testing.assert_allclose(vec, expected[i], rtol=0, atol=atol)
+        else:
+            np.testing.assert_array_equal(vec, expected[i])
+
+
 def hit_id(doc: Document, by_text: Callable[[], dict[str, str]]) -> str:
     """The id of a search hit (Milvus and Qdrant put it in the metadata, not ``doc.id``;
     LanceDB's hits carry none, so they are matched by their text, unique in the corpus)."""
@@ -332,10 +343,7 @@ def test_nudge_m_refused_by_other_metrics(
     fitter = NudgeFitter(embeddings, variant="M").fit(store, pairs("train"))
     with pytest.raises(MetricMismatchError, match=f"{type(store).__name__} ranks by"):
         fitter.swap_in(store)
-    after = vectors(store)
-    assert set(after) == set(before)
-    for i, vec in after.items():
-        np.testing.assert_array_equal(vec, before[i])
+    assert_vectors(store, before)
 
 
 def test_faiss_similarity_follows_distance_strategy(
