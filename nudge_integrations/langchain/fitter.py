@@ -43,7 +43,6 @@ from nudge_integrations.errors import (
     EmptyTrainingSetError,
     NotFittedError,
     NudgeError,
-    UnknownIdError,
 )
 from nudge_integrations.langchain import ledger as ledger_ops
 from nudge_integrations.langchain.ids import document_ids
@@ -296,27 +295,19 @@ class NudgeFitter:
         named = list(
             dict.fromkeys(train_ds.corpus) | dict.fromkeys(val_ds.corpus if val_ds else {})
         )
-        prepared = native_inputs(adapter, writer, named, ledger or ledger_ops.remembered(source))
+        prepared = native_inputs(
+            adapter,
+            writer,
+            named,
+            ledger or ledger_ops.remembered(source),
+            what="document",
+            label=name,
+        )
         self.ledger_ = prepared.ledger
-        missing = [i for i in named if i not in prepared.vectors]
-        vectorless = [i for i in missing if i in prepared.texts]
-        if vectorless:
-            raise NudgeError(
-                f"{name} holds document {vectorless[0]!r} but returns no vector for it "
-                f"({len(vectorless)} such documents): a store-native fit reads the stored "
-                "vectors; re-add those documents, or fit without native=True (which embeds "
-                "what the store cannot return)"
-            )
-        if missing:
-            raise UnknownIdError(
-                f"the QA pairs name document id {missing[0]!r}, which {name} does not hold "
-                f"({len(missing)} such ids): fix the id or add the document to the store"
-            )
         documents = [Document(id=i, page_content=prepared.texts.get(i, "")) for i in named]
         base = np.stack([prepared.vectors[i] for i in named]).astype(np.float32)
-        overrides = {**prepared.overrides, **dict(zip(named, base, strict=True))}
         return _Prepared(
-            documents, named, base, train_ds, val_ds, prepared.notes, {}, (writer, overrides)
+            documents, named, base, train_ds, val_ds, prepared.notes, {}, (writer, prepared.known)
         )
 
     def _finish(self, prepared: _Prepared) -> NudgeFitter:

@@ -245,17 +245,16 @@ class NudgeFinetuneEngine:
                 "document ids onto their chunks reads every node)"
             )
         got = native_inputs(
-            li_ledger.text_reader(index), writer, named, ledger, key=li_ledger.index_key(index)
+            li_ledger.text_reader(index),
+            writer,
+            named,
+            ledger,
+            key=li_ledger.index_key(index),
+            what="node",
+            label=type(store).__name__,
         )
-        vectorless = [i for i in named if i not in got.vectors]
-        if vectorless:
-            raise NudgeError(
-                f"{type(store).__name__} holds node {vectorless[0]!r} but returns no vector for "
-                f"it ({len(vectorless)} such nodes): a store-native fit reads the stored "
-                "vectors; re-insert those nodes, or fit without native=True"
-            )
         self.ledger_ = got.ledger
-        self._source = (writer, {**got.overrides, **got.vectors})
+        self._source = (writer, got.known)
         return Corpus({i: nodes[i] for i in named}, stored=got.vectors, notes=[])
 
     def _whole_corpus(self, what: str) -> None:

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from nudge_integrations.core.fit_by_id import Estimator, fit_by_id
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.sources import read_vectors, relevant_ids
+from nudge_integrations.errors import NudgeError, UnknownIdError
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.location import LedgerLike, find_ledger
@@ -37,6 +38,12 @@ class NativeInputs:
     ledger: Path | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def known(self) -> dict[str, NDArray[np.float32]]:
+        """Every base vector in hand, for ``fit_by_id(base=...)``: the ledger's and the
+        named records' (those are then neither read again nor searched for in the store)."""
+        return {**self.overrides, **self.vectors}
+
 
 def native_inputs(
     texts_of: TextsOf | object | None,
@@ -45,11 +52,15 @@ def native_inputs(
     ledger: LedgerLike,
     *,
     key: str | None = None,
+    what: str = "record",
+    label: str | None = None,
 ) -> NativeInputs:
     """Read ``ids`` (vectors and text) from the store, their base taken from the store's
     ledger where it keeps one. ``texts_of`` (a callable or an adapter with ``texts``)
     reads records' current text, so that a base vector whose record's text changed since
-    is not used; None trusts the ledger's bases as they are."""
+    is not used, and an id the store holds without a vector is told from one it does not
+    hold at all (both raise, naming the ``what``); None trusts the ledger's bases as they
+    are and leaves absent ids to :func:`fit_by_id`."""
     texts = getattr(texts_of, "texts", texts_of)
     found = find_ledger(writer, ledger, list(ids), key=key)
     out = NativeInputs({}, {})
@@ -74,7 +85,26 @@ def native_inputs(
     out.vectors.update({i: out.overrides[i] for i in ids if i in out.overrides})
     if callable(texts):
         out.texts = {str(k): v for k, v in dict(texts(list(ids))).items()}
+        _check_read(out, ids, what, label or type(writer).__name__)
     return out
+
+
+def _check_read(got: NativeInputs, ids: Sequence[str], what: str, label: str) -> None:
+    """Every named id was read with a vector: else name the first held without one, or
+    the first the store does not hold."""
+    missing = [i for i in ids if i not in got.vectors]
+    vectorless = [i for i in missing if i in got.texts]
+    if vectorless:
+        raise NudgeError(
+            f"{label} holds {what} {vectorless[0]!r} but returns no vector for it "
+            f"({len(vectorless)} such {what}s): a store-native fit reads the stored vectors; "
+            f"add those {what}s again, or fit without native=True"
+        )
+    if missing:
+        raise UnknownIdError(
+            f"the questions name {what} id {missing[0]!r}, which {label} does not hold "
+            f"({len(missing)} such ids): fix the id or add the {what} to the store"
+        )
 
 
 def fit_store(
@@ -94,7 +124,6 @@ def fit_store(
     is gone is refused. Use this rather than ``fit_by_id`` on a store you swap into."""
     keys = relevant_ids(list(train_relevant) + list(val_relevant or []))
     got = native_inputs(texts, writer, [str(k) for k in keys], ledger)
-    known = {**got.overrides, **got.vectors}
     fit_by_id(
         estimator,
         writer,  # type: ignore[arg-type]
@@ -102,7 +131,7 @@ def fit_store(
         train_relevant,
         val_queries,
         val_relevant,
-        base=known,
+        base=got.known,
         name=type(writer).__name__,
     )
     if got.notes:
