@@ -22,6 +22,7 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 from numpy.typing import NDArray
 
+from nudge_integrations.core.sources import ArraySource
 from nudge_integrations.errors import NudgeError
 from nudge_integrations.stores import (
     ChromaWriter,
@@ -93,13 +94,10 @@ class InMemoryWriter:
 
     def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
         """Best ids per query by cosine, as the store itself ranks."""
-        ids = list(self.table)
-        if not ids:
+        if not self.table:
             return [[] for _ in range(len(queries))]
-        mat = np.asarray([self.table[i]["vector"] for i in ids], dtype=np.float32)
-        mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
-        order = np.argsort(-(np.asarray(queries, np.float32) @ mat.T), axis=1, kind="stable")
-        return [[ids[j] for j in row[:limit]] for row in order]
+        ids = list(self.table)
+        return ArraySource([self.table[i]["vector"] for i in ids], ids).nearest(queries, limit)
 
     def read_markers(self, ids: Sequence[str]) -> dict[str, str]:
         return {

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.sources import ArraySource
 from nudge_integrations.errors import NudgeError
 from nudge_integrations.stores import (
     ChromaWriter,
@@ -60,13 +61,10 @@ class SimpleWriter:
     def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
         """Best node ids per query by cosine, as the store itself ranks."""
         table = self.data.embedding_dict
-        ids = list(table)
-        if not ids:
+        if not table:
             return [[] for _ in range(len(queries))]
-        mat = np.asarray([table[i] for i in ids], dtype=np.float32)
-        mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
-        order = np.argsort(-(np.asarray(queries, np.float32) @ mat.T), axis=1, kind="stable")
-        return [[ids[j] for j in row[:limit]] for row in order]
+        ids = list(table)
+        return ArraySource([table[i] for i in ids], ids).nearest(queries, limit)
 
 
 def writer_for(store: Any, position_of: Mapping[str, int] | None = None) -> StoreWriter:

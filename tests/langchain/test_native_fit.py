@@ -171,3 +171,16 @@ def test_fit_store_reads_bases_from_the_ledger_and_status_of_a_fresh_store(
     again = fit_store(NudgeN(), writer, q["train"], rel["train"], q["val"], rel["val"])
     assert_same_fit(first.result_, again.result_)
     assert any("nudge ledger" in note for note in again.result_.notes)
+
+
+def test_native_fit_on_an_in_memory_store(qa: dict[str, Any], embeddings: HashEmbeddings) -> None:
+    """``InMemoryVectorStore`` serves its own cosine search to a store-native fit."""
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    store = InMemoryVectorStore(embeddings)
+    store.add_documents(qa["docs"])
+    memory = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    native = NudgeFitter(embeddings).fit(
+        store, qa["pairs"]("train"), val=qa["pairs"]("val"), native=True
+    )
+    _same(memory, native)
