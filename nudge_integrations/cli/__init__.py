@@ -70,6 +70,15 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     fit.add_argument("--gamma", type=float, default=None, help="fix gamma (default: searched)")
     fit.add_argument("--metric", default="hit", help="validation metric: hit, recall, ndcg, mrr")
     fit.add_argument("--k", type=int, default=1, help="cut-off of the validation metric")
+    fit.add_argument(
+        "--refit-with-validation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="make the final nudge with the training and validation queries, at the gamma "
+        "chosen on validation (default, as the LlamaIndex and LangChain adapters do; +0.017 "
+        "NDCG@10 on SciFact); --no-refit-with-validation nudges with the training queries "
+        "alone, as the paper's reference code does",
+    )
     fit.add_argument("--out", type=Path, default=Path("nudge-out"), help="output folder")
     fit.add_argument("--json", action="store_true", help="print the summary as JSON")
     fit.add_argument(

@@ -123,7 +123,11 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     q_va, r_va = data.split("val")
     q_te, j_te = data.split("test")
     r_te = data.rows(j_te)
-    params: dict[str, Any] = {"metric": args.metric, "k": args.k}
+    params: dict[str, Any] = {
+        "metric": args.metric,
+        "k": args.k,
+        "refit_with_validation": args.refit_with_validation,
+    }
     if args.gamma is not None:
         params["gamma"] = args.gamma
     est = NudgeN(**params) if args.variant == "N" else NudgeM(**params)
@@ -148,6 +152,7 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
         "dim": int(data.base.shape[1]),
         "split": {k: len(v) for k, v in data.parts.items()},
         "validation_metric": f"{result.metric}@{result.k}",
+        "refit_with_validation": bool(args.refit_with_validation),
         "curve": [[g, s] for g, s in result.curve.items()],
         "test": table,
         "fit_seconds": round(seconds, 3),
