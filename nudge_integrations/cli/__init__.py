@@ -4,6 +4,8 @@
 * ``finetune DATA``: fit on your QA data (a BEIR folder or a QA JSON), write the moved
   vectors (``nudged.npy`` + ``nudged_ids.json``), ``summary.json`` (gamma, validation
   curve, test metrics) and, with the ``plots`` extra, ``curve.png`` and ``comparison.png``.
+  With ``--store`` the moved vectors are swapped into a persistent store; with
+  ``--native`` as well the fit reads only the named records from that store.
 * ``evaluate DATA``: base vectors, and nudged ones (``--nudged DIR``), on the test split.
 * ``status`` / ``revert`` / ``finish`` / ``rollback --store KIND:PATH:NAME``: a persistent
   store that ``finetune --store`` wrote into, through its nudge ledger.
@@ -88,6 +90,14 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
         "chroma:PATH:COLLECTION, milvus:FILE:COLLECTION, qdrant:PATH:COLLECTION or "
         "faiss:INDEX_FILE:IDS_JSON (its ids must be the corpus ids)",
     )
+    fit.add_argument(
+        "--native",
+        action="store_true",
+        help="fit against --store where it lies: only the records the QA pairs name are "
+        "read from it (base vectors from its nudge ledger where it keeps them), competitors "
+        "come from the store's own search, and the test split is scored through that search "
+        "before and after the swap; no --embeddings/--ids",
+    )
     _store_options(fit)
     fit.add_argument(
         "--model-name", default="all-MiniLM-L6-v2", help="the embedding model, for the ledger"
@@ -149,7 +159,7 @@ def _run(args: argparse.Namespace, progress: bool) -> int:
                 f"{summary['moved']} of {summary['records']} records; wrote "
                 f"{', '.join(summary['outputs'])} to {args.out}"
             )
-        if "store" in summary:
+        if "store" in summary and not args.json:  # --json: the summary holds it
             st = summary["store"]
             print(
                 f"store {st['spec']}: {st['written']} records nudged, {st['restored']} given "

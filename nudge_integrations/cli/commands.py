@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,8 +18,17 @@ from nudge_integrations.cli.inputs import Vectors, embedded, given_vectors, load
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.splits import paper_split
-from nudge_integrations.errors import NudgeError, ShapeError
-from nudge_integrations.report import evaluate_embeddings, format_table
+from nudge_integrations.errors import MetricMismatchError, NudgeError, ShapeError
+from nudge_integrations.report import (
+    DEFAULT_COLUMNS,
+    evaluate_embeddings,
+    evaluate_ranked_ids,
+    format_table,
+)
+
+if TYPE_CHECKING:
+    from nudge_integrations.core.sources import RecordSource
+    from nudge_integrations.stores.base import StoreWriter
 
 NUDGED = "nudged.npy"
 NUDGED_IDS = "nudged_ids.json"
@@ -45,9 +55,11 @@ def add_inputs(p: argparse.ArgumentParser) -> None:
 
 
 class Inputs:
-    """QA data split with the paper's protocol, corpus and query vectors by id."""
+    """QA data split with the paper's protocol, corpus and query vectors by id.
 
-    def __init__(self, args: argparse.Namespace, progress: bool) -> None:
+    ``corpus=False`` (``--native``) reads no corpus vectors: the store holds them."""
+
+    def __init__(self, args: argparse.Namespace, progress: bool, *, corpus: bool = True) -> None:
         given = [x for x in (args.data, args.corpus, args.dataset) if x is not None]
         if len(given) > 1:
             raise NudgeError("pass the data once: DATA, --corpus or --dataset, not several")
@@ -70,17 +82,26 @@ class Inputs:
                     f"{self.source} has too few judged queries ({len(self.dataset)}) for a "
                     "train/val/test split: give at least 10"
                 )
-        self.corpus = self._corpus_vectors(args, progress)
+        self.corpus = self._corpus_vectors(args, progress) if corpus else None
         self.queries = self._query_vectors(args, progress)
-        dims = {self.corpus.matrix.shape[1], self.queries.matrix.shape[1]}
-        if len(dims) != 1:
-            raise ShapeError(
-                f"corpus vectors are {self.corpus.matrix.shape[1]}-d but query vectors "
-                f"{self.queries.matrix.shape[1]}-d: embed both with the same model"
-            )
         self.ids = self.dataset.corpus_ids
-        self.base = self.corpus.rows(self.ids, "corpus")
         self.row = {d: n for n, d in enumerate(self.ids)}
+        self._base: NDArray[np.float32] | None = None
+        if self.corpus is not None:
+            dims = {self.corpus.matrix.shape[1], self.queries.matrix.shape[1]}
+            if len(dims) != 1:
+                raise ShapeError(
+                    f"corpus vectors are {self.corpus.matrix.shape[1]}-d but query vectors "
+                    f"{self.queries.matrix.shape[1]}-d: embed both with the same model"
+                )
+            self._base = self.corpus.rows(self.ids, "corpus")
+
+    @property
+    def base(self) -> NDArray[np.float32]:
+        """The corpus vectors, rows aligned with ``ids`` (not read with ``--native``)."""
+        if self._base is None:
+            raise NudgeError("no corpus vectors were read: --native takes them from the store")
+        return self._base
 
     def _corpus_vectors(self, args: argparse.Namespace, progress: bool) -> Vectors:
         if args.embeddings is not None or args.ids is not None:
@@ -114,15 +135,83 @@ class Inputs:
 
 
 def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
-    """Fit NUDGE on train/val, evaluate on test, write the moved vectors and a summary."""
+    """Fit NUDGE on train/val, evaluate on test, write the moved vectors and a summary;
+    with ``--store``, swap them into the store (``--native``: fit against it too)."""
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise NudgeError(f"--out {out} is a file: pass a folder for the outputs")
-    data = Inputs(args, progress)
+    _check_native(args)
+    data = Inputs(args, progress, corpus=not args.native)
+    store = _open_for_fit(args) if args.store else None
     q_tr, r_tr = data.split("train")
     q_va, r_va = data.split("val")
     q_te, j_te = data.split("test")
-    r_te = data.rows(j_te)
+    est = _estimator(args)
+    start = time.perf_counter()
+    if store is not None and args.native:
+        from nudge_integrations.stores.native_fit import fit_store
+
+        texts = _ledger_texts(store[0], args, data, r_tr + r_va)
+        fit_store(est, store[0], q_tr, r_tr, q_va, r_va, ledger=args.ledger, texts=texts)
+    else:
+        est.fit(data.base, q_tr, r_tr, q_va, r_va, ids=data.ids)
+    seconds = time.perf_counter() - start
+    result: NudgeResult = est.result_
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / NUDGED, result.vectors)
+    (out / NUDGED_IDS).write_text(json.dumps([str(i) for i in result.ids]))
+    swapped: dict[str, Any] | None = None
+    if store is not None and args.native:
+        writer, save = store
+        search = cast("RecordSource", writer).nearest
+        depth = max(k for _, k in DEFAULT_COLUMNS)
+        before = search(q_te, depth)  # what the store serves the test queries now
+        base = _native_base(args, result, data, writer)
+        swapped = swap_into_store(args, writer, save, result, data, base)
+        table = {
+            "store before": evaluate_ranked_ids(before, j_te),
+            "store after": evaluate_ranked_ids(search(q_te, depth), j_te),
+        }
+    else:
+        r_te = data.rows(j_te)
+        table = {
+            "no fine-tuning": evaluate_embeddings(q_te, data.base, r_te, device="cpu"),
+            f"NUDGE-{args.variant}": evaluate_embeddings(
+                q_te, result.apply(data.base), r_te, device="cpu"
+            ),
+        }
+        if store is not None:
+            base = {str(i): data.base[data.row[str(i)]] for i in result.ids}
+            swapped = swap_into_store(args, *store, result, data, base)
+    summary = {
+        "data": str(data.source),
+        "variant": args.variant,
+        "gamma": result.gamma,
+        "moved": len(result.ids),
+        "records": result.n_records if args.native else len(data.ids),
+        "dim": int(result.dim),
+        "split": {k: len(v) for k, v in data.parts.items()},
+        "validation_metric": f"{result.metric}@{result.k}",
+        "refit_with_validation": bool(args.refit_with_validation),
+        "native": bool(args.native),
+        "curve": [[g, s] for g, s in result.curve.items()],
+        "test": table,
+        "fit_seconds": round(seconds, 3),
+        "outputs": [NUDGED, NUDGED_IDS, SUMMARY],
+    }
+    if result.notes:
+        summary["notes"] = list(result.notes)
+    plot = _plot(result, table, out)
+    if plot:
+        summary["outputs"] += plot
+    if swapped is not None:
+        summary["store"] = swapped
+    (out / SUMMARY).write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _estimator(args: argparse.Namespace) -> NudgeN | NudgeM:
+    """The estimator the options ask for."""
     params: dict[str, Any] = {
         "metric": args.metric,
         "k": args.k,
@@ -130,60 +219,103 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     }
     if args.gamma is not None:
         params["gamma"] = args.gamma
-    est = NudgeN(**params) if args.variant == "N" else NudgeM(**params)
-    start = time.perf_counter()
-    est.fit(data.base, q_tr, r_tr, q_va, r_va, ids=data.ids)
-    seconds = time.perf_counter() - start
-    result: NudgeResult = est.result_
-    nudged = result.apply(data.base)
-    table = {
-        "no fine-tuning": evaluate_embeddings(q_te, data.base, r_te, device="cpu"),
-        f"NUDGE-{args.variant}": evaluate_embeddings(q_te, nudged, r_te, device="cpu"),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / NUDGED, result.vectors)
-    (out / NUDGED_IDS).write_text(json.dumps([str(i) for i in result.ids]))
-    summary = {
-        "data": str(data.source),
-        "variant": args.variant,
-        "gamma": result.gamma,
-        "moved": len(result.ids),
-        "records": len(data.ids),
-        "dim": int(data.base.shape[1]),
-        "split": {k: len(v) for k, v in data.parts.items()},
-        "validation_metric": f"{result.metric}@{result.k}",
-        "refit_with_validation": bool(args.refit_with_validation),
-        "curve": [[g, s] for g, s in result.curve.items()],
-        "test": table,
-        "fit_seconds": round(seconds, 3),
-        "outputs": [NUDGED, NUDGED_IDS, SUMMARY],
-    }
-    plot = _plot(result, table, out)
-    if plot:
-        summary["outputs"] += plot
-    if args.store:
-        summary["store"] = swap_into_store(args, result, data)
-    (out / SUMMARY).write_text(json.dumps(summary, indent=2))
-    return summary
+    return NudgeN(**params) if args.variant == "N" else NudgeM(**params)
 
 
-def swap_into_store(args: argparse.Namespace, result: NudgeResult, data: Inputs) -> dict[str, Any]:
-    """Write the moved vectors into ``--store`` through its nudge ledger."""
+def _check_native(args: argparse.Namespace) -> None:
+    """Refuse ``--native`` without a store to fit against, or with corpus vectors."""
+    if not args.native:
+        return
+    if not args.store:
+        raise NudgeError(
+            "--native fits against the store named by --store: pass --store KIND:PATH:NAME, "
+            "or drop --native to fit on --embeddings"
+        )
+    if args.embeddings is not None or args.ids is not None:
+        raise NudgeError(
+            "--native reads the corpus vectors from --store: drop --embeddings and --ids "
+            "(pass the query vectors with --query-embeddings and --query-ids)"
+        )
+
+
+def _open_for_fit(args: argparse.Namespace) -> tuple[StoreWriter, Callable[[], None]]:
+    """``--store``, opened and checked before any fit: it can serve the fit (``--native``)
+    and NUDGE-M's vectors (only a store ranking by inner product can)."""
     from nudge_integrations.cli.stores import open_store
-    from nudge_integrations.stores import lifecycle, require_inner_product
+    from nudge_integrations.core.sources import is_record_source
+    from nudge_integrations.stores import require_inner_product
+
+    writer, save = open_store(args.store, vector_field=args.vector_field)
+    if args.native and not is_record_source(writer):
+        raise NudgeError(
+            f"--store {args.store}: {type(writer).__name__} has no store-native search in "
+            "nudge-integrations yet: drop --native and pass the corpus vectors (--embeddings "
+            "and --ids)"
+        )
+    if args.variant == "M":
+        try:
+            require_inner_product(writer.similarity, args.store)
+        except MetricMismatchError:
+            raise MetricMismatchError(
+                f"--variant M: NUDGE-M vectors are not unit-norm and must be ranked by inner "
+                f"product, but --store {args.store} ranks by "
+                f"{writer.similarity or 'an unknown metric'}, which would silently mis-rank "
+                "them: pass --variant N (unit-norm vectors), or a store configured for inner "
+                "product (FAISS IndexFlatIP, Milvus metric 'IP', Chroma hnsw:space 'ip', "
+                "Qdrant Distance.DOT)"
+            ) from None
+    return writer, save
+
+
+def _ledger_texts(
+    writer: StoreWriter, args: argparse.Namespace, data: Inputs, judgements: list[Any]
+) -> Callable[[Sequence[str]], dict[str, str]]:
+    """The records' text as the QA data gives it (what the CLI's ledgers hash), for the
+    records the store's ledger keeps: a kept base vector whose text changed since is not
+    used. Other ids get none, so an id the store lacks is reported as not held."""
+    from nudge_integrations.core.sources import relevant_ids
+    from nudge_integrations.stores.location import find_ledger
+
+    named = [str(i) for i in relevant_ids(judgements)]
+    found = find_ledger(writer, args.ledger, named)
+    kept = set(found.ids) if found is not None and found.exists else set()
+    corpus = data.dataset.corpus
+    return lambda ids: {i: corpus[i] for i in ids if i in kept and i in corpus}
+
+
+def _native_base(
+    args: argparse.Namespace, result: NudgeResult, data: Inputs, writer: StoreWriter
+) -> dict[str, NDArray[np.float32]]:
+    """Base vectors of the moved records, read as the fit read them: the ledger's where
+    it keeps a current one, else the store's (only the moved records are read)."""
+    from nudge_integrations.stores.native_fit import native_inputs
+
+    moved = [str(i) for i in result.ids]
+    texts = _ledger_texts(writer, args, data, [dict.fromkeys(moved, 1.0)])
+    return native_inputs(texts, writer, moved, args.ledger).known
+
+
+def swap_into_store(
+    args: argparse.Namespace,
+    writer: StoreWriter,
+    save: Callable[[], None],
+    result: NudgeResult,
+    data: Inputs,
+    base: Mapping[str, NDArray[np.float32]],
+) -> dict[str, Any]:
+    """Write the moved vectors into ``--store`` through its nudge ledger; ``base`` holds
+    the moved records' base vectors (kept in the ledger for revert)."""
+    from nudge_integrations.stores import lifecycle
     from nudge_integrations.stores.ledger import text_hash
     from nudge_integrations.stores.location import ledger_for_write
 
-    writer, save = open_store(args.store, vector_field=args.vector_field)
-    if result.variant == "M":
-        require_inner_product(writer.similarity, args.store)
     moved = {str(i): v for i, v in result.as_dict().items()}
     ledger = ledger_for_write(writer, args.ledger, list(moved))
     report = lifecycle.swap(
         writer,
         ledger,
         moved,
-        {i: data.base[data.row[i]] for i in moved},
+        {i: base[i] for i in moved},
         {i: text_hash(data.dataset.corpus[i]) for i in moved},
         variant=result.variant,
         gamma=result.gamma,
