@@ -31,11 +31,18 @@ class CompetitorSource(Protocol):
 
 
 class InMemoryCompetitors:
-    """Exact competitors from an in-memory array or ``np.memmap``, scanned in chunks."""
+    """Exact competitors from an in-memory array or ``np.memmap``, scanned in chunks.
 
-    def __init__(self, corpus: NDArray[Any], chunk_size: int | None = None):
+    ``validate=True`` makes the CPU scan refuse NaN/inf and all-zero rows as it reads
+    them, so a fit that scans anyway needs no separate validation pass over the corpus.
+    """
+
+    def __init__(
+        self, corpus: NDArray[Any], chunk_size: int | None = None, validate: bool = False
+    ):
         self.corpus = corpus
         self.chunk_size = chunk_size
+        self.validate = validate
 
     def topk(
         self, queries: torch.Tensor, k: int, exclude: NDArray[np.bool_]
@@ -47,4 +54,5 @@ class InMemoryCompetitors:
             normalize_corpus=True,
             exclude=exclude,
             chunk_size=self.chunk_size,
+            allow_zero=not self.validate,
         )

@@ -136,12 +136,15 @@ class _Nudge:
         """
         metric = self._check_params()
         corpus = as_matrix(embeddings, "corpus embeddings", min_rows=1)
-        check_finite_nonzero(corpus, "corpus embeddings")
+        device = resolve_device(self.device)
+        # a CPU scan of the whole corpus checks each row as it reads it: no second pass
+        scan_checks = self.gamma is None and competitors is None and device.type == "cpu"
+        if not scan_checks:
+            check_finite_nonzero(corpus, "corpus embeddings")
         n, d = corpus.shape
         index = IdIndex(ids, n)
         q_train = self._queries(train_queries, "training", d)
         train = resolve_judgements(train_relevant, index, q_train.shape[0], "training")
-        device = resolve_device(self.device)
         notes: list[str] = []
 
         source: ValidationSource
@@ -184,7 +187,9 @@ class _Nudge:
                 gamma = float(self.gamma)
             else:
                 assert q_val is not None and val is not None
-                source_c = competitors or InMemoryCompetitors(corpus, self.chunk_size)
+                source_c = competitors or InMemoryCompetitors(
+                    corpus, self.chunk_size, validate=scan_checks
+                )
                 gamma, curve = self._choose_gamma(
                     corpus, rows, geometry, q_val, val, metric, device, source_c
                 )

@@ -111,6 +111,9 @@ def resolve_judgements(
             f"{name}: {n_queries} query embeddings but {len(relevant)} relevance entries; "
             "pass one entry per query, in the same order"
         )
+    fast = _plain_lists(relevant, index)
+    if fast is not None:
+        return fast
     qs: list[int] = []
     rows: list[int] = []
     gains: list[float] = []
@@ -145,3 +148,34 @@ def resolve_judgements(
         np.asarray(gains, dtype=np.float32),
         n_queries,
     )
+
+
+def _plain_lists(relevant: Sequence[Judgements], index: IdIndex) -> Pairs | None:
+    """:func:`resolve_judgements` for the common case, lists of known ids (gain 1), in a
+    few array passes; ``None`` (the checked loop then runs and names any problem) for
+    grades, unknown ids, empty lists or anything unusual."""
+    if not set(map(type, relevant)) <= {list, tuple}:
+        return None
+    lens = np.fromiter(map(len, relevant), dtype=np.int64, count=len(relevant))
+    if len(lens) == 0 or not lens.all():
+        return None
+    keys = [key for rel in relevant for key in rel]
+    if index.ids is None:
+        if not set(map(type, keys)) <= {int, np.int64, np.int32}:
+            return None
+        rows = np.asarray(keys, dtype=np.int64)
+        if rows.min() < 0 or rows.max() >= index.n_rows:
+            return None
+    else:
+        get = index._row.get
+        try:
+            rows = np.asarray([get(key, -1) for key in keys], dtype=np.int64)
+        except TypeError:  # an unhashable id
+            return None
+        if (rows < 0).any():
+            return None
+    query = np.repeat(np.arange(len(relevant), dtype=np.int64), lens)
+    # a record named twice by one query counts once, at its first mention
+    _, first = np.unique(query * index.n_rows + rows, return_index=True)
+    keep = np.sort(first)
+    return Pairs(query[keep], rows[keep], np.ones(len(keep), dtype=np.float32), len(relevant))
