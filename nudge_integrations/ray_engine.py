@@ -7,8 +7,10 @@ the result stay on the driver, so only the queries go out and ``blocks x queries
 scores come back. Needs the optional extra ``ray`` (``pip install
 'nudge-integrations[ray]'``); nothing else in the package imports Ray.
 
-Every worker must see the shard folder at the same path (a local disk in a one-machine
-Ray, shared storage such as NFS in a cluster)::
+Parquet files opened with ``ShardedCorpus.from_parquet`` scan the same way (blocks are
+whole row groups; each task reads its rows in batches). Every worker must see the shard
+folder or the files at the same path (a local disk in a one-machine Ray, shared storage
+such as NFS in a cluster)::
 
     import ray
     ray.init(address="ray://head:10001")   # or ray.init(num_cpus=2) on one machine
@@ -19,8 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,7 +37,7 @@ Estimator = TypeVar("Estimator", NudgeN, NudgeM)
 #: Rows per Ray task by default (about 380 MB of float32 at d = 384).
 ROWS_PER_BLOCK = 250_000
 
-_OPEN: dict[str, ShardedCorpus] = {}  # per worker process: folders already checked
+_OPEN: dict[Hashable, ShardedCorpus] = {}  # per worker process: corpora already checked
 
 
 def _ray() -> Any:
@@ -53,7 +54,7 @@ def _ray() -> Any:
 def _scan_batch(
     batch: dict[str, NDArray[Any]],
     *,
-    folder: str,
+    opener: Callable[[], ShardedCorpus],
     queries: NDArray[np.float32],
     k: int,
     exclude: NDArray[np.int64],
@@ -67,9 +68,9 @@ def _scan_batch(
     if crash_flag and os.path.exists(crash_flag):
         os.unlink(crash_flag)
         os._exit(1)  # the worker dies mid-scan, as a lost node would
-    corpus = _OPEN.get(folder)
+    corpus = _OPEN.get(opener)
     if corpus is None:
-        corpus = _OPEN[folder] = ShardedCorpus(folder)
+        corpus = _OPEN[opener] = opener()  # a shard folder, or parquet files
     scores, rows = [], []
     for si, a, b in zip(batch["shard"], batch["start"], batch["stop"], strict=True):
         s, r = corpus.scan_block(queries, k, int(si), int(a), int(b), exclude, chunk_size)
@@ -128,7 +129,7 @@ class RayScan:
             batch_size=1,
             batch_format="numpy",
             fn_kwargs={
-                "folder": str(Path(self.corpus.folder).resolve()),
+                "opener": self.corpus.opener(),
                 "queries": q,
                 "k": int(k),
                 "exclude": ex,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +29,8 @@ ROWS_PER_SHARD = 1_000_000
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
 _HEADER_BYTES = 128  # fixed .npy header size, so a shard's shape can be written last
+#: Rows per row group written by ``write_shards(..., format="parquet")``.
+ROW_GROUP_ROWS = 65_536
 
 
 class ShardError(NudgeError):
@@ -245,18 +247,22 @@ def write_shards(
     *,
     rows_per_shard: int = ROWS_PER_SHARD,
     block_rows: int = 65536,
+    format: Literal["npy", "parquet"] = "npy",
 ) -> ShardedCorpus:
     """Write ``vectors`` (an array, memmap, or an iterable of ``(rows, d)`` blocks) with
     their ``ids`` (one per row; ``None``: the row numbers as strings) into ``folder``.
 
     Into a folder that already holds shards, the new records are appended as new shards
     (their ids must be new). Returns the folder opened as a :class:`ShardedCorpus`.
+    ``format="parquet"`` writes ``part-NNNNN.parquet`` files (``id``, ``vector``
+    columns) instead of ``.npy`` shards, opened as with ``ShardedCorpus.from_parquet``.
     """
+    if format not in ("npy", "parquet"):
+        raise ShardError(f"unknown shard format {format!r}: use 'npy' or 'parquet'")
     if hasattr(vectors, "shape") and len(getattr(vectors, "shape", ())) == 2:
         arr = vectors
         blocks: Iterable[Any] = (arr[s : s + block_rows] for s in range(0, len(arr), block_rows))
         dim = int(arr.shape[1])
-        first: Any = None
     else:
         it = iter(vectors)
         first = np.asarray(next(it), dtype=np.float32)
@@ -264,28 +270,126 @@ def write_shards(
             raise ShapeError(f"each block of vectors must be 2-D, got shape {first.shape}")
         dim = int(first.shape[1])
         blocks = _chain(first, it)
+    if format == "parquet":
+        pairs = _with_ids(blocks, ids, parquet_rows(folder))
+        return write_parquet_shards(pairs, dim, folder, rows_per_shard=rows_per_shard)
     writer = ShardWriter(folder, dim, rows_per_shard=rows_per_shard)
-    offset = writer.manifest["count"]
-    done = 0
     try:
-        for block in blocks:
-            block = np.asarray(block, dtype=np.float32)
-            if ids is None:
-                keys: Any = np.arange(offset + done, offset + done + len(block)).astype("S")
-            else:
-                keys = ids[done : done + len(block)]
-                if len(keys) != len(block):
-                    raise ShapeError(
-                        f"fewer ids than vectors: {len(ids)} ids, and row {done + len(keys)} "
-                        "has none"
-                    )
+        for block, keys in _with_ids(blocks, ids, writer.manifest["count"]):
             writer.add(block, keys)
-            done += len(block)
-        if ids is not None and len(ids) != done:
-            raise ShapeError(f"{len(ids)} ids for {done} vectors")
         return writer.close()
     except BaseException:
         writer.abort()
+        raise
+
+
+def _with_ids(
+    blocks: Iterable[Any], ids: Sequence[Any] | NDArray[Any] | None, offset: int
+) -> Iterator[tuple[NDArray[np.float32], Any]]:
+    """Each block as float32 with its ids (``None``: row numbers from ``offset``); raises
+    :class:`ShapeError` when the ids run out before the vectors or outlast them."""
+    done = 0
+    for raw in blocks:
+        block = np.asarray(raw, dtype=np.float32)
+        if ids is None:
+            keys: Any = np.arange(offset + done, offset + done + len(block)).astype("S")
+        else:
+            keys = ids[done : done + len(block)]
+            if len(keys) != len(block):
+                raise ShapeError(
+                    f"fewer ids than vectors: {len(ids)} ids, and row {done + len(keys)} has none"
+                )
+        yield block, keys
+        done += len(block)
+    if ids is not None and len(ids) != done:
+        raise ShapeError(f"{len(ids)} ids for {done} vectors")
+
+
+def parquet_rows(folder: str | os.PathLike[str]) -> int:
+    """Records in the parquet files already in ``folder`` (0 if none), from their footers."""
+    path = Path(folder)
+    if not path.is_dir() or not any(path.rglob("*.parquet")):
+        return 0
+    from nudge_integrations.core.parquet_shards import _arrow, parquet_files
+
+    pa = _arrow()
+    return sum(pa.parquet.ParquetFile(p).metadata.num_rows for p in parquet_files(path))
+
+
+def write_parquet_shards(
+    blocks: Iterable[tuple[NDArray[np.float32], Any]],
+    dim: int,
+    folder: str | os.PathLike[str],
+    *,
+    rows_per_shard: int,
+    row_group_rows: int = ROW_GROUP_ROWS,
+) -> ShardedCorpus:
+    """Write ``(vectors, ids)`` blocks as ``part-NNNNN.parquet`` files (columns ``id``:
+    string, ``vector``: ``FixedSizeList<float32>``) into ``folder``; the writer behind
+    ``write_shards(..., format="parquet")``.
+
+    Rows are checked as ``write_shards`` checks them (dimension, finite, non-zero, no NUL
+    in ids). Appending to a folder of parquet files adds new files; on any error (a bad
+    row, a duplicate id) the files written are removed, so nothing is half-added.
+    """
+    from nudge_integrations.core.parquet_shards import ParquetCorpus, _arrow
+
+    pa = _arrow()
+    out = Path(folder)
+    if (out / MANIFEST).exists():
+        raise ShardError(f"{out} is a .npy shard folder; write parquet shards elsewhere")
+    if rows_per_shard < 1:
+        raise ShardError("rows_per_shard must be at least 1")
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.stem[5:]) for p in out.glob("part-*.parquet") if p.stem[5:].isdigit()]
+    number = max(taken, default=-1) + 1
+    written: list[Path] = []
+    schema = pa.schema([("id", pa.string()), ("vector", pa.list_(pa.float32(), dim))])
+    writer: Any = None
+    in_file = done = 0
+    try:
+        for block, keys in blocks:
+            vec = np.ascontiguousarray(block, dtype=np.float32)
+            if vec.ndim != 2 or vec.shape[1] != dim:
+                raise ShapeError(f"vectors must be (rows, {dim}), got shape {vec.shape}")
+            sq = np.einsum("ij,ij->i", vec, vec)
+            if not (np.isfinite(sq).all() and (sq > 0).all()):
+                from nudge_integrations.search import unit_rows
+
+                unit_rows(vec, np.empty_like(vec), name="vectors", first=done, allow_zero=False)
+            kind_s = isinstance(keys, np.ndarray) and keys.dtype.kind == "S"
+            ids = [i.decode("utf-8") for i in (keys if kind_s else encode_ids(keys)).tolist()]
+            if kind_s and any("\x00" in i for i in ids):
+                raise ShardError("ids must not contain NUL characters")
+            start = 0
+            while start < len(vec):
+                if writer is None:
+                    written.append(out / f"part-{number:05d}.parquet")
+                    writer = pa.parquet.ParquetWriter(written[-1], schema)
+                    number, in_file = number + 1, 0
+                take = min(len(vec) - start, rows_per_shard - in_file)
+                column = pa.FixedSizeListArray.from_arrays(
+                    pa.array(vec[start : start + take].ravel()), dim
+                )
+                table = pa.table({"id": ids[start : start + take], "vector": column}, schema)
+                writer.write_table(table, row_group_size=row_group_rows)
+                start, in_file = start + take, in_file + take
+                if in_file == rows_per_shard:
+                    writer.close()
+                    writer = None
+            done += len(vec)
+        if writer is not None:
+            writer.close()
+            writer = None
+        return ParquetCorpus(out)  # refuses ids already there, or repeated among the new
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        for path in written:
+            path.unlink(missing_ok=True)
+        if made and not any(out.iterdir()):
+            out.rmdir()
         raise
 
 
@@ -297,7 +401,13 @@ def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
 def _read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not path.exists():
-        raise ShardError(f"{folder} is not a shard folder: it has no {MANIFEST}")
+        hint = ""
+        if folder.is_dir() and any(folder.rglob("*.parquet")):
+            hint = (
+                "; it holds parquet files: open them with ShardedCorpus.from_parquet(folder, "
+                "id_column=..., vector_column=...)"
+            )
+        raise ShardError(f"{folder} is not a shard folder: it has no {MANIFEST}{hint}")
     try:
         manifest: dict[str, Any] = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:

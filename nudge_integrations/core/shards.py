@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,6 +73,16 @@ class Shard:
     first: int
 
 
+@dataclass(frozen=True)
+class FolderOpener:
+    """Opens a ``.npy`` shard folder by path (see :meth:`ShardedCorpus.opener`)."""
+
+    folder: str
+
+    def __call__(self) -> ShardedCorpus:
+        return ShardedCorpus(self.folder)
+
+
 class ShardedCorpus:
     """A shard folder opened for reading: records by id, and streamed exact scans.
 
@@ -106,6 +116,31 @@ class ShardedCorpus:
         #: Rows read by id and rows scanned since opening (what a refit costs).
         self.rows_read = 0
         self.rows_scanned = 0
+
+    @classmethod
+    def from_parquet(
+        cls,
+        source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        id_column: str = "id",
+        vector_column: str = "vector",
+        *,
+        dim: int | None = None,
+        batch_rows: int | None = None,
+    ) -> ShardedCorpus:
+        """Parquet files (a folder, searched recursively, a file, or a list of files) as a
+        corpus, each file one shard: one row per record, ``id_column`` (strings or
+        integers) and ``vector_column`` (a fixed-size list, or list, of floats). Read in
+        batches of ``batch_rows``; see :mod:`nudge_integrations.core.parquet_shards`."""
+        from nudge_integrations.core.parquet_shards import BATCH_ROWS, ParquetCorpus
+
+        return ParquetCorpus(
+            source, id_column, vector_column, dim=dim, batch_rows=batch_rows or BATCH_ROWS
+        )
+
+    def opener(self) -> Callable[[], ShardedCorpus]:
+        """A picklable, hashable callable that opens this corpus again in another process
+        (a Ray worker sees the same files at the same paths)."""
+        return FolderOpener(str(self.folder.resolve()))
 
     def __len__(self) -> int:
         return self.count
