@@ -18,8 +18,10 @@ from numpy.typing import NDArray
 from nudge_integrations.core.fit import NudgeM, NudgeN
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.sources import (
+    RECALL_SAMPLE,
     RecordSource,
     SourceCompetitors,
+    StoreRecall,
     read_vectors,
     relevant_ids,
     source_size,
@@ -71,6 +73,7 @@ def fit_by_id(
     *,
     base: Mapping[str, Any] | None = None,
     name: str | None = None,
+    recall_sample: int = RECALL_SAMPLE,
 ) -> Estimator:
     """Fit ``estimator`` (a :class:`NudgeN` or :class:`NudgeM`) on a corpus reached by id.
 
@@ -79,6 +82,11 @@ def fit_by_id(
     read from the nudge ledger: those are read and compete from ``base``, never from the
     store. The result's ``ids`` and ``vectors`` hold the moved records; its ``rows`` are
     ``-1`` (there is no corpus matrix) and ``n_records`` is the source's size when known.
+
+    On an approximate source (``source.exact`` false) the competitor search of
+    ``recall_sample`` validation queries (0: none) is checked against an exact scan of
+    the source's vectors, streamed in batches: the recall@k is in the result's notes and
+    in ``estimator.index_recall_`` (None when not measured). Exact sources skip this.
     """
     label = name or type(source).__name__
     keys = relevant_ids(list(train_relevant) + list(val_relevant or []))
@@ -105,15 +113,14 @@ def fit_by_id(
     rename = {k: str(k) for k in keys}
     train = [_renamed(r, rename) for r in train_relevant]
     val = None if val_relevant is None else [_renamed(r, rename) for r in val_relevant]
-    competitors = SourceCompetitors(source, ids, overrides)
+    competitors = SourceCompetitors(source, ids, overrides, recall_sample=recall_sample)
     estimator.fit(local, train_queries, train, val_queries, val, ids=ids, competitors=competitors)
     result = estimator.result_
     notes = list(result.notes)
+    recall = competitors.recall if result.curve else None
     if not getattr(source, "exact", True) and result.curve:
-        notes.append(
-            f"untouched competitors came from {label}'s approximate index, so gamma was "
-            "chosen against its recall; measure that with index_recall(...)"
-        )
+        notes.append(_approximate_note(label, recall))
+    estimator.index_recall_ = None if recall is None else recall.value  # type: ignore[union-attr]
     size = source_size(source)
     estimator.result_ = dataclasses.replace(
         result,
@@ -122,6 +129,23 @@ def fit_by_id(
         notes=tuple(notes),
     )
     return estimator
+
+
+def _approximate_note(label: str, recall: StoreRecall | None) -> str:
+    """The note on competitors found by an approximate index, with its measured recall."""
+    if recall is None:
+        return (
+            f"untouched competitors came from {label}'s approximate index, so gamma was "
+            "chosen against its recall (not measured: recall_sample=0); measure it with "
+            "index_recall(...)"
+        )
+    return (
+        f"untouched competitors came from {label}'s approximate index, so gamma was "
+        f"chosen against its recall: recall@{recall.k} {recall.value:.3f} on "
+        f"{recall.n_queries} of {recall.n_of} validation queries (its first {recall.k} "
+        f"results outside the {recall.n_skipped:,} records the fit scores itself, against "
+        f"an exact scan of the {recall.n_scanned:,} records it holds, {recall.seconds:.1f} s)"
+    )
 
 
 def _renamed(rel: Any, rename: Mapping[Any, str]) -> Any:

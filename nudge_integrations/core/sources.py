@@ -10,7 +10,9 @@ candidates exactly, so an exact source gives exactly the in-memory fit's competi
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import time
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,6 +20,7 @@ import torch
 from numpy.typing import NDArray
 
 from nudge_integrations.errors import NudgeError
+from nudge_integrations.search import scan_chunks
 
 #: The largest search a source is asked for (Milvus caps ``limit`` at 16,384).
 MAX_LIMIT = 16384
@@ -37,7 +40,10 @@ class RecordSource(Protocol):
 
     A source that can leave ids out of its search itself (a filter, a mask over a scan)
     may also define ``nearest_outside(queries, limit, skip) -> list[list[str]]``; it is
-    then used instead of over-fetching and widening ``nearest``.
+    then used instead of over-fetching and widening ``nearest``. An approximate source
+    may define ``scan(batch) -> Iterator[(ids, vectors)]`` (every stored record, ``batch``
+    at a time) for the fit to measure its recall (:func:`exact_outside`); without it,
+    ``all_ids()`` and ``read`` are used.
     """
 
     exact: bool
@@ -66,6 +72,138 @@ def read_vectors(
     return out
 
 
+#: Records read per batch when an approximate source's vectors are streamed for recall.
+SCAN_BATCH = 4096
+
+#: Validation queries whose competitors are checked against an exact scan by default.
+RECALL_SAMPLE = 100
+
+
+def scan_records(
+    source: Any, batch: int = SCAN_BATCH
+) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+    """Every record ``source`` holds as ``(ids, vectors)`` batches of at most ``batch``:
+    its own ``scan`` when it has one, else ``all_ids()`` read back ``batch`` ids at a time
+    (then the id list, not the vectors, is held whole)."""
+    own = getattr(source, "scan", None)
+    if callable(own):
+        for ids, vecs in own(batch):
+            if len(ids):
+                rows = np.asarray(vecs, dtype=np.float32).reshape(len(ids), -1)
+                yield [str(i) for i in ids], rows
+        return
+    all_ids = getattr(source, "all_ids", None)
+    if not callable(all_ids):
+        raise NudgeError(
+            f"{type(source).__name__} can neither scan its records nor list their ids, so "
+            "its recall cannot be measured"
+        )
+    ids = [str(i) for i in all_ids()]
+    for start in range(0, len(ids), batch):
+        got = read_vectors(source, ids[start : start + batch], batch)
+        if got:
+            keys = list(got)
+            yield keys, np.stack([got[i] for i in keys])
+
+
+def exact_outside(
+    source: Any,
+    queries: NDArray[np.float32],
+    k: int,
+    skip: set[str],
+    *,
+    batch: int = SCAN_BATCH,
+) -> tuple[list[list[str]], int]:
+    """Exact cosine top-``k`` ids per query over every record ``source`` holds outside
+    ``skip``, best first, and how many records were scanned. The records are streamed
+    ``batch`` at a time, so memory is ``batch x d`` vectors and ``queries x batch`` scores
+    whatever the source holds."""
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    m = q.shape[0]
+    best_s = np.full((m, k), -np.inf, dtype=np.float32)
+    best_id = np.full((m, k), None, dtype=object)
+    scanned = 0
+    for ids, vecs in scan_records(source, batch):
+        scanned += len(ids)
+        mask = np.fromiter((i in skip for i in ids), dtype=bool, count=len(ids))
+        s, rows = scan_chunks(q, vecs, k, normalize=True, exclude=mask, name="stored vectors")
+        picked = np.asarray(ids, dtype=object)[np.maximum(rows, 0)]
+        picked[rows < 0] = None
+        cat_s = np.concatenate([best_s, s], axis=1)
+        cat_id = np.concatenate([best_id, picked], axis=1)
+        order = np.argsort(-cat_s, axis=1, kind="stable")[:, :k]
+        best_s = np.take_along_axis(cat_s, order, 1)
+        best_id = np.take_along_axis(cat_id, order, 1)
+    out = [
+        [str(i) for i, v in zip(ids_row, s_row, strict=True) if i is not None and v > -np.inf]
+        for ids_row, s_row in zip(best_id, best_s, strict=True)
+    ]
+    return out, scanned
+
+
+@dataclass(frozen=True)
+class StoreRecall:
+    """Recall@``k`` of an approximate source's competitor search on sampled validation
+    queries (``rows``): its first ``k`` results outside the ``n_skipped`` records the fit
+    leaves out of the search (touched ones, and those it scores from vectors in hand)
+    against the exact ``k`` (cosine over every record it holds, the same ones left out)."""
+
+    value: float
+    k: int
+    n_queries: int
+    n_of: int
+    n_scanned: int
+    n_skipped: int
+    seconds: float
+    rows: tuple[int, ...] = ()
+    found: tuple[tuple[str, ...], ...] = ()
+    exact: tuple[tuple[str, ...], ...] = ()
+
+
+def sample_rows(m: int, sample: int) -> NDArray[np.int64]:
+    """``sample`` of ``m`` query rows spread evenly (all of them when ``sample >= m``)."""
+    if sample >= m:
+        return np.arange(m, dtype=np.int64)
+    return np.unique(np.linspace(0, m - 1, sample).round().astype(np.int64))
+
+
+def measure_recall(
+    source: Any,
+    queries: NDArray[np.float32],
+    found: Sequence[Sequence[str]],
+    k: int,
+    skip: set[str],
+    *,
+    batch: int = SCAN_BATCH,
+    n_of: int | None = None,
+    rows: Sequence[int] | NDArray[np.int64] = (),
+) -> StoreRecall | None:
+    """:class:`StoreRecall` of ``found`` (the source's answers for ``queries``, left-out
+    ids removed) against an exact scan of ``source``; None when no record lies outside
+    ``skip``."""
+    start = time.perf_counter()
+    exact, scanned = exact_outside(source, queries, k, skip, batch=batch)
+    shares = [
+        len(set(want) & set(list(got)[:k])) / len(want)
+        for got, want in zip(found, exact, strict=True)
+        if want
+    ]
+    if not shares:
+        return None
+    return StoreRecall(
+        value=float(np.mean(shares)),
+        k=k,
+        n_queries=len(shares),
+        n_of=n_of if n_of is not None else len(found),
+        n_scanned=scanned,
+        n_skipped=len(skip),
+        seconds=time.perf_counter() - start,
+        rows=tuple(int(r) for r in rows),
+        found=tuple(tuple(list(f)[:k]) for f in found),
+        exact=tuple(tuple(e) for e in exact),
+    )
+
+
 def _unit(x: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     out: NDArray[np.float32] = (x / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -89,7 +227,13 @@ class SourceCompetitors:
         overrides: Mapping[str, NDArray[np.float32]] | None = None,
         *,
         max_limit: int = MAX_LIMIT,
+        recall_sample: int = 0,
+        scan_batch: int = SCAN_BATCH,
     ) -> None:
+        if isinstance(recall_sample, bool) or not isinstance(recall_sample, int | np.integer):
+            raise NudgeError(f"recall_sample must be an integer >= 0, got {recall_sample!r}")
+        if recall_sample < 0:
+            raise NudgeError(f"recall_sample must be >= 0 (0: off), got {recall_sample}")
         self.source = source
         self.ids = list(ids)
         self.row_of = {key: i for i, key in enumerate(self.ids)}
@@ -104,6 +248,10 @@ class SourceCompetitors:
         #: Searches made by the last :meth:`topk` call and the widest ``limit`` used.
         self.calls = 0
         self.widest = 0
+        self.recall_sample = int(recall_sample)
+        self.scan_batch = scan_batch
+        #: The last :meth:`topk` call's recall check (approximate sources only).
+        self.recall: StoreRecall | None = None
 
     def topk(
         self, queries: torch.Tensor, k: int, exclude: NDArray[np.bool_]
@@ -113,6 +261,19 @@ class SourceCompetitors:
         touched = {self.ids[i] for i in np.flatnonzero(exclude)}
         skip = touched | set(self.override_ids)
         cands = self._candidates(q, k + _SPARE, skip)
+        self.recall = None
+        if self.recall_sample and not getattr(self.source, "exact", True):
+            picked = sample_rows(m, self.recall_sample)
+            self.recall = measure_recall(
+                self.source,
+                q[picked],
+                [cands[i] for i in picked],
+                k,
+                skip,
+                batch=self.scan_batch,
+                n_of=m,
+                rows=picked,
+            )
         union = list(dict.fromkeys(c for per in cands for c in per))
         got = read_vectors(self.source, union)
         lost = [c for c in union if c not in got]
@@ -192,6 +353,11 @@ class ArraySource:
 
     def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         return {i: self.vectors[self.row_of[i]] for i in ids if i in self.row_of}
+
+    def scan(self, batch: int) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+        """Every record, ``batch`` at a time."""
+        for start in range(0, len(self.ids), batch):
+            yield self.ids[start : start + batch], self.vectors[start : start + batch]
 
     def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
         scores = np.asarray(queries, np.float32) @ self.unit.T

@@ -3,13 +3,14 @@ Milvus clients, Qdrant clients. Each imports its client library only when used."
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.errors import NudgeError
+from nudge_integrations.search import chunk_rows, scan_chunks
 from nudge_integrations.stores.base import MARKER
 
 #: (kind, place, collection): "path" for a store on a local path, else a server address.
@@ -146,6 +147,19 @@ class ChromaWriter:
     def count(self) -> int:
         return int(self.collection.count())
 
+    def scan(self, batch: int) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+        """Every record's id and vector, ``batch`` at a time (pages by offset)."""
+        offset = 0
+        while True:
+            got = self.collection.get(limit=batch, offset=offset, include=["embeddings"])
+            ids = [str(i) for i in got["ids"]]
+            if not ids:
+                return
+            yield ids, np.asarray(got["embeddings"], dtype=np.float32).reshape(len(ids), -1)
+            offset += len(ids)
+            if len(ids) < batch:
+                return
+
     def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
         """Best ids per query by the collection's own search."""
         n = max(1, min(limit, self.count()))
@@ -232,9 +246,7 @@ class MilvusWriter:
             names = self.client.list_indexes(
                 collection_name=self.collection, field_name=self.vector_field
             )
-            info = self.client.describe_index(
-                collection_name=self.collection, index_name=names[0]
-            )
+            info = self.client.describe_index(collection_name=self.collection, index_name=names[0])
         except Exception:  # no index described: searched flat
             return True
         return str((info or {}).get("index_type", "FLAT")).upper() in ("FLAT", "")
@@ -242,6 +254,22 @@ class MilvusWriter:
     def count(self) -> int:
         stats = self.client.get_collection_stats(collection_name=self.collection)
         return int(stats.get("row_count", 0))
+
+    def scan(self, batch: int) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+        """Every record's id and vector, ``batch`` at a time (a query iterator)."""
+        it = self.client.query_iterator(
+            collection_name=self.collection,
+            batch_size=batch,
+            output_fields=[self.id_field, self.vector_field],
+        )
+        try:
+            while rows := it.next():
+                yield (
+                    [str(r[self.id_field]) for r in rows],
+                    np.asarray([r[self.vector_field] for r in rows], dtype=np.float32),
+                )
+        finally:
+            it.close()
 
     def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
         """Best ids per query by the collection's own search (its metric and index)."""
@@ -341,18 +369,45 @@ class QdrantWriter:
 
     def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
         """Best ids per query by the store's own exact search."""
-        return self._search(queries, limit, set())
+        search = self.nearest_outside or self._search
+        return search(queries, limit, set())
 
     @property
     def nearest_outside(self) -> Any:
-        """A server leaves ids out with a filter in one pass; local mode evaluates filters
-        point by point in Python (12x slower than over-fetching at 100k points), so there
-        the fit over-fetches with :meth:`nearest` instead."""
-        return None if self._local() else self._search
+        """A server leaves ids out with a filter in one pass. Local mode is searched by
+        :meth:`_scan_local` over its arrays in place (its own search holds two
+        corpus-sized float64 copies per query, and evaluates filters point by point); a
+        local collection whose layout this package does not know over-fetches with its
+        own search instead."""
+        if not self._local():
+            return self._search
+        if _local_arrays(self.client, self.collection, self.vector_name) is not None:
+            return self._scan_local
+        return None
 
-    def _search(
+    def _scan_local(
         self, queries: NDArray[np.float32], limit: int, skip: set[str]
     ) -> list[list[str]]:
+        """Best ids per query outside ``skip``: the exact search local mode runs (cosine
+        or dot over the vectors it holds), chunk by chunk over its arrays in place, so
+        memory is one chunk of vectors and scores whatever the collection holds."""
+        found = _local_arrays(self.client, self.collection, self.vector_name)
+        if found is None:  # the layout changed since: local mode's own search
+            return self._search(queries, limit, skip)
+        vectors, ids, inv, out = found
+        for key in skip:
+            row = ids.get(_point_id(key))
+            if row is not None and row < len(out):
+                out[row] = True
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        step = max(1024, min(chunk_rows(len(q)), LOCAL_CHUNK_BYTES // (4 * vectors.shape[1])))
+        k = max(1, min(limit, len(out)))
+        _, rows = scan_chunks(
+            q, vectors, k, normalize=self.similarity == "cosine", exclude=out, chunk_size=step
+        )
+        return [[str(inv[r]) for r in row if r >= 0] for row in rows]
+
+    def _search(self, queries: NDArray[np.float32], limit: int, skip: set[str]) -> list[list[str]]:
         """Best ids per query by Qdrant's exact search, ``skip`` left out by a filter."""
         from qdrant_client import models
 
@@ -375,6 +430,42 @@ class QdrantWriter:
         ]
         out = self.client.query_batch_points(self.collection, requests=requests)
         return [[str(p.id) for p in res.points] for res in out]
+
+
+#: Vector bytes a local-mode scan normalises at once (a chunk of rows).
+LOCAL_CHUNK_BYTES = 32 * 1024 * 1024
+
+
+def _local_arrays(
+    client: Any, collection: str, vector_name: str
+) -> tuple[NDArray[np.float32], dict[Any, int], list[Any], NDArray[np.bool_]] | None:
+    """A Qdrant local-mode collection's dense vectors (a view of the live rows), its
+    point id -> row map, row -> point id list and a mask of the rows no search may return
+    (deleted points or vectors), or None where the collection is not laid out as
+    qdrant-client's local mode is (cosine and dot collections only: an L2 one is left to
+    local mode's own search)."""
+    coll: Any = getattr(getattr(client, "_client", None), "collections", {}).get(collection)
+    try:
+        distance = coll.get_vector_params(vector_name).distance
+        vectors = coll.vectors[vector_name]
+        n = len(coll.payload)
+        ids, inv = coll.ids, coll.ids_inv
+        gone: NDArray[np.bool_] = np.asarray(coll.deleted[:n], dtype=np.bool_) | np.asarray(
+            coll.deleted_per_vector[vector_name][:n], dtype=np.bool_
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    name = str(getattr(distance, "value", distance)).lower()
+    ok = (
+        name in ("cosine", "dot")
+        and isinstance(vectors, np.ndarray)
+        and vectors.dtype == np.float32
+        and vectors.ndim == 2
+        and vectors.shape[0] >= n
+        and len(inv) >= n
+        and isinstance(ids, dict)
+    )
+    return (vectors[:n], ids, inv, gone) if ok else None
 
 
 def _point_id(key: str) -> int | str:

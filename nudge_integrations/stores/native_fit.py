@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core.fit_by_id import Estimator, fit_by_id
 from nudge_integrations.core.ids import Judgements
-from nudge_integrations.core.sources import read_vectors, relevant_ids
+from nudge_integrations.core.sources import RECALL_SAMPLE, read_vectors, relevant_ids
 from nudge_integrations.errors import NudgeError, UnknownIdError
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.ledger import text_hash
@@ -117,6 +117,7 @@ def fit_store(
     *,
     ledger: LedgerLike = None,
     texts: TextsOf | None = None,
+    recall_sample: int = RECALL_SAMPLE,
 ) -> Estimator:
     """:func:`~nudge_integrations.core.fit_by_id` on a store writer, through its nudge
     ledger: records an earlier swap nudged compete with their base vectors from the
@@ -133,6 +134,7 @@ def fit_store(
         val_relevant,
         base=got.known,
         name=type(writer).__name__,
+        recall_sample=recall_sample,
     )
     if got.notes:
         result = estimator.result_
