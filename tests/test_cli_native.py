@@ -103,6 +103,8 @@ def test_native_refit_on_a_nudged_store_takes_bases_from_the_ledger(
     for i, vec in b.items():
         np.testing.assert_allclose(vec, a[i], rtol=0, atol=1e-6)
     assert any("ledger" in note for note in second.get("notes", []))
+    # the same fit again: the store already holds it, so nothing is written
+    assert second["store"]["written"] == 0 and second["store"]["unchanged"] == first["moved"]
     assert main(["revert", "--store", spec]) == 0
     for i, vec in _stored(spec).items():
         np.testing.assert_array_equal(vec, before[i])

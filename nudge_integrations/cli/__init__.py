@@ -163,7 +163,8 @@ def _run(args: argparse.Namespace, progress: bool) -> int:
             st = summary["store"]
             print(
                 f"store {st['spec']}: {st['written']} records nudged, {st['restored']} given "
-                f"their base back; ledger {st['ledger']} (nudge revert --store ... undoes it)"
+                f"their base back, {st['unchanged']} already held theirs; ledger "
+                f"{st['ledger']} (nudge revert --store ... undoes it)"
             )
     elif args.command == "evaluate":
         table = commands.evaluate(args, progress)

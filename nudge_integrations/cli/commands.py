@@ -328,6 +328,7 @@ def swap_into_store(
         "ledger": str(report.ledger),
         "written": len(report.written),
         "restored": len(report.restored),
+        "unchanged": len(report.unchanged),
         "missing": report.missing,
     }
 
@@ -354,7 +355,8 @@ def store_command(args: argparse.Namespace) -> str:
     save()
     return (
         f"{args.command}: {len(report.restored)} records given their base vectors back, "
-        f"{len(report.written)} nudged; {len(report.missing)} missing; ledger {report.ledger}"
+        f"{len(report.written)} nudged, {len(report.unchanged)} already as wanted; "
+        f"{len(report.missing)} missing; ledger {report.ledger}"
     )
 
 

@@ -33,13 +33,19 @@ State = Literal["base", "nudged", "half-swapped", "overwritten"]
 
 @dataclass
 class SwapReport:
-    """What a swap, revert or reapply wrote, and what it skipped."""
+    """What a swap, revert or reapply wrote, and what it skipped.
+
+    ``written``: records given their nudged vector; ``restored``: given their base vector
+    back; ``unchanged``: records that already held what the operation would have written
+    them (e.g. a fit swapped in again), left untouched; ``changed`` and ``missing``:
+    skipped (text changed since the ledger was written, or no longer in the store)."""
 
     written: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     ledger: Path | None = None
+    unchanged: list[str] = field(default_factory=list)
 
     @property
     def skipped(self) -> list[str]:
@@ -59,7 +65,8 @@ class SwapReport:
     def __repr__(self) -> str:  # counts, not thousands of ids
         return (
             f"SwapReport(written={len(self.written)}, restored={len(self.restored)}, "
-            f"changed={len(self.changed)}, missing={len(self.missing)}, ledger={self.ledger})"
+            f"unchanged={len(self.unchanged)}, changed={len(self.changed)}, "
+            f"missing={len(self.missing)}, ledger={self.ledger})"
         )
 
 
@@ -204,21 +211,28 @@ def _run(
     current = _read(writer, [i for i in want if i not in changed])
     fit = ledger.fit(target)
     moved = set() if fit is None else set(fit.ids) - set(held_back)
-    # a resumed operation skips what the store already holds up to its own rounding
-    same = _close if resume else _same
+    # a resumed operation skips what the store already holds up to its own rounding, and
+    # so does any record's nudged vector (a fit swapped in again into a store that
+    # re-normalises, as status() counts it); base vectors are written back bit for bit
     todo = []
     for i in want:
+        same = _close if resume or i in moved else _same
         if i in changed:
             report.changed.append(i)
         elif i not in current:
             report.missing.append(i)
         elif not same(current[i], want[i]):
             todo.append(i)
+        else:  # already holds its target vector: nothing to write
+            report.unchanged.append(i)
     step = batch or _base.BATCH
     before = {i: earlier.get(i, current[i]) for i in todo}
     op = Operation(kind, source, target, todo, step)
     ledger.begin(op, before)
-    _write_markers(writer, [i for i in todo if i in moved], str(ledger.path))
+    to_mark = [i for i in todo if i in moved] + _unmarked(
+        writer, [i for i in report.unchanged if i in moved], ledger
+    )
+    _write_markers(writer, to_mark, str(ledger.path))
     try:
         for start in range(0, len(todo), step):
             writer.write({i: want[i] for i in todo[start : start + step]})
@@ -237,6 +251,15 @@ def _run(
     report.written = [i for i in todo if i in moved]
     report.restored = [i for i in todo if i not in moved]
     return report
+
+
+def _unmarked(writer: StoreWriter, ids: Sequence[str], ledger: NudgeLedger) -> list[str]:
+    """Those of ``ids`` (nudged records left as they were) whose marker does not name
+    ``ledger`` (stores that keep markers), so they are marked without a vector write."""
+    if not ids or getattr(writer, "write_markers", None) is None:
+        return []
+    marks = read_markers(writer, ids)
+    return [i for i in ids if marks.get(i) != str(ledger.path)]
 
 
 def _roll_back_after(
@@ -301,8 +324,8 @@ def swap(
     report = _run(writer, ledger, "swap", fit_id, texts=texts, batch=batch)
     report.changed = sorted(set(report.changed) | set(changed))
     report.missing = sorted(set(report.missing) | set(gone))
-    skipped = set(report.changed) | set(report.missing)
-    report.written = [i for i in keep if i not in skipped]
+    written = set(report.written)  # records already holding their nudge are unchanged
+    report.written = [i for i in keep if i in written]
     return report
 
 
