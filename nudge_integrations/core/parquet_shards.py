@@ -195,7 +195,7 @@ class ParquetCorpus(ShardedCorpus):
     def _check_file(self, pa: Any, path: Path) -> tuple[Any, int]:
         """Footer checks of one file: ``(its metadata, its vectors' dimension)``."""
         try:
-            with pa.parquet.ParquetFile(path) as pf:
+            with pa.parquet.ParquetFile(path, buffer_size=READ_BUFFER, pre_buffer=False) as pf:
                 meta, schema = pf.metadata, pf.schema_arrow
                 if meta.num_rows == 0:
                     raise ShardError(f"parquet file {path} holds no rows")
