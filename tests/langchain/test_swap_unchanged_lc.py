@@ -12,6 +12,8 @@ import pytest
 
 from nudge_integrations.langchain import NudgeFitter
 from nudge_integrations.langchain.stores import adapter_for
+from nudge_integrations.stores import clear_markers
+from nudge_integrations.stores.lifecycle import read_markers
 
 from .conftest import HashEmbeddings
 from .test_stores import assert_vectors, corpus, vectors  # noqa: F401
@@ -54,6 +56,12 @@ def test_swapping_the_same_fit_again_writes_nothing(
         assert report.written == [] and report.restored == [] and len(report) == 0
         assert sorted(report.unchanged) == moved and report.skipped == []
     assert_vectors(store, nudged)
+    # a record left unchanged still gets its ledger marker when it lost it
+    writer = adapter_for(store).writer()
+    assert hasattr(writer, "write_markers")
+    clear_markers(writer, moved)
+    assert sorted(fitter.swap_in(store).unchanged) == moved
+    assert read_markers(writer, moved) == dict.fromkeys(moved, str(ledger))
     st = fitter.status(store)
     assert st.state == "nudged" and sorted(st.nudged) == moved
     back = fitter.revert(store, ledger=ledger)
