@@ -127,8 +127,10 @@ class NGeometry:
         use, a, b = self.coefficients(gamma)
         if cols is not None:
             use, a, b = use[cols], a[cols], b[cols]
+        # separate, individually rounded products and sum (no fused multiply-add), so an
+        # entry scores the same in a full block or gathered: ties resolve alike
         buf = torch.mul(qe, a, out=out) if out is not None else qe * a
-        buf.addcmul_(qz, b if cols is not None else b.unsqueeze(0))
+        buf.add_(qz * (b if cols is not None else b.unsqueeze(0)))
         return torch.where(use, qg, buf, out=buf)
 
     def bound(self, blocks: Blocks, gammas: Sequence[float]) -> torch.Tensor:
@@ -163,7 +165,8 @@ class MGeometry:
     ) -> torch.Tensor:
         """Scores at ``gamma`` (``cols`` is accepted for symmetry: M has no per-row terms)."""
         qe, qg = blocks
-        return torch.add(qe, qg, alpha=gamma, out=out) if out is not None else qe + gamma * qg
+        step = qg * gamma  # rounded on its own (no fused multiply-add): see NGeometry.score
+        return torch.add(qe, step, out=out) if out is not None else qe + step
 
     def bound(self, blocks: Blocks, gammas: Sequence[float]) -> torch.Tensor:
         """An upper bound of every row's score over ``gammas``: linear in gamma, so the
@@ -189,7 +192,9 @@ def grid_search(
     query's ``k``-th best untouched score; :meth:`bound` caps its score over all
     candidates at once, so each gamma scores only those few (query, record) entries.
     A block where some query has more than ``max_width`` such entries (default: 64 or
-    an eighth of the touched records, the larger) is ranked densely instead.
+    an eighth of the touched records, the larger) takes, per gamma, the entries at or
+    above each query's ``k``-th best touched score instead. Either way the top ``k`` is
+    ordered by score, then by row, so exact ties resolve the same on both paths.
     """
     limit = max(_DENSE_WIDTH, touched_rows.shape[0] // 8) if max_width is None else max_width
     n_val = view.queries.shape[0]
@@ -202,50 +207,65 @@ def grid_search(
         u_r = view.untouched_rows[start:stop, :k]
         floor = u_s[:, k - 1] - scale[start:stop]
         reach = geometry.bound(blocks, gammas) >= floor.unsqueeze(1)
-        counts = reach.sum(dim=1)
-        width = int(counts.max()) if len(counts) else 0
-        if width > limit:
-            out = ranked[:, start:stop]
-            _rank_dense(gammas, geometry, blocks, u_s, u_r, touched_rows, k, out)
+        if _width(reach) <= limit:
+            pos, pad = _padded(reach)
+            picked = tuple(torch.gather(b, 1, pos) for b in blocks)
+            rows = touched_rows[pos].masked_fill(pad, -1)
+            for gi, gamma in enumerate(gammas):
+                s = geometry.score(float(gamma), picked, cols=pos).masked_fill(pad, -np.inf)
+                ranked[gi, start:stop] = _top(s, rows, u_s, u_r, k)
             continue
-        # the entries that can reach the top k, one padded row per query
-        q_i, cols = reach.nonzero(as_tuple=True)
-        first = torch.cumsum(counts, 0) - counts
-        slot = torch.arange(len(q_i), device=q_i.device) - first[q_i]
-        pos = torch.zeros((stop - start, width), dtype=torch.int64, device=q_i.device)
-        pos[q_i, slot] = cols
-        pad = torch.ones_like(pos, dtype=torch.bool)
-        pad[q_i, slot] = False
-        picked = tuple(torch.gather(b, 1, pos) for b in blocks)
-        rows = touched_rows[pos].masked_fill(pad, -1)
-        cand_r = torch.cat([rows, u_r], dim=1)
-        for gi, gamma in enumerate(gammas):
-            s = geometry.score(float(gamma), picked, cols=pos).masked_fill(pad, float("-inf"))
-            _, top = torch.topk(torch.cat([s, u_s], dim=1), k, dim=1)
-            ranked[gi, start:stop] = torch.gather(cand_r, 1, top).cpu().numpy()
+        _rank_wide(gammas, geometry, blocks, (u_s, u_r), touched_rows, k, ranked[:, start:stop])
     return np.asarray([view.table.mean(r, metric, k) for r in ranked])
 
 
-def _rank_dense(
+def _rank_wide(
     gammas: Sequence[float],
     geometry: NGeometry | MGeometry,
     blocks: Blocks,
-    u_s: torch.Tensor,
-    u_r: torch.Tensor,
+    untouched: tuple[torch.Tensor, torch.Tensor],
     touched_rows: torch.Tensor,
     k: int,
     out: NDArray[np.int64],
 ) -> None:
-    """Top ``k`` of one query block at each gamma over every touched record, into ``out``."""
+    """Top ``k`` of a query block at each gamma from all touched scores, into ``out``."""
     kt = min(k, touched_rows.shape[0])
     buf = torch.empty_like(blocks[0])
     for gi, gamma in enumerate(gammas):
-        # best k touched, then merged with the best k untouched: no |T|-wide copies
-        t_s, t_pos = torch.topk(geometry.score(float(gamma), blocks, out=buf), kt, dim=1)
-        cand_s = torch.cat([t_s, u_s], dim=1)
-        cand_r = torch.cat([touched_rows[t_pos], u_r], dim=1)
-        _, pos = torch.topk(cand_s, k, dim=1)
-        out[gi] = torch.gather(cand_r, 1, pos).cpu().numpy()
+        s = geometry.score(float(gamma), blocks, out=buf)
+        kth = torch.topk(s, kt, dim=1).values[:, -1:]
+        pos, pad = _padded(s >= kth)  # the k best, and any rows tied with the k-th
+        picked = torch.gather(s, 1, pos).masked_fill(pad, -np.inf)
+        rows = touched_rows[pos].masked_fill(pad, -1)
+        out[gi] = _top(picked, rows, *untouched, k)
+
+
+def _width(mask: torch.Tensor) -> int:
+    """Most entries any query (row) of ``mask`` holds."""
+    return int(mask.sum(dim=1).max()) if mask.shape[0] else 0
+
+
+def _padded(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column positions of each row's entries, left-aligned and padded: ``(pos, pad)``."""
+    counts = mask.sum(dim=1)
+    width = int(counts.max()) if mask.shape[0] else 0
+    q_i, cols = mask.nonzero(as_tuple=True)
+    slot = torch.arange(len(q_i), device=mask.device) - (torch.cumsum(counts, 0) - counts)[q_i]
+    pos = torch.zeros((mask.shape[0], width), dtype=torch.int64, device=mask.device)
+    pos[q_i, slot] = cols
+    pad = torch.ones_like(pos, dtype=torch.bool)
+    pad[q_i, slot] = False
+    return pos, pad
+
+
+def _top(
+    t_s: torch.Tensor, t_r: torch.Tensor, u_s: torch.Tensor, u_r: torch.Tensor, k: int
+) -> NDArray[np.int64]:
+    """Rows of the best ``k`` of touched and untouched candidates: by score, then row."""
+    cand_s = torch.cat([t_s, u_s], dim=1).cpu().numpy()
+    cand_r = torch.cat([t_r, u_r], dim=1).cpu().numpy()
+    order = np.lexsort((cand_r, -cand_s), axis=-1)[:, :k]
+    return np.take_along_axis(cand_r, order, axis=1)
 
 
 def m_intervals(

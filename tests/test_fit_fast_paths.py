@@ -1,0 +1,149 @@
+"""The fit's fast paths give what the plain computations give.
+
+The CPU scan's small-k argmax merge, the gamma grid that scores only the entries whose
+bound reaches the top k, and the array pass over plain id lists each have a slower,
+simpler twin; these tests hold them to it, ties included.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import nudge_integrations.core.fit as fit_module
+import nudge_integrations.core.gamma as gamma_module
+from nudge_integrations import NudgeM, NudgeN
+from nudge_integrations.core.ids import IdIndex, resolve_judgements
+from nudge_integrations.errors import UnknownIdError
+from nudge_integrations.search import scan_chunks
+
+from .conftest import Problem, make_problem
+
+
+def reference_topk(
+    q: np.ndarray, corpus: np.ndarray, k: int, exclude: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every score at once, ranked by (score desc, row asc): the contract of the scan."""
+    unit = corpus / np.linalg.norm(corpus, axis=1, keepdims=True)
+    scores = q @ unit.T
+    scores[:, exclude] = -np.inf
+    rows = np.empty((len(q), k), dtype=np.int64)
+    for i, s in enumerate(scores):
+        rows[i] = np.lexsort((np.arange(len(s)), -s))[:k]
+    return np.take_along_axis(scores, rows, axis=1), rows
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 10])
+@pytest.mark.parametrize("chunk", [7, 100, 5000])
+def test_scan_matches_a_full_ranking_with_ties_to_the_lower_row(k: int, chunk: int) -> None:
+    rng = np.random.default_rng(k * 1000 + chunk)
+    x = rng.normal(size=(400, 16)).astype(np.float32)
+    x[200:260] = x[:60]  # exact duplicates in other chunks: ties the scan must order by row
+    x[300:310] = x[5]  # and a run of ten copies of one row
+    q = np.vstack([x[:60] + 0.01 * rng.normal(size=(60, 16)), x[[5] * 5]]).astype(np.float32)
+    exclude = rng.random(400) < 0.1
+    exclude[5] = exclude[300] = False
+    s, r = scan_chunks(q, x, k, normalize=True, exclude=exclude, chunk_size=chunk)
+    ref_s, ref_r = reference_topk(q, x, k, exclude)
+    np.testing.assert_allclose(s, ref_s, atol=1e-5)
+    # the same rows, except that rows scoring within float rounding of each other (exact
+    # duplicates included: a chunk's matrix product may round them a last bit apart) may
+    # trade places; every row the scan returns scores within rounding of the k-th best
+    full = q @ (x / np.linalg.norm(x, axis=1, keepdims=True)).T
+    got = np.take_along_axis(full, r, axis=1)
+    assert (got >= ref_s[:, -1:] - 1e-5).all()
+    assert not exclude[r].any()
+    clear = ref_s > ref_s[:, -1:] + 1e-5  # ranked clearly above the k-th: must be there
+    for i in range(len(q)):
+        assert set(ref_r[i][clear[i]]) <= set(r[i])
+    # a query equal to row 5 ranks its eligible copies first
+    copies = [j for j in (5, 205, *range(300, 310)) if not exclude[j]]
+    assert all(set(row[: min(k, len(copies))]) <= set(copies) for row in r[60:])
+
+
+def _curves(
+    cls: type, p: Problem, monkeypatch: pytest.MonkeyPatch, max_width: int | None, **kw: object
+) -> dict[float, float]:
+    monkeypatch.setattr(
+        fit_module, "grid_search", functools.partial(gamma_module.grid_search, max_width=max_width)
+    )
+    est = cls(device="cpu", **kw).fit(p.corpus, p.train_q, p.train_rel, p.val_q, p.val_rel)
+    monkeypatch.undo()
+    return est.curve_
+
+
+@pytest.mark.parametrize(
+    ("cls", "metric", "k", "extra"),
+    [
+        (NudgeN, "hit", 1, {}),
+        (NudgeN, "ndcg", 10, {}),
+        (NudgeN, "recall", 3, {"refine": True}),
+        (NudgeM, "ndcg", 10, {}),
+        (NudgeM, "mrr", 5, {"gammas": [0.0, 0.1, 0.3, 1.0, 3.0]}),
+    ],
+)
+def test_bounded_grid_scores_every_gamma_as_the_dense_ranking(
+    cls: type,
+    metric: str,
+    k: int,
+    extra: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = make_problem(seed=3, n=1500, n_train=400, n_val=120)
+    kw = {"metric": metric, "k": k, **extra}
+    dense = _curves(cls, p, monkeypatch, 0, **kw)  # every block ranked from all of T
+    bounded = _curves(cls, p, monkeypatch, 10**9, **kw)  # every block through the bound
+    assert dense == bounded
+    assert len(dense) > 3 and len(set(dense.values())) > 1  # the curve is not flat
+
+
+def test_the_default_grid_takes_the_bounded_path(
+    problem: Problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default width limit, this problem never needs the dense ranking."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the wide ranking ran")
+
+    monkeypatch.setattr(gamma_module, "_rank_wide", refuse)
+    est = NudgeN(device="cpu", metric="ndcg", k=10).fit(
+        problem.corpus, problem.train_q, problem.train_rel, problem.val_q, problem.val_rel
+    )
+    assert est.gamma_ in est.curve_
+
+
+def test_plain_id_lists_resolve_as_the_checked_loop() -> None:
+    rng = np.random.default_rng(0)
+    rel = [[int(v) for v in rng.integers(0, 50, rng.integers(1, 4))] for _ in range(200)]
+    rel[3] = [7, 7, 9]  # a record named twice by one query counts once
+    index = IdIndex(None, 50)
+    fast = resolve_judgements(rel, index, len(rel), "training")
+    # arrays per query are not plain lists: the checked loop handles them
+    slow = resolve_judgements([np.asarray(r) for r in rel], index, len(rel), "training")
+    for a, b in zip(
+        (fast.query, fast.row, fast.gain), (slow.query, slow.row, slow.gain), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    ids = [f"doc{i}" for i in range(50)]
+    named = [[ids[v] for v in r] for r in rel]
+    by_id = resolve_judgements(named, IdIndex(ids, 50), len(rel), "training")
+    np.testing.assert_array_equal(by_id.row, fast.row)
+    np.testing.assert_array_equal(by_id.query, fast.query)
+
+
+@pytest.mark.parametrize(
+    ("rel", "ids", "message"),
+    [
+        ([[1], [60]], None, "row 60, outside the corpus"),
+        ([[1], [True]], None, "no ids were given"),
+        ([["doc1"], ["nope"]], [f"doc{i}" for i in range(50)], "record id 'nope'"),
+        ([[1], []], None, "query 1 has no relevant record"),
+    ],
+)
+def test_plain_lists_with_a_problem_get_the_checked_loops_message(
+    rel: list[list[object]], ids: list[str] | None, message: str
+) -> None:
+    with pytest.raises((UnknownIdError, Exception), match=message):
+        resolve_judgements(rel, IdIndex(ids, 50), len(rel), "training")
