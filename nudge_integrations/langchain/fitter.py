@@ -41,6 +41,7 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
 from nudge_integrations.errors import (
     EmptyTrainingSetError,
+    MetricMismatchError,
     NotFittedError,
     NudgeError,
 )
@@ -457,7 +458,8 @@ class NudgeFitter:
             raise NudgeError(
                 "this fit was made store-native: it holds only the documents the questions "
                 "name, not the corpus. swap_in(store) and serve from the store "
-                "(store.as_retriever()), or fit without native=True"
+                "(store.as_retriever(); NUDGE-M only from a store that ranks by inner "
+                "product), or fit without native=True"
             )
         return result.apply(self.base_vectors_)
 
@@ -545,6 +547,16 @@ class NudgeFitter:
         result = self._fitted()
         adapter = adapter_for(store)
         writer = adapter.writer()
+        if result.variant == "M" and getattr(self, "native_", False) and writer.similarity != "dot":
+            raise MetricMismatchError(  # as_retriever() cannot serve a store-native fit
+                f"NUDGE-M vectors are not unit-norm and must be ranked by inner product, but "
+                f"{type(store).__name__} ranks by {writer.similarity or 'an unknown metric'}, "
+                "which would silently mis-rank them. This fit was made store-native: fit "
+                "NudgeFitter(variant='N') natively (unit-norm vectors, right for this store), "
+                "or swap into a store configured for inner product (FAISS MAX_INNER_PRODUCT, "
+                "Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), or fit "
+                "without native=True and serve with fitter.as_retriever()"
+            )
         if result.variant == "M":
             require_inner_product(writer.similarity, type(store).__name__)
         moved = {str(i): v for i, v in result.as_dict().items()}

@@ -39,6 +39,7 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import (
     DuplicateIdError,
     EmptyTrainingSetError,
+    MetricMismatchError,
     NotFittedError,
     NudgeError,
     ShapeError,
@@ -263,7 +264,8 @@ class NudgeFinetuneEngine:
             raise NudgeError(
                 f"{what} needs every node, but this engine was fitted store-native and read "
                 "only the nodes its questions name: apply_to_index(index) and serve from the "
-                "index, or build the engine without native=True"
+                "index (NUDGE-M only from a store that ranks by inner product), or build the "
+                "engine without native=True"
             )
 
     # ---------------------------------------------------------------- fitting
@@ -445,6 +447,16 @@ class NudgeFinetuneEngine:
         result = self._result()
         store, positions = li_ledger.store_of(index)
         writer = writer_for(store, positions)
+        if result.variant == "M" and self.native_ and writer.similarity != "dot":
+            raise MetricMismatchError(  # as_retriever() cannot serve a store-native fit
+                f"NUDGE-M vectors are not unit-norm and must be ranked by inner product, but "
+                f"{type(store).__name__} ranks by {writer.similarity or 'an unknown metric'}, "
+                "which would silently mis-rank them. This engine was fitted store-native: "
+                "build it with variant='N' (unit-norm vectors, right for this store), or "
+                "apply it to an index whose store ranks by inner product (FAISS IndexFlatIP, "
+                "Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), or build "
+                "it without native=True and serve with engine.as_retriever()"
+            )
         if result.variant == "M":
             require_inner_product(store, positions)
         moved = {str(k): v for k, v in result.as_dict().items()}
