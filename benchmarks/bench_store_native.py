@@ -1,21 +1,28 @@
-"""Store-native fits at scale: Milvus Lite and Qdrant local mode, against the in-memory fit.
+"""Store-native fits at scale: Milvus Lite, Qdrant local mode and Chroma, against the
+in-memory fit.
 
 For each store, in a fresh subprocess: the seeded synthetic problem of
 ``bench_fit.make_problem`` (unit-norm d=384 corpus, 5,000 training queries, validation
 queries around a pool of relevant records) is loaded into the store (timed apart), then
 ``fit_by_id(NudgeN(), writer, ...)`` fits against it: only the named records are read and
-the validation queries' competitors come from the store's own exact search. Reported:
-the store's load time, the fit's time and its peak RSS above the process's RSS just before
-it (the corpus array and, for Qdrant local mode, the store itself are already resident),
-the in-memory ``NudgeN().fit`` over the same vectors (time, and how far its gamma and
-vectors are from the store-native ones), and the floor: FAISS ``IndexFlatIP.search`` of
-the validation queries for top-10 over the same vectors, same thread count.
+the validation queries' competitors come from the store's own search. Reported: the
+store's load time, the fit's time and its peak RSS above two baselines: the process just
+before the fit, with the store open (``native_peak_growth_gb``: what the fit adds to
+what the user already has), and the process before the store was opened
+(``native_peak_above_no_store_gb``: that plus the store, for Qdrant local mode and Chroma
+in-process; Milvus Lite runs in its own process), the in-memory ``NudgeN().fit`` over the
+same vectors (time, and how far its gamma and vectors are from the store-native ones),
+and the floor: FAISS ``IndexFlatIP.search`` of the validation queries for top-10 over the
+same vectors, same thread count.
 
-Qdrant's local mode scores every point in Python per query (about 2.5 s per query at 1M
-points here), so its runs use fewer validation queries (``--qdrant-val``); the in-memory
-fit and the floor of that run use the same ones.
+Chroma (HNSW, approximate; not in the default ``--stores``) is fitted twice: with the
+store's recall measured on ``recall_sample`` validation queries (the default) and with
+``recall_sample=0``, so the recall pass's own time and memory show. ``qdrant-own-search``
+is Qdrant local mode searched through its client (``query_batch_points``, over-fetching),
+as before the chunked scan, for comparison (use a small ``--qdrant-val``: about 0.5 s per
+query at 200k points, 2.5 s at 1M).
 
-Run from the project root (about 20 minutes at 1M on 2 cores)::
+Run from the project root (about 20 minutes at 1M on 2 cores, most of it loading)::
 
     python benchmarks/bench_store_native.py --n 1000000 --json benchmarks/results/store-native.json
 """
@@ -36,7 +43,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fit import GB, make_problem, peak_window
+from bench_fit import GB, current_rss, make_problem, peak_window
 from machine import machine
 
 from nudge_integrations.core import NudgeN, fit_by_id
@@ -81,7 +88,36 @@ def load_qdrant(corpus: np.ndarray, folder: Path) -> Any:
     return QdrantWriter(client, "bench")
 
 
-LOADERS = {"milvus": load_milvus, "qdrant": load_qdrant}
+def load_chroma(corpus: np.ndarray, folder: Path) -> Any:
+    """An in-process (ephemeral) Chroma collection: HNSW, cosine, default parameters."""
+    import chromadb
+
+    from nudge_integrations.stores import ChromaWriter
+
+    client = chromadb.EphemeralClient()
+    config: Any = {"hnsw": {"space": "cosine"}}
+    col = client.create_collection("bench", configuration=config)
+    for start in range(0, len(corpus), BATCH):
+        stop = min(len(corpus), start + BATCH)
+        col.add(ids=[str(i) for i in range(start, stop)], embeddings=corpus[start:stop])
+    return ChromaWriter(col)
+
+
+def load_qdrant_own(corpus: np.ndarray, folder: Path) -> Any:
+    """Qdrant local mode searched by its own ``query_batch_points`` (over-fetching), as
+    before the chunked scan: for comparison."""
+    from nudge_integrations.stores import native
+
+    native._local_arrays = lambda *_: None
+    return load_qdrant(corpus, folder)
+
+
+LOADERS = {
+    "milvus": load_milvus,
+    "qdrant": load_qdrant,
+    "qdrant-own-search": load_qdrant_own,
+    "chroma": load_chroma,
+}
 
 
 def faiss_floor(corpus: np.ndarray, queries: np.ndarray) -> float:
@@ -103,17 +139,33 @@ def run_one(kind: str, n: int, n_val: int, seed: int) -> dict[str, Any]:
     val = [[str(r) for r in rel] for rel in val_rel]
     out: dict[str, Any] = {"store": kind, "n": n, "n_train": len(train), "n_val": len(val)}
     with tempfile.TemporaryDirectory() as tmp:
+        gc.collect()
+        no_store = current_rss()
         start = time.perf_counter()
         writer = LOADERS[kind](p.corpus, Path(tmp))
         out["load_s"] = time.perf_counter() - start
         gc.collect()
+        if kind == "chroma":  # the same fit without the recall pass, first
+            mem0: dict[str, Any] = {}
+            with peak_window(mem0):
+                start = time.perf_counter()
+                fit_by_id(NudgeN(device="cpu"), writer, p.train_q, train, val_q, val,
+                          recall_sample=0)  # fmt: skip
+                out["native_fit_no_recall_s"] = time.perf_counter() - start
+            out["native_no_recall_peak_growth_gb"] = mem0["peak_growth_gb"]
         mem: dict[str, Any] = {}
         with peak_window(mem):
             start = time.perf_counter()
-            native = fit_by_id(NudgeN(device="cpu"), writer, p.train_q, train, val_q, val).result_
+            est = fit_by_id(NudgeN(device="cpu"), writer, p.train_q, train, val_q, val)
             out["native_fit_s"] = time.perf_counter() - start
+        native = est.result_
+        out["index_recall"] = getattr(est, "index_recall_", None)
+        out["notes"] = list(native.notes)
         out["native_peak_growth_gb"] = mem["peak_growth_gb"]
         out["rss_before_gb"] = mem["rss_before_gb"]
+        out["rss_before_store_gb"] = no_store / GB
+        out["store_resident_gb"] = mem["rss_before_gb"] - no_store / GB
+        out["native_peak_above_no_store_gb"] = mem["peak_gb"] - no_store / GB
         del writer
         gc.collect()
     ids = [str(i) for i in range(n)]
@@ -136,13 +188,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--stores", nargs="+", default=["milvus", "qdrant"], choices=sorted(LOADERS))
     ap.add_argument("--milvus-val", type=int, default=1000)
-    ap.add_argument("--qdrant-val", type=int, default=100)
+    ap.add_argument("--qdrant-val", type=int, default=1000, help="also qdrant-own-search")
+    ap.add_argument("--chroma-val", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:  # the child: one store, result as JSON on stdout
-        n_val = args.milvus_val if args.one == "milvus" else args.qdrant_val
+        n_val = {"milvus": args.milvus_val, "chroma": args.chroma_val}.get(
+            args.one, args.qdrant_val
+        )
         print(json.dumps(run_one(args.one, args.n, n_val, args.seed)))
         return
     results = []
@@ -158,21 +213,27 @@ def main() -> None:
             str(args.seed),
         ]
         cmd += ["--milvus-val", str(args.milvus_val), "--qdrant-val", str(args.qdrant_val)]
+        cmd += ["--chroma-val", str(args.chroma_val)]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         row = json.loads(done.stdout.strip().splitlines()[-1])
         results.append(row)
         print(
-            f"{kind:7s} n={row['n']:,} val={row['n_val']} load {row['load_s']:.1f} s | native fit "
-            f"{row['native_fit_s']:.2f} s (+{row['native_peak_growth_gb']:.2f} GB peak) | "
+            f"{kind} n={row['n']:,} val={row['n_val']} load {row['load_s']:.1f} s | native fit "
+            f"{row['native_fit_s']:.2f} s (+{row['native_peak_growth_gb']:.2f} GB peak over the "
+            f"open store, +{row['native_peak_above_no_store_gb']:.2f} GB over no store) | "
             f"in-memory fit {row['memory_fit_s']:.2f} s | FAISS floor {row['floor_s']:.2f} s | "
             f"gamma {row['gamma_native']:.4g} vs {row['gamma_memory']:.4g}, max diff "
-            f"{row['max_abs_diff']}",
+            f"{row['max_abs_diff']}"
+            + (f" | store recall {row['index_recall']:.3f}" if row.get("index_recall") else ""),
             flush=True,
         )
-    if args.json:
+    if args.json:  # rows of other (store, n) pairs already in the file are kept
         args.json.parent.mkdir(parents=True, exist_ok=True)
+        new = {(r["store"], r["n"]) for r in results}
+        old = json.loads(args.json.read_text())["results"] if args.json.exists() else []
+        kept = [r for r in old if (r["store"], r["n"]) not in new]
         facts = {**machine(), "gb_unit": GB}
-        args.json.write_text(json.dumps({"machine": facts, "results": results}, indent=2))
+        args.json.write_text(json.dumps({"machine": facts, "results": kept + results}, indent=2))
 
 
 if __name__ == "__main__":
