@@ -24,8 +24,17 @@ REFERENCE_N_GRID: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(25
 #: Added to the score-slope difference before dividing, as in nudge-ft 0.1.2.
 _RATIO_EPS = 1e-8
 
-#: Validation queries scored per block; bounds the |block| x |T| working matrices.
+#: Validation queries scored per block at least; bounds the |block| x |T| matrices.
 VAL_BLOCK = 256
+
+#: Bytes of query-side products per block: larger blocks when few records are touched.
+_BLOCK_BUDGET = 64 * 1024 * 1024
+
+
+def _block_rows(n_touched: int, n_parts: int) -> int:
+    """Validation queries per block: ``VAL_BLOCK``, or more while the block's
+    ``rows x n_touched x n_parts`` float32 products stay within ``_BLOCK_BUDGET``."""
+    return max(VAL_BLOCK, _BLOCK_BUDGET // (4 * max(1, n_touched) * n_parts))
 
 #: Relative slack on the score bound, far above float32 rounding of the scores.
 _BOUND_SLACK = 1e-4
@@ -90,7 +99,15 @@ class NGeometry:
         self.has_pull = c > 0
 
     def coefficients(self, gamma: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(use_g_hat, a, b)`` with ``e' = g_hat`` where ``use_g_hat`` else ``a e + b z``."""
+        """``(use_g_hat, a, b)`` with ``e' = g_hat`` where ``use_g_hat`` else ``a e + b z``
+        (kept per gamma: every query block of a grid search asks again)."""
+        cache: dict[float, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+        cache = self.__dict__.setdefault("_coef_cache", {})
+        if gamma not in cache:
+            cache[gamma] = self._coefficients(gamma)
+        return cache[gamma]
+
+    def _coefficients(self, gamma: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if gamma == 0:
             no = torch.zeros_like(self.frozen)
             return no, torch.ones_like(self.cos_eg), torch.zeros_like(self.cos_eg)
@@ -200,8 +217,9 @@ def grid_search(
     n_val = view.queries.shape[0]
     ranked = np.empty((len(gammas), n_val, k), dtype=np.int64)
     scale = view.queries.norm(dim=1) * (1 + max(gammas)) * _BOUND_SLACK
-    for start in range(0, n_val, VAL_BLOCK):
-        stop = min(n_val, start + VAL_BLOCK)
+    step = _block_rows(touched_rows.shape[0], 3)
+    for start in range(0, n_val, step):
+        stop = min(n_val, start + step)
         blocks = geometry.blocks(view.queries[start:stop])
         u_s = view.untouched_scores[start:stop, :k]
         u_r = view.untouched_rows[start:stop, :k]
@@ -284,9 +302,9 @@ def m_intervals(
     device = view.queries.device
     lows: list[NDArray[np.float64]] = []
     highs: list[NDArray[np.float64]] = []
-    inf = torch.tensor(float("inf"), device=device)
-    for start in range(0, pairs.n_queries, VAL_BLOCK):
-        stop = min(pairs.n_queries, start + VAL_BLOCK)
+    step = _block_rows(geometry.e.shape[0], 3)
+    for start in range(0, pairs.n_queries, step):
+        stop = min(pairs.n_queries, start + step)
         sel = np.flatnonzero((pairs.query >= start) & (pairs.query < stop))
         if len(sel) == 0:
             continue
@@ -304,20 +322,37 @@ def m_intervals(
         x_row = torch.from_numpy(pairs.row[sel]).to(device)
         first_is_x = u_r[:, 0] == x_row
         u_best = torch.where(first_is_x, u_s[:, 1], u_s[:, 0])
-        # x stays first against competitor i iff s_i - s_x <= gamma * (g_x - g_i)
-        s_dif = torch.cat([s_all, u_best.unsqueeze(1)], dim=1) - s_x.unsqueeze(1)
-        g_dif = g_x.unsqueeze(1) - torch.cat([g_all, torch.zeros_like(u_best).unsqueeze(1)], dim=1)
-        # the reference's float32 arithmetic, eps included, so near-ties resolve the same way
-        ratio = s_dif / (g_dif + _RATIO_EPS)
-        lo = torch.where(g_dif > 0, ratio, -inf).max(dim=1).values.clamp(min=0.0)
-        hi = torch.where(g_dif < 0, ratio, inf).min(dim=1).values
-        blocked = ((g_dif == 0) & (s_dif > 0)).any(dim=1)
+        # x stays first against competitor i iff s_i - s_x <= gamma * (g_x - g_i); the
+        # touched competitors as a block, the best untouched one (g_i = 0) as a column
+        lo, hi, blocked = _bounds(s_all.sub_(s_x.unsqueeze(1)), g_all.neg_().add_(g_x.unsqueeze(1)))
+        lo_u, hi_u, blocked_u = _bounds((u_best - s_x).unsqueeze(1), g_x.unsqueeze(1))
+        lo = torch.maximum(lo, lo_u).clamp(min=0.0)
+        hi = torch.minimum(hi, hi_u)
+        blocked |= blocked_u
         ok = ~blocked & (hi >= lo)
         lows.append(lo[ok].double().cpu().numpy())
         highs.append(hi[ok].double().cpu().numpy())
     lo_all = np.concatenate(lows) if lows else np.zeros(0)
     hi_all = np.concatenate(highs) if highs else np.zeros(0)
     return lo_all, hi_all, len(pairs.query)
+
+
+def _bounds(
+    s_dif: torch.Tensor, g_dif: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per row, the largest crossing among competitors ``x`` must outgrow (``g_dif > 0``),
+    the smallest among those that outgrow ``x`` (``g_dif < 0``), and whether one ranks
+    above ``x`` at every gamma (``g_dif == 0``, ``s_dif > 0``).
+
+    The reference's float32 arithmetic, eps included, so near-ties resolve the same way.
+    """
+    ratio = s_dif / (g_dif + _RATIO_EPS)
+    up = g_dif > 0
+    lo = torch.where(up, ratio, -torch.inf).amax(dim=1)
+    down = g_dif < 0
+    hi = torch.where(down, ratio, torch.inf).amin(dim=1)
+    blocked = (~(up | down) & (s_dif > 0)).any(dim=1)
+    return lo, hi, blocked
 
 
 def most_covered_point(
