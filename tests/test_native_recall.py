@@ -27,6 +27,7 @@ from nudge_integrations.stores.native import (
     QdrantWriter,
 )
 from nudge_integrations.stores.native_fit import fit_store
+from nudge_integrations.stores.recall import exact_ids
 
 N, D, K = 3000, 32, 3
 
@@ -225,6 +226,46 @@ def test_an_exact_store_pays_no_recall_pass(problem: dict[str, Any]) -> None:
                     problem["vr"], recall_sample=10_000)  # fmt: skip
     assert CountingFaiss.scans == 0 and _recall(est) is None
     assert not any("approximate" in n for n in est.result_.notes)
+
+
+class ReadCounting(FaissFlatWriter):
+    """A real flat FAISS writer that keeps the size of every read."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.reads: list[int] = []
+
+    def read(self, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        self.reads.append(len(ids))
+        return super().read(ids)
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_exact_ids_streams_and_ranks_by_the_store_metric(metric: str) -> None:
+    """``index_recall``'s exact side: streamed in batches, ranked as the index ranks
+    (inner product or L2 over vectors that are not unit-norm), equal to numpy's."""
+    import faiss
+
+    rng = np.random.default_rng(8)
+    scale = rng.uniform(0.5, 2, (1000, 1)).astype(np.float32)
+    x: NDArray[np.float32] = rng.standard_normal((1000, 16)).astype(np.float32) * scale
+    index = faiss.IndexFlatIP(16) if metric == "ip" else faiss.IndexFlatL2(16)
+    index.add(x)
+    ids = [f"r{i}" for i in range(1000)]
+    writer = ReadCounting(index, {key: i for i, key in enumerate(ids)})
+    q = rng.standard_normal((7, 16)).astype(np.float32)
+    got = exact_ids(writer, q, 10, batch=97)
+    assert max(writer.reads) == 97 and sum(writer.reads) == 1000
+    if metric == "ip":
+        order = np.argsort(-(q @ x.T), axis=1, kind="stable")[:, :10]
+    else:
+        dist = ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+        order = np.argsort(dist, axis=1, kind="stable")[:, :10]
+    assert got == [[ids[r] for r in row] for row in order]
+    _, faiss_rows = index.search(q, 10)
+    assert got == [[ids[r] for r in row] for row in faiss_rows]
+    with pytest.raises(NudgeError, match="query vectors have 3 dimensions"):
+        exact_ids(writer, q[:, :3], 10)
 
 
 def test_milvus_hnsw_recall_is_reported(problem: dict[str, Any], tmp_path: Path) -> None:

@@ -113,20 +113,35 @@ def exact_outside(
     skip: set[str],
     *,
     batch: int = SCAN_BATCH,
+    similarity: str = "cosine",
 ) -> tuple[list[list[str]], int]:
-    """Exact cosine top-``k`` ids per query over every record ``source`` holds outside
-    ``skip``, best first, and how many records were scanned. The records are streamed
-    ``batch`` at a time, so memory is ``batch x d`` vectors and ``queries x batch`` scores
-    whatever the source holds."""
+    """Exact top-``k`` ids per query over every record ``source`` holds outside ``skip``,
+    best first by ``similarity`` ("cosine", "dot" or "l2"), and how many records were
+    scanned. The records are streamed ``batch`` at a time, so memory is ``batch x d``
+    vectors and ``queries x batch`` scores whatever the source holds."""
+    if similarity not in ("cosine", "dot", "l2"):
+        raise NudgeError(f"similarity must be 'cosine', 'dot' or 'l2', got {similarity!r}")
     q = np.ascontiguousarray(queries, dtype=np.float32)
+    dim = q.shape[1]
+    if similarity == "l2":  # nearest by L2 = best by 2 q.v - |v|^2: one more column each
+        q = np.hstack([2 * q, -np.ones((q.shape[0], 1), np.float32)])
     m = q.shape[0]
     best_s = np.full((m, k), -np.inf, dtype=np.float32)
     best_id = np.full((m, k), None, dtype=object)
     scanned = 0
     for ids, vecs in scan_records(source, batch):
+        if vecs.shape[1] != dim:
+            raise NudgeError(
+                f"query vectors have {dim} dimensions but the store holds "
+                f"{vecs.shape[1]}-d vectors: embed the queries with the store's model"
+            )
         scanned += len(ids)
+        if similarity == "l2":
+            vecs = np.hstack([vecs, np.einsum("ij,ij->i", vecs, vecs)[:, None]])
         mask = np.fromiter((i in skip for i in ids), dtype=bool, count=len(ids))
-        s, rows = scan_chunks(q, vecs, k, normalize=True, exclude=mask, name="stored vectors")
+        s, rows = scan_chunks(
+            q, vecs, k, normalize=similarity == "cosine", exclude=mask, name="stored vectors"
+        )
         picked = np.asarray(ids, dtype=object)[np.maximum(rows, 0)]
         picked[rows < 0] = None
         cat_s = np.concatenate([best_s, s], axis=1)

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from nudge_integrations.core.sources import SCAN_BATCH, exact_outside
 from nudge_integrations.errors import NudgeError
-from nudge_integrations.search import exact_search
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.native import MilvusWriter
 
@@ -45,9 +44,13 @@ def recall_at_k(found: Sequence[Sequence[str]], exact: Sequence[Sequence[str]], 
     return total / len(exact)
 
 
-def exact_ids(writer: StoreWriter, query_vectors: Any, k: int) -> list[list[str]]:
+def exact_ids(
+    writer: StoreWriter, query_vectors: Any, k: int, *, batch: int = SCAN_BATCH
+) -> list[list[str]]:
     """Exact top-``k`` ids per query (best first) over every vector ``writer`` holds,
-    ranked by ``writer.similarity``."""
+    ranked by ``writer.similarity``. The vectors are streamed ``batch`` at a time (the
+    writer's ``scan``, else its ids read back in batches), so memory is one batch of
+    vectors and scores whatever the store holds."""
     k = _check_k(k)
     similarity = writer.similarity
     if similarity not in ("dot", "cosine", "l2"):
@@ -55,33 +58,15 @@ def exact_ids(writer: StoreWriter, query_vectors: Any, k: int) -> list[list[str]
             f"the store ranks by {similarity or 'an unknown metric'}: exact search needs "
             "'dot', 'cosine' or 'l2'"
         )
-    vectors = writer.read(writer.all_ids())
-    if not vectors:
-        raise NudgeError("the store holds no vectors")
-    ids = list(vectors)
-    corpus = np.stack([vectors[i] for i in ids]).astype(np.float32)
     q = np.asarray(query_vectors, dtype=np.float32)
     if q.ndim == 1:
         q = q[None, :]
-    if q.ndim != 2 or q.shape[1] != corpus.shape[1]:
-        raise NudgeError(
-            f"query vectors have shape {q.shape} but the store holds {corpus.shape[1]}-d "
-            "vectors: embed the queries with the store's model"
-        )
-    kk = min(k, len(ids))
-    if similarity == "l2":
-        rows = _l2_rows(q, corpus, kk)
-    else:
-        _, found = exact_search(q, corpus, kk, similarity=similarity, device="cpu")
-        rows = found
-    return [[ids[r] for r in row if r >= 0] for row in rows]
-
-
-def _l2_rows(q: NDArray[np.float32], corpus: NDArray[np.float32], k: int) -> NDArray[np.int64]:
-    """Rows of the ``k`` nearest corpus vectors by Euclidean distance, nearest first."""
-    dist = (q * q).sum(1)[:, None] - 2.0 * q @ corpus.T + (corpus * corpus).sum(1)[None, :]
-    order = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    return order.astype(np.int64)
+    if q.ndim != 2:
+        raise NudgeError(f"query vectors must be one vector or a matrix, got shape {q.shape}")
+    found, scanned = exact_outside(writer, q, k, set(), batch=batch, similarity=similarity)
+    if not scanned:
+        raise NudgeError("the store holds no vectors")
+    return found
 
 
 def rebuild_index(writer: StoreWriter) -> None:
