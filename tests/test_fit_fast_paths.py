@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 import pytest
+import torch
 
 import nudge_integrations.core.fit as fit_module
 import nudge_integrations.core.gamma as gamma_module
@@ -112,6 +113,24 @@ def test_the_default_grid_takes_the_bounded_path(
         problem.corpus, problem.train_q, problem.train_rel, problem.val_q, problem.val_rel
     )
     assert est.gamma_ in est.curve_
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_small_k_picks_equal_the_sort_by_score_then_row(k: int) -> None:
+    rng = np.random.default_rng(k)
+    t_s = rng.integers(0, 4, (300, 6)).astype(np.float32)  # many exact ties
+    t_s[rng.random((300, 6)) < 0.3] = -np.inf  # padding
+    t_r = rng.permutation(10_000)[:1800].reshape(300, 6)
+    t_r[np.isneginf(t_s)] = -1
+    u_s = np.sort(rng.integers(0, 4, (300, k)).astype(np.float32), axis=1)[:, ::-1].copy()
+    u_s[:5] = -np.inf  # queries with no untouched competitor
+    u_r = 20_000 + np.argsort(rng.random((300, 100)), axis=1)[:, :k]  # distinct per query
+    u_r[:5] = -1
+    args = [torch.from_numpy(a) for a in (t_s, t_r, u_s, u_r)]
+    got = gamma_module._top(*args, k)
+    cand_s, cand_r = np.hstack([t_s, u_s]), np.hstack([t_r, u_r])
+    order = np.lexsort((cand_r, -cand_s), axis=-1)[:, :k]
+    np.testing.assert_array_equal(got, np.take_along_axis(cand_r, order, axis=1))
 
 
 def test_plain_id_lists_resolve_as_the_checked_loop() -> None:
