@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.core.fit_by_id import fit_by_id
 from nudge_integrations.core.params import check_fit_params
-from nudge_integrations.core.sources import is_record_source
+from nudge_integrations.core.sources import RECALL_SAMPLE, is_record_source
 from nudge_integrations.data.chunks import (
     DEFAULT_RULE,
     ChunkRule,
@@ -163,6 +163,7 @@ class NudgeFitter:
         ledger: LedgerLike = None,
         id_key: str | None = None,
         native: bool = False,
+        recall_sample: int = RECALL_SAMPLE,
     ) -> NudgeFitter:
         """Fit on documents (each with an id) or a vector store, and QA pairs.
 
@@ -179,9 +180,12 @@ class NudgeFitter:
         ``native=True`` fits against the store where it lies: only the documents the
         questions name are read (vectors and text), and each validation question's
         competitors come from the store's own search, so memory does not grow with the
-        store. Swap the result in with :meth:`swap_in` and serve from the store.
+        store. Swap the result in with :meth:`swap_in` and serve from the store. On an
+        approximate index (Chroma's HNSW, Milvus' non-FLAT indexes) the fit measures the
+        store's recall on ``recall_sample`` validation questions against an exact scan
+        streamed from the store (0: skip): ``index_recall_`` and the notes hold it.
         """
-        prepared = self._prepare(source, train, val, ledger, id_key, native)
+        prepared = self._prepare(source, train, val, ledger, id_key, native, recall_sample)
         texts = prepared.query_texts()
         missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
         self._store_queries(missing, self._embed_sync(missing))
@@ -196,10 +200,11 @@ class NudgeFitter:
         ledger: LedgerLike = None,
         id_key: str | None = None,
         native: bool = False,
+        recall_sample: int = RECALL_SAMPLE,
     ) -> NudgeFitter:
         """:meth:`fit`, embedding the questions with ``aembed_query`` (``concurrency`` at a
         time) or ``aembed_documents`` (``queries_as_documents=True``)."""
-        prepared = self._prepare(source, train, val, ledger, id_key, native)
+        prepared = self._prepare(source, train, val, ledger, id_key, native, recall_sample)
         texts = prepared.query_texts()
         missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
         self._store_queries(missing, await self._embed_async(missing))
@@ -213,13 +218,15 @@ class NudgeFitter:
         ledger: LedgerLike,
         id_key: str | None = None,
         native: bool = False,
+        recall_sample: int = RECALL_SAMPLE,
     ) -> _Prepared:
         """Documents, base vectors (from the ledger where nudged) and QA data, all checked."""
         notes: list[str] = []
         self.ledger_: Path | None = None
         self.native_ = bool(native)
+        self.index_recall_: float | None = None
         if native:
-            return self._prepare_native(source, train, val, ledger, id_key)
+            return self._prepare_native(source, train, val, ledger, id_key, recall_sample)
         if isinstance(source, VectorStore):
             adapter = adapter_for(source)
             loaded = adapter.load()
@@ -273,7 +280,13 @@ class NudgeFitter:
         return _Prepared(documents, ids, base, train_ds, val_ds, notes, groups)
 
     def _prepare_native(
-        self, source: Any, train: Any, val: Any, ledger: LedgerLike, id_key: str | None
+        self,
+        source: Any,
+        train: Any,
+        val: Any,
+        ledger: LedgerLike,
+        id_key: str | None,
+        recall_sample: int,
     ) -> _Prepared:
         """Only the documents the questions name: their text and base vectors."""
         if not isinstance(source, VectorStore):
@@ -307,9 +320,8 @@ class NudgeFitter:
         self.ledger_ = prepared.ledger
         documents = [Document(id=i, page_content=prepared.texts.get(i, "")) for i in named]
         base = np.stack([prepared.vectors[i] for i in named]).astype(np.float32)
-        return _Prepared(
-            documents, named, base, train_ds, val_ds, prepared.notes, {}, (writer, prepared.known)
-        )
+        source_state = (writer, prepared.known, int(recall_sample))
+        return _Prepared(documents, named, base, train_ds, val_ds, prepared.notes, {}, source_state)
 
     def _finish(self, prepared: _Prepared) -> NudgeFitter:
         """Fit the estimator on prepared inputs whose questions are embedded."""
@@ -322,8 +334,17 @@ class NudgeFitter:
         train_q = self._query_matrix(p.train)
         judged = self._judgements(p, p.train, train_q)
         if p.source is not None:
-            writer, overrides = p.source
-            fit_by_id(estimator, writer, train_q, judged, *val_args, base=overrides)
+            writer, overrides, recall_sample = p.source
+            fit_by_id(
+                estimator,
+                writer,
+                train_q,
+                judged,
+                *val_args,
+                base=overrides,
+                recall_sample=recall_sample,
+            )
+            self.index_recall_ = getattr(estimator, "index_recall_", None)
         else:
             estimator.fit(p.base, train_q, judged, *val_args, ids=p.ids)
         self.documents_ = p.documents
@@ -488,6 +509,7 @@ class NudgeFitter:
             "ledger": None if self.ledger_ is None else str(self.ledger_),
             "notes": self.notes_,
             "native": bool(getattr(self, "native_", False)),
+            "index_recall": getattr(self, "index_recall_", None),
         }
         arrays = {"base": self.base_vectors_, "nudged": result.vectors}
         return save_folder(path, state, arrays, json_name=_SAVED, embeddings=self.embeddings)
@@ -516,6 +538,7 @@ class NudgeFitter:
             fitter.ledger_ = None if state.get("ledger") is None else Path(state["ledger"])
             fitter.notes_ = list(state.get("notes", []))
             fitter.native_ = bool(state.get("native", False))
+            fitter.index_recall_ = state.get("index_recall")
         except (KeyError, TypeError) as exc:
             raise NudgeError(f"{Path(path) / _SAVED} is incomplete (no {exc}): save again") from exc
         return fitter

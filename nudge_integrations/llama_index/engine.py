@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.core.fit_by_id import fit_by_id
 from nudge_integrations.core.params import check_fit_params
-from nudge_integrations.core.sources import is_record_source
+from nudge_integrations.core.sources import RECALL_SAMPLE, is_record_source
 from nudge_integrations.data.chunks import (
     DEFAULT_RULE,
     ChunkRule,
@@ -78,6 +78,11 @@ class NudgeFinetuneEngine:
     the gamma chosen on validation (``refit_with_validation=True``, measured better on
     SciFact: docs/paper-comparison.md); pass ``refit_with_validation=False`` for the
     reference's behaviour (training queries only).
+
+    ``native=True`` fits against the store behind ``corpus`` (a VectorStoreIndex) where
+    it lies. On an approximate index (Chroma's HNSW, Milvus' non-FLAT indexes) the fit
+    measures the store's recall on ``recall_sample`` validation queries against an exact
+    scan streamed from the store (0: skip); it is in ``index_recall_`` and the notes.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class NudgeFinetuneEngine:
         ledger: LedgerLike = None,
         relevant_chunks: ChunkRule = DEFAULT_RULE,
         native: bool = False,
+        recall_sample: int = RECALL_SAMPLE,
         **fit_params: Any,
     ) -> None:
         if variant not in ("N", "M"):
@@ -119,6 +125,10 @@ class NudgeFinetuneEngine:
         self.embed_model: BaseEmbedding = embed_model or Settings.embed_model
         self.variant: Variant = variant
         self.native_ = bool(native)
+        self.recall_sample = int(recall_sample)
+        #: Recall@k of the store's search measured by a store-native fit on an
+        #: approximate index (None otherwise).
+        self.index_recall_: float | None = None
         self.ledger_: Path | None = None
         self._source: tuple[Any, dict[str, NDArray[np.float32]]] | None = None
         if native:
@@ -282,10 +292,19 @@ class NudgeFinetuneEngine:
         judged = self._judgements(self._train, train_q)
         if self._source is not None:
             writer, known = self._source
-            fit_by_id(estimator, writer, train_q, judged, *val_args, base=known)
+            fit_by_id(
+                estimator,
+                writer,
+                train_q,
+                judged,
+                *val_args,
+                base=known,
+                recall_sample=self.recall_sample,
+            )
         else:
             estimator.fit(base, train_q, judged, *val_args, ids=ids)
         self.result_ = estimator.result_
+        self.index_recall_ = getattr(estimator, "index_recall_", None)
 
     def _judgements(self, ds: QADataset, queries: NDArray[np.float32]) -> list[dict[str, float]]:
         """Per-query relevance over nodes: document ids become their chunks' node ids by
@@ -725,6 +744,7 @@ _OWN_ARGS = (
     "ledger",
     "relevant_chunks",
     "native",
+    "recall_sample",
 )
 
 
