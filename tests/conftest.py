@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .chroma_server import chroma_server  # noqa: F401  (a local Chroma server)
 from .pg_server import pg_server, pg_url  # noqa: F401  (a PostgreSQL + pgvector server)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

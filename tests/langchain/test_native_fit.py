@@ -18,7 +18,6 @@ from ..same_fit import assert_same_fit
 from .conftest import HashEmbeddings
 from .test_stores import (  # noqa: F401
     assert_vectors,
-    chroma_server,
     corpus,
     milvus_client_alias,
     vectors,

@@ -20,7 +20,7 @@ from ..same_fit import assert_same_fit
 from .conftest import HashEmbedding
 from .test_stores import build, data, store_vectors  # noqa: F401
 
-NATIVE = ["simple", "faiss", "chroma", "milvus", "qdrant", "lancedb", "pgvector"]
+NATIVE = ["simple", "faiss", "chroma", "chroma-server", "milvus", "qdrant", "lancedb", "pgvector"]
 
 
 def _index(kind: str, build: Callable[..., Any], qa: dict[str, Any], model: Any) -> Any:  # noqa: F811

@@ -1,8 +1,8 @@
 """Real vector stores: fit from the store's vectors, swap in, retrieve, revert, persist.
-The same checks run on FAISS, Chroma, Milvus Lite, Qdrant local mode, LanceDB (a local
-folder) and PGVectorStore (a real PostgreSQL + pgvector server); store-specific behaviour
-(reopening in a new process, hybrid Qdrant, rollback, ...) is tested in the stores' own
-files."""
+The same checks run on FAISS, Chroma (embedded and a local server), Milvus Lite, Qdrant
+local mode, LanceDB (a local folder) and PGVectorStore (a real PostgreSQL + pgvector
+server); store-specific behaviour (reopening in a new process, hybrid Qdrant, rollback,
+...) is tested in the stores' own files."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def chroma_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
     return mod.ChromaVectorStore(chroma_collection=col)
 
 
+def chroma_server_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
+    """A collection on a local ``chroma run`` server (its ledger is keyed by the address)."""
+    mod = pytest.importorskip("llama_index.vector_stores.chroma")
+    client = request.getfixturevalue("chroma_server")
+    col = client.create_collection(f"nudge{next(_names)}", metadata={"hnsw:space": metric})
+    return mod.ChromaVectorStore(chroma_collection=col)
+
+
 def milvus_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
     pytest.importorskip("milvus_lite")
     mod = pytest.importorskip("llama_index.vector_stores.milvus")
@@ -69,6 +77,7 @@ def pgvector_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> An
 STORES: dict[str, Callable[[str, Path, pytest.FixtureRequest], Any]] = {
     "faiss": faiss_store,
     "chroma": chroma_store,
+    "chroma-server": chroma_server_store,
     "milvus": milvus_store,
     "qdrant": qdrant_store,
     "lancedb": lancedb_store,
@@ -82,6 +91,7 @@ INNER_PRODUCT = sorted(k for k in STORES if k != "pgvector")
 OTHER_METRIC = {
     "faiss": "l2",
     "chroma": "cosine",
+    "chroma-server": "cosine",
     "milvus": "cosine",
     "qdrant": "cosine",
     "lancedb": "l2",
