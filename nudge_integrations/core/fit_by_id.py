@@ -4,19 +4,27 @@ Only the records the queries name are read (touched and validation-relevant ones
 each validation query's untouched competitors come from the source's own search. Memory
 is O(touched + validation x k), whatever the corpus holds. On an exact source the gamma
 and vectors are those of the in-memory fit over the same vectors.
+
+:func:`fit_by_id` and :func:`~nudge_integrations.core.shards.fit_shards` share one
+driver: :func:`named_ids` (the ids the judgements name), :func:`unknown_ids` (the error
+for ids the corpus lacks), :func:`check_named` (the vectors read) and :func:`fit_named`
+(renaming and the fit itself); each reads the named records, builds its competitor
+source and maps the result's rows to its corpus its own way.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.competitors import CompetitorSource
 from nudge_integrations.core.fit import NudgeM, NudgeN
 from nudge_integrations.core.ids import Judgements
+from nudge_integrations.core.result import NudgeResult
 from nudge_integrations.core.sources import (
     RECALL_SAMPLE,
     RecordSource,
@@ -55,6 +63,52 @@ def check_named(vectors: NDArray[np.float32], ids: Sequence[str], label: str) ->
         )
 
 
+def named_ids(
+    train_relevant: Sequence[Judgements], val_relevant: Sequence[Judgements] | None
+) -> tuple[list[Hashable], list[str]]:
+    """Every id the training and validation judgements name, in order, as given and as
+    the strings a corpus knows them by; raises if they name none."""
+    keys = relevant_ids(list(train_relevant) + list(val_relevant or []))
+    if not keys:
+        raise EmptyTrainingSetError(
+            "no query names a relevant record: NUDGE needs training queries with judgements"
+        )
+    return keys, [str(k) for k in keys]
+
+
+def unknown_ids(
+    absent: Sequence[Hashable], label: str, where: str = "a query", add: str = "that record"
+) -> UnknownIdError:
+    """The error for judgements naming ids (``absent``, in the order named) that ``label``
+    does not hold; ``where`` names the query of the first."""
+    return UnknownIdError(
+        f"{where} refers to record id {absent[0]!r}, which {label} does not hold "
+        f"({len(absent)} such ids): fix the id or add {add}"
+    )
+
+
+def fit_named(
+    estimator: NudgeN | NudgeM,
+    local: NDArray[np.float32],
+    keys: Sequence[Hashable],
+    competitors: CompetitorSource,
+    train_queries: Any,
+    train_relevant: Sequence[Judgements],
+    val_queries: Any = None,
+    val_relevant: Sequence[Judgements] | None = None,
+) -> NudgeResult:
+    """Fit on the named records only: ``local`` holds the (checked) vectors of ``keys``
+    from :func:`named_ids`; judgements are renamed to string ids and the untouched
+    competitors come from ``competitors``. Returns the estimator's result, whose ``rows``
+    index ``keys``: the caller maps them to its corpus."""
+    ids = [str(k) for k in keys]
+    rename = dict(zip(keys, ids, strict=True))
+    train = [_renamed(r, rename) for r in train_relevant]
+    val = None if val_relevant is None else [_renamed(r, rename) for r in val_relevant]
+    estimator.fit(local, train_queries, train, val_queries, val, ids=ids, competitors=competitors)
+    return estimator.result_
+
+
 def _where(key: Any, train: Sequence[Judgements], val: Sequence[Judgements] | None) -> str:
     for name, judged in (("training", train), ("validation", val or [])):
         for qi, rel in enumerate(judged):
@@ -89,33 +143,30 @@ def fit_by_id(
     in ``estimator.index_recall_`` (None when not measured). Exact sources skip this.
     """
     label = name or type(source).__name__
-    keys = relevant_ids(list(train_relevant) + list(val_relevant or []))
-    if not keys:
-        raise EmptyTrainingSetError(
-            "no query names a relevant record: NUDGE needs training queries with judgements"
-        )
-    ids = [str(k) for k in keys]
+    keys, ids = named_ids(train_relevant, val_relevant)
     overrides = {str(k): np.asarray(v, dtype=np.float32) for k, v in (base or {}).items()}
     stored = read_vectors(source, [i for i in ids if i not in overrides])
     stored.update({i: overrides[i] for i in ids if i in overrides})
     absent = [k for k, i in zip(keys, ids, strict=True) if i not in stored]
     if absent:
-        raise UnknownIdError(
-            f"{_where(absent[0], train_relevant, val_relevant)} refers to record id "
-            f"{absent[0]!r}, which {label} does not hold ({len(absent)} such ids): fix the "
-            "id or add that record to the store"
-        )
+        where = _where(absent[0], train_relevant, val_relevant)
+        raise unknown_ids(absent, label, where, "that record to the store")
     dims = {stored[i].shape for i in ids}
     if len(dims) != 1 or len(next(iter(dims))) != 1:
         raise NudgeError(f"{label} holds vectors of different shapes {sorted(dims)}")
     local = np.stack([stored[i] for i in ids])
     check_named(local, ids, label)
-    rename = {k: str(k) for k in keys}
-    train = [_renamed(r, rename) for r in train_relevant]
-    val = None if val_relevant is None else [_renamed(r, rename) for r in val_relevant]
     competitors = SourceCompetitors(source, ids, overrides, recall_sample=recall_sample)
-    estimator.fit(local, train_queries, train, val_queries, val, ids=ids, competitors=competitors)
-    result = estimator.result_
+    result = fit_named(
+        estimator,
+        local,
+        keys,
+        competitors,
+        train_queries,
+        train_relevant,
+        val_queries,
+        val_relevant,
+    )
     notes = list(result.notes)
     recall = competitors.recall if result.curve else None
     if not getattr(source, "exact", True) and result.curve:

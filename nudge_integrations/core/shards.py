@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +27,13 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from nudge_integrations.core.fit_by_id import Estimator, _renamed, check_named
+from nudge_integrations.core.fit_by_id import (
+    Estimator,
+    check_named,
+    fit_named,
+    named_ids,
+    unknown_ids,
+)
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.shard_writer import (
     FORMAT,
@@ -40,11 +46,6 @@ from nudge_integrations.core.shard_writer import (
     encode_ids,
     hash_ids,
     write_shards,
-)
-from nudge_integrations.core.sources import relevant_ids
-from nudge_integrations.errors import (
-    EmptyTrainingSetError,
-    UnknownIdError,
 )
 from nudge_integrations.search import scan_chunks
 
@@ -413,27 +414,24 @@ def fit_shards(
     and vectors equal the in-memory fit over the same vectors.
     """
     shards = corpus if isinstance(corpus, ShardedCorpus) else ShardedCorpus(corpus)
-    keys: list[Hashable] = relevant_ids(list(train_relevant) + list(val_relevant or []))
-    if not keys:
-        raise EmptyTrainingSetError(
-            "no query names a relevant record: NUDGE needs training queries with judgements"
-        )
-    ids = [str(k) for k in keys]
+    keys, ids = named_ids(train_relevant, val_relevant)
     rows = shards.locate(ids)
     if (rows < 0).any():
-        bad = keys[int(np.flatnonzero(rows < 0)[0])]
-        raise UnknownIdError(
-            f"a query refers to record id {bad!r}, which {shards.folder} does not hold "
-            f"({int((rows < 0).sum())} such ids): fix the id or add that record"
-        )
+        absent = [k for k, r in zip(keys, rows, strict=True) if r < 0]
+        raise unknown_ids(absent, str(shards.folder))
     local = shards.rows(rows)
     check_named(local, ids, f"the shard folder {shards.folder}")
-    rename = {k: str(k) for k in keys}
-    train = [_renamed(r, rename) for r in train_relevant]
-    val = None if val_relevant is None else [_renamed(r, rename) for r in val_relevant]
     competitors = ShardCompetitors(engine or shards, rows)
-    estimator.fit(local, train_queries, train, val_queries, val, ids=ids, competitors=competitors)
-    result = estimator.result_
+    result = fit_named(
+        estimator,
+        local,
+        keys,
+        competitors,
+        train_queries,
+        train_relevant,
+        val_queries,
+        val_relevant,
+    )
     estimator.result_ = dataclasses.replace(
         result, rows=rows[np.asarray(result.rows, dtype=np.int64)], n_records=len(shards)
     )
