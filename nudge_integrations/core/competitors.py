@@ -37,9 +37,7 @@ class InMemoryCompetitors:
     them, so a fit that scans anyway needs no separate validation pass over the corpus.
     """
 
-    def __init__(
-        self, corpus: NDArray[Any], chunk_size: int | None = None, validate: bool = False
-    ):
+    def __init__(self, corpus: NDArray[Any], chunk_size: int | None = None, validate: bool = False):
         self.corpus = corpus
         self.chunk_size = chunk_size
         self.validate = validate

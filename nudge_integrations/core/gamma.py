@@ -36,6 +36,7 @@ def _block_rows(n_touched: int, n_parts: int) -> int:
     ``rows x n_touched x n_parts`` float32 products stay within ``_BLOCK_BUDGET``."""
     return max(VAL_BLOCK, _BLOCK_BUDGET // (4 * max(1, n_touched) * n_parts))
 
+
 #: Relative slack on the score bound, far above float32 rounding of the scores.
 _BOUND_SLACK = 1e-4
 
