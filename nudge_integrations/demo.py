@@ -24,11 +24,21 @@ from nudge_integrations.embedding import MODEL_NAME, default_cache_dir, embed_te
 from nudge_integrations.report import evaluate_embeddings, format_table
 
 
-def python_docs_corpus(max_passages: int = 400, words: int = 90) -> dict[str, str]:
-    """Prose passages of about ``words`` words from Python's bundled help topics."""
+def python_docs_corpus(
+    max_passages: int = 400, words: int = 90, *, distinct: bool = False
+) -> dict[str, str]:
+    """Prose passages of about ``words`` words from Python's bundled help topics.
+
+    Many topics repeat sections of others (``try`` is part of ``compound``, ``naming`` of
+    ``execmodel``), so without ``distinct`` some passages are byte-identical or share
+    paragraphs. ``distinct=True`` skips a paragraph an earlier topic already gave, so no
+    two passages share text: what the demo uses, since a sentence cut from a shared
+    paragraph would be a query judged to one copy only, and the copies' scores tie.
+    """
     from pydoc_data.topics import topics
 
     passages: dict[str, str] = {}
+    seen: set[str] = set()
     for topic in sorted(topics):
         paragraphs = [p for p in re.split(r"\n\s*\n", topics[topic]) if p.strip()]
         prose = [
@@ -38,6 +48,9 @@ def python_docs_corpus(max_passages: int = 400, words: int = 90) -> dict[str, st
             and not set(p.strip()) <= set("*=-~^")
             and len(p.split()) >= 8
         ]
+        if distinct:
+            prose = [p for p in dict.fromkeys(prose) if p not in seen]
+            seen.update(prose)
         chunk: list[str] = []
         for para in prose:
             chunk.append(para)
@@ -49,6 +62,27 @@ def python_docs_corpus(max_passages: int = 400, words: int = 90) -> dict[str, st
         if len(passages) >= max_passages:
             break
     return dict(list(passages.items())[:max_passages])
+
+
+def demo_dataset(max_passages: int = 400) -> tuple[QADataset, dict[str, QADataset]]:
+    """The demo's data: distinct help-topic passages, up to three inverse-cloze queries
+    each, split 70/10/20 with the paper's protocol (``train``, ``val``, ``test``).
+
+    A query whose sentence another passage still holds word for word (a stock sentence
+    such as "This type has a single value.") is dropped: that passage would answer it
+    as well as the one judged relevant."""
+    cloze = inverse_cloze(python_docs_corpus(max_passages, distinct=True), per_doc=3)
+    kept = {
+        q: text
+        for q, text in cloze.queries.items()
+        if not any(text in cloze.corpus[d] for d in cloze.corpus if d not in cloze.relevant_docs[q])
+    }
+    dataset = QADataset(
+        queries=kept,
+        corpus=cloze.corpus,
+        relevant_docs={q: cloze.relevant_docs[q] for q in kept},
+    )
+    return dataset, paper_split(dataset)
 
 
 @dataclass
@@ -90,8 +124,7 @@ def run_demo(
     *, max_passages: int = 400, cache_dir: Path | None = None, device: str = "cpu"
 ) -> DemoReport:
     """Embed, split, fit NUDGE-N and NUDGE-M, and evaluate on the held-out test queries."""
-    dataset: QADataset = inverse_cloze(python_docs_corpus(max_passages), per_doc=3)
-    parts = paper_split(dataset)
+    dataset, parts = demo_dataset(max_passages)
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     model = load_minilm(device)
     doc_ids = dataset.corpus_ids

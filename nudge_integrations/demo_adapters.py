@@ -17,9 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.data.pseudo_queries import inverse_cloze
 from nudge_integrations.data.splits import paper_split
-from nudge_integrations.demo import DemoReport, python_docs_corpus
+from nudge_integrations.demo import DemoReport, demo_dataset
 from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
 
 Ranker = Callable[[str], list[str]]
@@ -53,9 +52,8 @@ def demo_data(
         from nudge_integrations.data.download import beir_folder
 
         qa = load_beir(beir_folder(dataset))
-    else:
-        qa = inverse_cloze(python_docs_corpus(max_passages), per_doc=3)
-    return qa, paper_split(qa)
+        return qa, paper_split(qa)
+    return demo_dataset(max_passages)
 
 
 def examples(
