@@ -245,6 +245,18 @@ def _merge_small(
     best_i[:] = np.take_along_axis(both_i, order, axis=1)
 
 
+def _chunk_top(
+    scores: NDArray[np.float32], k: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    """Every entry of each row at or above the row's ``k``-th best: ``(row, column, value)``.
+    Entries tied with the ``k``-th are all kept, so the merge's sort by row decides
+    among them (a plain top-k may keep any of them)."""
+    kk = min(k, scores.shape[1])
+    kth = torch.topk(torch.from_numpy(scores), kk, dim=1).values[:, -1].numpy()
+    qi, cols = np.nonzero(scores >= kth[:, None])
+    return qi, cols, scores[qi, cols]
+
+
 def _merge(
     scores: NDArray[np.float32], first: int, best_s: NDArray[np.float32], best_i: NDArray[np.int64]
 ) -> None:
@@ -258,11 +270,8 @@ def _merge(
         _merge_small(scores, first, best_s, best_i)
         return
     thr = best_s[:, -1]
-    if np.isneginf(thr).any():  # lists not full yet: a dense top-k of this chunk
-        kk = min(k, scores.shape[1])
-        s, i = torch.topk(torch.from_numpy(scores), kk, dim=1)
-        qi = np.repeat(np.arange(m), kk)
-        vals, cols = s.numpy().ravel(), i.numpy().ravel()
+    if np.isneginf(thr).any():  # lists not full yet: this chunk's top k, ties included
+        qi, cols, vals = _chunk_top(scores, k)
     else:
         # one max pass finds the few queries this chunk can improve; only their rows are
         # compared and searched for survivors (a full-width nonzero cost more than the rest)
@@ -270,11 +279,8 @@ def _merge(
         if len(live) == 0:
             return
         sub_q, cols = np.nonzero(scores[live] > thr[live, None])
-        if len(cols) > 4 * m * k:  # a chunk far better than the lists: top-k it instead
-            kk = min(k, scores.shape[1])
-            s, i = torch.topk(torch.from_numpy(scores), kk, dim=1)
-            qi = np.repeat(np.arange(m), kk)
-            vals, cols = s.numpy().ravel(), i.numpy().ravel()
+        if len(cols) > 4 * m * k:  # a chunk far better than the lists: its top k instead
+            qi, cols, vals = _chunk_top(scores, k)
         else:
             qi = live[sub_q]
             vals = scores[qi, cols]

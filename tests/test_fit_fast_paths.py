@@ -64,6 +64,26 @@ def test_scan_matches_a_full_ranking_with_ties_to_the_lower_row(k: int, chunk: i
     assert all(set(row[: min(k, len(copies))]) <= set(copies) for row in r[60:])
 
 
+@pytest.mark.parametrize("k", [1, 2, 4, 5, 7, 10])
+@pytest.mark.parametrize("chunk", [3, 16, 1000])
+def test_exact_ties_go_to_the_lower_row(k: int, chunk: int) -> None:
+    """Small-integer vectors score exactly (no rounding), so ties are real ties: the scan
+    must keep the lowest rows among them, whichever chunk or merge step meets them."""
+    rng = np.random.default_rng(k + chunk)
+    x = rng.integers(0, 2, (60, 4)).astype(np.float32)
+    q = rng.integers(0, 3, (25, 4)).astype(np.float32)
+    q[0] = 1.0
+    x[:12] = 1.0  # twelve rows tied at the top for query 0
+    exclude = np.zeros(60, dtype=bool)
+    exclude[3] = True
+    s, r = scan_chunks(q, x, k, normalize=False, exclude=exclude, chunk_size=chunk)
+    scores = q @ x.T
+    scores[:, exclude] = -np.inf
+    ref = np.stack([np.lexsort((np.arange(60), -row))[:k] for row in scores])
+    np.testing.assert_array_equal(r, ref)
+    np.testing.assert_array_equal(s, np.take_along_axis(scores, ref, axis=1))
+
+
 def _curves(
     cls: type, p: Problem, monkeypatch: pytest.MonkeyPatch, max_width: int | None, **kw: object
 ) -> dict[float, float]:
