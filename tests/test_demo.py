@@ -26,7 +26,10 @@ def test_demo_end_to_end_small(tmp_path: object, capsys: pytest.CaptureFixture[s
     assert report.sizes["corpus"] == 60
     assert report.sizes["train"] > report.sizes["test"] > report.sizes["val"] > 0
     # the CLI prints the same table; the second run reads the embedding cache
-    assert main(["demo", "--max-passages", "60", "--cache-dir", str(tmp_path)]) == 0
+    # (plots go to tmp_path: the default --out would overwrite the committed nudge-demo/)
+    args = ["demo", "--max-passages", "60", "--cache-dir", str(tmp_path),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "| NUDGE-N" in out and "ndcg@10" in out
 
