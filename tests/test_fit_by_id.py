@@ -131,3 +131,36 @@ def test_an_approximate_source_is_noted_and_a_crowded_one_refused(problem: dict)
     queries = torch.from_numpy(np.ascontiguousarray(x[100:103]))
     with pytest.raises(NudgeError, match="are all touched by the fit"):
         competitors.topk(queries, 1, np.ones(20, dtype=bool))
+
+
+@pytest.mark.parametrize(("bad", "error"), [(np.nan, NonFiniteError), (0.0, ZeroVectorError)])
+def test_a_competitor_read_back_bad_is_refused_by_id(
+    problem: dict, bad: float, error: type[Exception]
+) -> None:
+    """A record no question names but the search returns as a competitor, held with
+    NaN or as all zeros, is refused by id (the in-memory fit refuses it too), instead of
+    silently scoring NaN or 0 against the validation queries."""
+    x, ids = problem["x"], problem["ids"]
+    named = {i for rel in (*problem["tr"], *problem["vr"]) for i in rel}
+
+    class Corrupt(ArraySource):
+        def read(self, wanted: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+            got = super().read(wanted)
+            return {k: (v if k in named else np.full_like(v, bad)) for k, v in got.items()}
+
+    with pytest.raises(error, match="returned by the store's search as a competitor"):
+        fit_by_id(NudgeN(), Corrupt(x, ids), problem["tq"], problem["tr"],
+                  problem["vq"], problem["vr"])  # fmt: skip
+
+
+def test_the_recall_note_says_why_recall_was_not_measured(problem: dict) -> None:
+    x, ids = problem["x"], problem["ids"]
+
+    class Approximate(ArraySource):
+        exact = False
+
+    args = (problem["tq"], problem["tr"], problem["vq"], problem["vr"])
+    off = fit_by_id(NudgeN(), Approximate(x, ids), *args, recall_sample=0)
+    assert any("not measured: recall_sample=0" in n for n in off.result_.notes)
+    on = fit_by_id(NudgeN(), Approximate(x, ids), *args, recall_sample=5)
+    assert any("recall@1 " in n and "on 5 of 150" in n for n in on.result_.notes)

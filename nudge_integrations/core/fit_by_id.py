@@ -170,7 +170,7 @@ def fit_by_id(
     notes = list(result.notes)
     recall = competitors.recall if result.curve else None
     if not getattr(source, "exact", True) and result.curve:
-        notes.append(_approximate_note(label, recall))
+        notes.append(_approximate_note(label, recall, recall_sample))
     estimator.index_recall_ = None if recall is None else recall.value  # type: ignore[union-attr]
     size = source_size(source)
     estimator.result_ = dataclasses.replace(
@@ -182,12 +182,17 @@ def fit_by_id(
     return estimator
 
 
-def _approximate_note(label: str, recall: StoreRecall | None) -> str:
+def _approximate_note(label: str, recall: StoreRecall | None, recall_sample: int) -> str:
     """The note on competitors found by an approximate index, with its measured recall."""
     if recall is None:
+        why = (
+            "recall_sample=0"
+            if not recall_sample
+            else "every record the search could return is one the fit scores itself"
+        )
         return (
             f"untouched competitors came from {label}'s approximate index, so gamma was "
-            "chosen against its recall (not measured: recall_sample=0); measure it with "
+            f"chosen against its recall (not measured: {why}); measure it with "
             "index_recall(...)"
         )
     return (

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.errors import NonFiniteError, NudgeError, ZeroVectorError
 from nudge_integrations.search import scan_chunks
 
 #: The largest search a source is asked for (Milvus caps ``limit`` at 16,384).
@@ -219,9 +219,28 @@ def measure_recall(
     )
 
 
-def _unit(x: NDArray[np.float32]) -> NDArray[np.float32]:
+def _unit(
+    x: NDArray[np.float32],
+    ids: Sequence[str],
+    where: str = ", returned by the store's search as a competitor,",
+) -> NDArray[np.float32]:
+    """Rows scaled to unit length; a competitor read back with NaN/inf or all zeros is
+    refused by id (the in-memory fit refuses such a row wherever it lies; a store-native
+    fit checks every record it reads)."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    out: NDArray[np.float32] = (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    bad = ~np.isfinite(norms[:, 0])
+    if bad.any():
+        raise NonFiniteError(
+            f"record {ids[int(np.flatnonzero(bad)[0])]!r}{where} holds NaN or infinity: "
+            "remove or re-embed that record"
+        )
+    zero = norms[:, 0] == 0
+    if zero.any():
+        raise ZeroVectorError(
+            f"record {ids[int(np.flatnonzero(zero)[0])]!r}{where} is an all-zero vector, "
+            "which has no direction: re-embed or drop it"
+        )
+    out: NDArray[np.float32] = (x / norms).astype(np.float32)
     return out
 
 
@@ -255,7 +274,7 @@ class SourceCompetitors:
         over = dict(overrides or {})
         self.override_ids = list(over)
         self.override_vecs = (
-            _unit(np.stack([np.asarray(v, np.float32) for v in over.values()]))
+            _unit(np.stack([np.asarray(v, np.float32) for v in over.values()]), list(over), "")
             if over
             else np.zeros((0, 0), np.float32)
         )
@@ -299,7 +318,11 @@ class SourceCompetitors:
             )
         scores = np.full((m, k), -np.inf, dtype=np.float32)
         rows = np.full((m, k), -1, dtype=np.int64)
-        vecs = _unit(np.stack([np.asarray(got[c], np.float32) for c in union])) if union else None
+        vecs = (
+            _unit(np.stack([np.asarray(got[c], np.float32) for c in union]), union)
+            if union
+            else None
+        )
         pos = {c: i for i, c in enumerate(union)}
         ov_ok = [i for i, c in enumerate(self.override_ids) if c not in touched]
         for qi in range(m):
@@ -361,7 +384,7 @@ class ArraySource:
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.ids = [str(i) for i in ids]
         self.row_of = {key: i for i, key in enumerate(self.ids)}
-        self.unit = _unit(self.vectors)
+        self.unit = _unit(self.vectors, self.ids, "")
 
     def __len__(self) -> int:
         return len(self.ids)

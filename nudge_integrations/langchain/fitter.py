@@ -306,8 +306,16 @@ class NudgeFitter:
             )
         train_ds = qa_dataset(train, None, name="training")
         val_ds = None if val is None else qa_dataset(val, None, name="validation")
+        # the documents the questions name, not every document a QA dataset carries
+        # (paper_split and generated QA keep their whole corpus beside the questions)
         named = list(
-            dict.fromkeys(train_ds.corpus) | dict.fromkeys(val_ds.corpus if val_ds else {})
+            dict.fromkeys(
+                doc
+                for ds in (train_ds, val_ds)
+                if ds is not None
+                for q in ds.query_ids
+                for doc in ds.relevant_docs.get(q, ())
+            )
         )
         prepared = native_inputs(
             adapter,

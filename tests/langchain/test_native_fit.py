@@ -183,3 +183,38 @@ def test_native_fit_on_an_in_memory_store(qa: dict[str, Any], embeddings: HashEm
         store, qa["pairs"]("train"), val=qa["pairs"]("val"), native=True
     )
     _same(memory, native)
+
+
+@pytest.mark.parametrize("kind", ["faiss", "chroma"])
+def test_native_fit_reads_the_documents_questions_name_not_a_datasets_corpus(
+    kind: str,
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A QA dataset (paper_split, generated QA) carries its whole corpus beside the
+    questions; a store-native fit reads only the documents the questions name, and a
+    corpus entry no question names (here one the store does not even hold) is ignored."""
+    from nudge_integrations.data.dataset import QADataset
+
+    store, docs, pairs = corpus(kind, False)
+
+    def dataset(split: str) -> QADataset:
+        items = pairs(split)
+        return QADataset(
+            queries={f"{split}{i}": q for i, (q, _) in enumerate(items)},
+            corpus={**{str(d.id): d.page_content for d in docs}, "ghost": "never stored"},
+            relevant_docs={f"{split}{i}": list(rel) for i, (_, rel) in enumerate(items)},
+        )
+
+    named = {i for split in ("train", "val") for _, rel in pairs(split) for i in rel}
+    by_pairs = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"), native=True)
+    with monkeypatch.context() as m:
+        _no_bulk_reads(store, m)
+        by_dataset = NudgeFitter(embeddings).fit(
+            store, dataset("train"), val=dataset("val"), native=True
+        )
+    assert set(by_dataset.ids_) == named and len(named) < len(docs)
+    _same(by_pairs, by_dataset)
+    if kind == "chroma":  # competitors outside the named documents: recall measured
+        assert by_dataset.index_recall_ is not None
