@@ -103,3 +103,48 @@ def test_cli_finetune_into_a_store_twice_reports_the_second_as_unchanged(
     assert main(["revert", "--store", spec]) == 0
     for i, vec in _stored(spec).items():
         np.testing.assert_array_equal(vec, before[i])
+
+
+def test_a_saved_fit_after_a_text_edit_counts_each_record_once(tmp_path: Path) -> None:
+    """A fit made before a record's text changed, swapped in after a later fit renewed that
+    record's base: the record gets its new base (restored, not also changed), and the
+    revert that follows reports it unchanged, restoring only the records it rewrote."""
+    from nudge_integrations.stores.ledger import text_hash
+
+    from .test_ledger import DIM
+
+    store = DictStore()
+    base = store.read(store.all_ids())
+    ids = store.all_ids()[:10]
+    saved = nudge(store, ids, 0.5)
+    saved_hashes = {i: text_hash(store.text[i]) for i in ids}
+    do_swap(store, NudgeLedger(tmp_path / "l"), saved, base)
+    store.text["d0"] = "an edited text"  # re-added with a fresh embedding
+    fresh = np.ones(DIM, np.float32)
+    store.vectors["d0"] = fresh
+    renewed = base | {"d0": fresh}
+    do_swap(store, NudgeLedger(tmp_path / "l"), {i: renewed[i] + 0.25 for i in ids}, renewed)
+
+    report = lifecycle.swap(
+        store,
+        NudgeLedger(tmp_path / "l"),
+        saved,
+        base,
+        saved_hashes,
+        variant="N",
+        gamma=0.1,
+        model="m",
+        dim=DIM,
+        texts=store.texts,
+    )
+    lists = [report.written, report.restored, report.unchanged, report.changed, report.missing]
+    assert sorted(i for part in lists for i in part) == sorted(ids)  # each record once
+    assert sorted(report.written) == sorted(ids[1:]) and report.restored == ["d0"]
+    assert report.changed == []
+    np.testing.assert_array_equal(store.vectors["d0"], fresh)  # its new text's base
+
+    back = lifecycle.revert(store, NudgeLedger(tmp_path / "l"), texts=store.texts)
+    assert sorted(back.restored) == sorted(ids[1:]) and back.unchanged == ["d0"]
+    assert back.written == [] and back.changed == [] and back.missing == []
+    for i in ids:
+        np.testing.assert_array_equal(store.vectors[i], renewed[i])

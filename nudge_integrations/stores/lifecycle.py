@@ -38,7 +38,10 @@ class SwapReport:
     ``written``: records given their nudged vector; ``restored``: given their base vector
     back; ``unchanged``: records that already held what the operation would have written
     them (e.g. a fit swapped in again), left untouched; ``changed`` and ``missing``:
-    skipped (text changed since the ledger was written, or no longer in the store)."""
+    skipped, left as they are (text changed since the ledger was written, or no longer in
+    the store). Each record is in exactly one list: a record whose text changed since the
+    fit but whose current text's base the ledger keeps is given that base (``restored``,
+    or ``unchanged`` if it holds it already), not listed as ``changed``."""
 
     written: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
@@ -322,7 +325,11 @@ def swap(
         {i: nudged[i] for i in keep}, hashes, variant=variant, gamma=gamma, model=model
     )
     report = _run(writer, ledger, "swap", fit_id, texts=texts, batch=batch)
-    report.changed = sorted(set(report.changed) | set(changed))
+    # a record the fit saw with other text is skipped, but where the ledger already keeps
+    # the base of its current text (an earlier swap renewed it) _run brought it to that
+    # base: it is reported there (restored or unchanged), each record in one list only
+    settled = set(report.restored) | set(report.unchanged)
+    report.changed = sorted((set(report.changed) | set(changed)) - settled)
     report.missing = sorted(set(report.missing) | set(gone))
     written = set(report.written)  # records already holding their nudge are unchanged
     report.written = [i for i in keep if i in written]
