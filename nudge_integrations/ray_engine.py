@@ -79,11 +79,23 @@ def _scan_batch(
     return {"block": batch["block"], "scores": np.stack(scores), "rows": np.stack(rows)}
 
 
+def _retry_args(map_batches: Callable[..., Any], retries: int) -> dict[str, Any]:
+    """``max_retries`` for ``map_batches`` if it takes it by name, else nothing: Ray Data
+    then retries a lost worker's task itself and never retries a task that raised."""
+    import inspect
+
+    named = inspect.signature(map_batches).parameters
+    return {"max_retries": retries} if "max_retries" in named else {}
+
+
 class RayScan:
     """Exact top-k over a shard folder, one Ray task per block of ``rows_per_block`` rows.
 
     Plugs into :func:`~nudge_integrations.core.shards.fit_shards` as its ``engine``.
-    A task lost with its worker is retried by Ray (``max_retries``); a task that raises,
+    A task lost with its worker is retried by Ray Data (``max_retries`` times where its
+    ``map_batches`` takes a named ``max_retries``; Ray 2.60's does not, and there Ray Data's
+    own task default applies: retried until it runs, as for any Ray Data job, since
+    ``**ray_remote_args`` is deprecated and removed in Ray 2.64); a task that raises,
     or a block missing from the answer, fails the whole scan with a :class:`NudgeError`,
     so a fit never sees a partial competitor list.
     """
@@ -122,7 +134,6 @@ class RayScan:
         ]
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        retries = self.max_retries
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         mapped = ds.map_batches(
             _scan_batch,
@@ -138,8 +149,7 @@ class RayScan:
                 "always_fail": self._always_fail,
             },
             num_cpus=1,
-            max_retries=retries,
-            retry_exceptions=False,
+            **_retry_args(ds.map_batches, self.max_retries),
         )
         best = merge_topk([], k, len(q))
         seen = np.zeros(len(blocks), dtype=np.int64)

@@ -67,6 +67,26 @@ def test_scan_equals_the_local_scan_and_respects_exclusions(ray_local: None, set
     assert not np.isin(r, ex).any()
 
 
+def test_the_scan_uses_no_deprecated_ray_data_argument(ray_local: None, setup: tuple) -> None:
+    """``map_batches(**ray_remote_args)`` warns in Ray 2.60 and is removed in Ray 2.64."""
+    import warnings
+
+    from nudge_integrations.ray_engine import _retry_args
+
+    prob, folder, _, _ = setup
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", ".*ray_remote_args", DeprecationWarning)
+        _, r = RayScan(folder, rows_per_block=700).topk(prob.val_q, 3)
+    np.testing.assert_array_equal(r, folder.topk(prob.val_q, 3)[1])
+
+    def named(fn: object, *, max_retries: int = 0) -> None: ...
+
+    def without(fn: object, *, num_cpus: float = 1) -> None: ...
+
+    assert _retry_args(named, 2) == {"max_retries": 2}  # a Ray Data that takes it by name
+    assert _retry_args(without, 2) == {}
+
+
 def test_a_worker_lost_mid_scan_is_retried(ray_local: None, setup: tuple, tmp_path: Path) -> None:
     prob, folder, _, _ = setup
     flag = tmp_path / "crash-once"

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.core.shard_writer import ShardError, hash_ids
+from nudge_integrations.core.shard_writer import ShardError, hash_ids, journaled_parts
 from nudge_integrations.core.shards import Shard, ShardedCorpus, merge_topk
 from nudge_integrations.errors import DuplicateIdError, NudgeError
 from nudge_integrations.search import scan_chunks
@@ -90,7 +90,8 @@ class ParquetOpener:
 
 def parquet_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The parquet files of ``source``: a file, a list of files, or a folder (searched
-    recursively, in path order, skipping names that start with ``.`` or ``_``)."""
+    recursively, in path order, skipping names that start with ``.`` or ``_``, and the
+    parts an unfinished ``write_shards(..., format="parquet")`` append is renaming)."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_dir():
@@ -100,6 +101,9 @@ def parquet_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[st
                 if p.is_file()
                 and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
             )
+            # listed first, then the journal: an append committed in between is seen whole
+            pending = journaled_parts(path)
+            found = [p for p in found if p.relative_to(path).as_posix() not in pending]
             if not found:
                 raise ShardError(f"{path} holds no .parquet files")
             return found

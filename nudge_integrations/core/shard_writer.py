@@ -271,6 +271,8 @@ def write_shards(
         dim = int(first.shape[1])
         blocks = _chain(first, it)
     if format == "parquet":
+        if Path(folder).is_dir() and not (Path(folder) / MANIFEST).exists():
+            recover_parquet_append(Path(folder))  # before counting: a killed append's parts go
         pairs = _with_ids(blocks, ids, parquet_rows(folder))
         return write_parquet_shards(pairs, dim, folder, rows_per_shard=rows_per_shard)
     writer = ShardWriter(folder, dim, rows_per_shard=rows_per_shard)
@@ -329,10 +331,15 @@ def write_parquet_shards(
     ``write_shards(..., format="parquet")``.
 
     Rows are checked as ``write_shards`` checks them (dimension, finite, non-zero, no NUL
-    in ids). Appending to a folder of parquet files adds new files; on any error (a bad
-    row, a duplicate id) the files written are removed, so nothing is half-added.
+    in ids). The call is all or nothing for :class:`ParquetCorpus` readers, even under
+    ``kill -9``: new parts are written as hidden ``.part-NNNNN.parquet.tmp`` files and
+    fsynced; only once every part is complete and the ids are checked is a journal
+    (:data:`APPEND_JOURNAL`) naming them written, the parts renamed into place, and the
+    journal removed (the commit). Readers skip the files a journal names, and the next
+    write removes what a killed one left (temporary files, or the parts a journal names).
+    On any error (a bad row, a duplicate id) what the call wrote is removed.
     """
-    from nudge_integrations.core.parquet_shards import ParquetCorpus, _arrow
+    from nudge_integrations.core.parquet_shards import ParquetCorpus, _arrow, parquet_files
 
     pa = _arrow()
     out = Path(folder)
@@ -342,9 +349,10 @@ def write_parquet_shards(
         raise ShardError("rows_per_shard must be at least 1")
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    recover_parquet_append(out)
     taken = [int(p.stem[5:]) for p in out.glob("part-*.parquet") if p.stem[5:].isdigit()]
     number = max(taken, default=-1) + 1
-    written: list[Path] = []
+    staged: list[Path] = []
     schema = pa.schema([("id", pa.string()), ("vector", pa.list_(pa.float32(), dim))])
     writer: Any = None
     in_file = done = 0
@@ -365,8 +373,8 @@ def write_parquet_shards(
             start = 0
             while start < len(vec):
                 if writer is None:
-                    written.append(out / f"part-{number:05d}.parquet")
-                    writer = pa.parquet.ParquetWriter(written[-1], schema)
+                    staged.append(out / f".part-{number:05d}.parquet{STAGED_SUFFIX}")
+                    writer = pa.parquet.ParquetWriter(staged[-1], schema)
                     number, in_file = number + 1, 0
                 take = min(len(vec) - start, rows_per_shard - in_file)
                 column = pa.FixedSizeListArray.from_arrays(
@@ -382,15 +390,75 @@ def write_parquet_shards(
         if writer is not None:
             writer.close()
             writer = None
-        return ParquetCorpus(out)  # refuses ids already there, or repeated among the new
+        for path in staged:
+            _fsync(path)
+        old = parquet_files(out) if any(out.rglob("*.parquet")) else []
+        ParquetCorpus([*old, *staged])  # refuses ids already there, or repeated among the new
+        finals = [p.with_name(p.name[1 : -len(STAGED_SUFFIX)]) for p in staged]
+        _commit_parquet_append(out, staged, finals)
+        return ParquetCorpus(out, check_ids=False)  # the files just checked
     except BaseException:
         if writer is not None:
             writer.close()
-        for path in written:
+        for path in staged:
             path.unlink(missing_ok=True)
         if made and not any(out.iterdir()):
             out.rmdir()
         raise
+
+
+#: Suffix of a parquet part being written (hidden, and not ``*.parquet``: readers skip it).
+STAGED_SUFFIX = ".tmp"
+#: The journal of an append being renamed into place: readers skip the parts it names.
+APPEND_JOURNAL = ".parquet-append.json"
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _commit_parquet_append(out: Path, staged: list[Path], finals: list[Path]) -> None:
+    """Rename the fsynced ``staged`` parts to ``finals`` under a journal naming them; the
+    journal's removal is the commit."""
+    journal, tmp = out / APPEND_JOURNAL, out / (APPEND_JOURNAL + STAGED_SUFFIX)
+    tmp.write_text(json.dumps({"parts": [p.name for p in finals]}))
+    _fsync(tmp)
+    os.replace(tmp, journal)
+    _fsync(out)
+    for src, dst in zip(staged, finals, strict=True):
+        os.replace(src, dst)
+    _fsync(out)
+    journal.unlink()
+    _fsync(out)
+
+
+def journaled_parts(folder: Path) -> set[str]:
+    """Names of the parts an unfinished append's journal lists in ``folder`` (none: empty)."""
+    try:
+        parts = json.loads((folder / APPEND_JOURNAL).read_text())["parts"]
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ShardError(f"{folder / APPEND_JOURNAL} cannot be read: {err}") from err
+    return {str(p) for p in parts}
+
+
+def recover_parquet_append(folder: Path) -> None:
+    """Undo a parquet append killed before its commit: remove its temporary parts and the
+    parts its journal names, then the journal."""
+    for name in sorted(journaled_parts(folder)):
+        (folder / Path(name).name).unlink(missing_ok=True)
+    for path in folder.glob(f".part-*.parquet{STAGED_SUFFIX}"):
+        path.unlink(missing_ok=True)
+    (folder / (APPEND_JOURNAL + STAGED_SUFFIX)).unlink(missing_ok=True)
+    if (folder / APPEND_JOURNAL).exists():
+        (folder / APPEND_JOURNAL).unlink()
+        _fsync(folder)
 
 
 def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
