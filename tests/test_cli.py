@@ -95,7 +95,7 @@ def test_finetune_then_evaluate(
             ["finetune", "{qa}", "--embeddings", "{root}/corpus.npy", "--ids",
              "{root}/corpus_ids.json", "--query-embeddings", "{root}/small.npy",
              "--query-ids", "{root}/queries_ids.json"],
-            "64-d but query vectors 8-d",
+            "small.npy holds 8-d query vectors but the corpus vectors are 64-d",
         ),
         (["evaluate", "{qa}", "--nudged", "/nonexistent"], "not a folder written by"),
         (["finetune", "{qa}", "--variant", "X"], "invalid choice"),

@@ -87,13 +87,11 @@ class Inputs:
         self.ids = self.dataset.corpus_ids
         self.row = {d: n for n, d in enumerate(self.ids)}
         self._base: NDArray[np.float32] | None = None
+        # checked here, by file row and id, before the split picks its rows
+        dim = None if self.corpus is None else int(self.corpus.matrix.shape[1])
+        self.queries.check(self.dataset.query_ids, "query", dim=dim)
         if self.corpus is not None:
-            dims = {self.corpus.matrix.shape[1], self.queries.matrix.shape[1]}
-            if len(dims) != 1:
-                raise ShapeError(
-                    f"corpus vectors are {self.corpus.matrix.shape[1]}-d but query vectors "
-                    f"{self.queries.matrix.shape[1]}-d: embed both with the same model"
-                )
+            self.corpus.check(self.ids, "corpus")
             self._base = self.corpus.rows(self.ids, "corpus")
 
     @property

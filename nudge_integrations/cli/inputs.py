@@ -14,7 +14,13 @@ from numpy.typing import NDArray
 
 from nudge_integrations.data.beir import load_beir
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import NudgeError, ShapeError, UnknownIdError
+from nudge_integrations.errors import (
+    NonFiniteError,
+    NudgeError,
+    ShapeError,
+    UnknownIdError,
+    ZeroVectorError,
+)
 
 TABLES = (".jsonl", ".csv", ".tsv", ".parquet")
 
@@ -79,12 +85,45 @@ def _matrix(path: Path, what: str) -> NDArray[np.float32]:
     return np.asarray(arr, dtype=np.float32)
 
 
+_CHUNK = 65536
+
+
 @dataclass
 class Vectors:
-    """Rows of vectors by id."""
+    """Rows of vectors by id (``path``: the .npy file they were read from, if any)."""
 
     ids: list[str]
     matrix: NDArray[np.float32]
+    path: Path | None = None
+
+    def check(self, wanted: list[str], what: str, *, dim: int | None = None) -> None:
+        """Raise, naming the file, its row and the id, if a row of ``wanted`` holds NaN or
+        infinity or is all zeros, or if the vectors are not ``dim``-d."""
+        where = f"{self.path}" if self.path is not None else f"the embedded {what} vectors"
+        if dim is not None and self.matrix.shape[1] != dim:
+            raise ShapeError(
+                f"{where} holds {self.matrix.shape[1]}-d {what} vectors but the corpus "
+                f"vectors are {dim}-d: embed both with the same model"
+            )
+        index = {i: n for n, i in enumerate(self.ids)}
+        rows = np.array(sorted({index[i] for i in wanted if i in index}), dtype=np.int64)
+        for start in range(0, rows.size, _CHUNK):
+            part = rows[start : start + _CHUNK]
+            block = np.asarray(self.matrix[part], dtype=np.float32)
+            bad_finite = ~np.isfinite(block).all(axis=1)
+            bad_zero = ~block.any(axis=1)
+            if bad_finite.any():
+                row = int(part[np.flatnonzero(bad_finite)[0]])
+                raise NonFiniteError(
+                    f"{where} row {row} ({what} id {self.ids[row]!r}) contains NaN or "
+                    "infinity: re-embed that item or drop it"
+                )
+            if bad_zero.any():
+                row = int(part[np.flatnonzero(bad_zero)[0]])
+                raise ZeroVectorError(
+                    f"{where} row {row} ({what} id {self.ids[row]!r}) is an all-zero "
+                    "vector, which has no direction: re-embed that item or drop it"
+                )
 
     def rows(self, wanted: list[str], what: str) -> NDArray[np.float32]:
         row = {i: n for n, i in enumerate(self.ids)}
@@ -109,7 +148,7 @@ def given_vectors(npy: Path, ids_path: Path, what: str) -> Vectors:
         raise ShapeError(
             f"{npy} has {matrix.shape[0]} rows but {ids_path} lists {len(ids)} ids: one id per row"
         )
-    return Vectors(ids, matrix)
+    return Vectors(ids, matrix, npy)
 
 
 def embedded(texts: dict[str, str], *, cache_dir: Path | None, progress: bool) -> Vectors:
