@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
@@ -80,22 +81,27 @@ def _scan_batch(
 
 
 def _retry_args(map_batches: Callable[..., Any], retries: int) -> dict[str, Any]:
-    """``max_retries`` for ``map_batches`` if it takes it by name, else nothing: Ray Data
-    then retries a lost worker's task itself and never retries a task that raised."""
+    """Bounded retries of a task lost with its worker, and none of a task that raised.
+
+    A Ray Data whose ``map_batches`` names ``max_retries`` takes it directly; Ray 2.60's
+    takes it only through ``**ray_remote_args``, deprecated (and gone in Ray 2.64, hence
+    the extra's ``<2.64``). Without it Ray Data retries a lost worker's task forever, so
+    a worker killed every time would hang the fit instead of failing it.
+    """
     import inspect
 
     named = inspect.signature(map_batches).parameters
-    return {"max_retries": retries} if "max_retries" in named else {}
+    if "max_retries" in named:
+        return {"max_retries": retries}
+    return {"max_retries": retries, "retry_exceptions": False}
 
 
 class RayScan:
     """Exact top-k over a shard folder, one Ray task per block of ``rows_per_block`` rows.
 
     Plugs into :func:`~nudge_integrations.core.shards.fit_shards` as its ``engine``.
-    A task lost with its worker is retried by Ray Data (``max_retries`` times where its
-    ``map_batches`` takes a named ``max_retries``; Ray 2.60's does not, and there Ray Data's
-    own task default applies: retried until it runs, as for any Ray Data job, since
-    ``**ray_remote_args`` is deprecated and removed in Ray 2.64); a task that raises,
+    A task lost with its worker is retried by Ray up to ``max_retries`` times (see
+    :func:`_retry_args` for how that reaches Ray Data); a task that raises,
     or a block missing from the answer, fails the whole scan with a :class:`NudgeError`,
     so a fit never sees a partial competitor list.
     """
@@ -135,22 +141,9 @@ class RayScan:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         ds = ray.data.from_items(items, override_num_blocks=len(items))
-        mapped = ds.map_batches(
-            _scan_batch,
-            batch_size=1,
-            batch_format="numpy",
-            fn_kwargs={
-                "opener": self.corpus.opener(),
-                "queries": q,
-                "k": int(k),
-                "exclude": ex,
-                "chunk_size": self.chunk_size,
-                "crash_flag": self._crash_flag,
-                "always_fail": self._always_fail,
-            },
-            num_cpus=1,
-            **_retry_args(ds.map_batches, self.max_retries),
-        )
+        with warnings.catch_warnings():  # the deprecated route is the bounded one here
+            warnings.filterwarnings("ignore", ".*ray_remote_args", DeprecationWarning)
+            mapped = self._map(ds, q, k, ex)
         best = merge_topk([], k, len(q))
         seen = np.zeros(len(blocks), dtype=np.int64)
         try:
@@ -177,6 +170,25 @@ class RayScan:
             )
         self.corpus.rows_scanned += self.corpus.count
         return best
+
+    def _map(self, ds: Any, q: NDArray[np.float32], k: int, ex: Any) -> Any:
+        """The scan as a Ray Data ``map_batches`` over the corpus's blocks."""
+        return ds.map_batches(
+            _scan_batch,
+            batch_size=1,
+            batch_format="numpy",
+            fn_kwargs={
+                "opener": self.corpus.opener(),
+                "queries": q,
+                "k": int(k),
+                "exclude": ex,
+                "chunk_size": self.chunk_size,
+                "crash_flag": self._crash_flag,
+                "always_fail": self._always_fail,
+            },
+            num_cpus=1,
+            **_retry_args(ds.map_batches, self.max_retries),
+        )
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
