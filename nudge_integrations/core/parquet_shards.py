@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core.shard_writer import ShardError, hash_ids, journaled_parts
-from nudge_integrations.core.shards import Shard, ShardedCorpus, merge_topk
+from nudge_integrations.core.shards import Shard, ShardedCorpus, merge_topk, window_mask
 from nudge_integrations.errors import DuplicateIdError, NudgeError
 from nudge_integrations.search import scan_chunks
 
@@ -446,13 +446,7 @@ class ParquetCorpus(ShardedCorpus):
         best = merge_topk([], k, len(q))
         for a, col in self._batches(shard, self.vector_column, start, stop):
             vec = self._matrix(shard, col, np.arange(a, a + len(col)))
-            mask = None
-            if exclude_rows is not None and len(exclude_rows):
-                g0 = info.first + a
-                lo, hi = np.searchsorted(exclude_rows, [g0, g0 + len(vec)])
-                if hi > lo:
-                    mask = np.zeros(len(vec), dtype=bool)
-                    mask[exclude_rows[lo:hi] - g0] = True
+            mask = window_mask(exclude_rows, info.first + a, len(vec))
             s, i = scan_chunks(
                 q,
                 vec,

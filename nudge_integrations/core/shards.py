@@ -281,12 +281,7 @@ class ShardedCorpus:
         """Top-``k`` (cosine) of rows ``start:stop`` of one shard, global rows, skipping the
         sorted global ``exclude_rows``."""
         info = self.shards[shard]
-        mask = None
-        if exclude_rows is not None and len(exclude_rows):
-            lo, hi = np.searchsorted(exclude_rows, [info.first + start, info.first + stop])
-            if hi > lo:
-                mask = np.zeros(stop - start, dtype=bool)
-                mask[exclude_rows[lo:hi] - info.first - start] = True
+        mask = window_mask(exclude_rows, info.first + start, stop - start)
         s, i = scan_chunks(
             queries,
             self.vectors(shard)[start:stop],
@@ -339,6 +334,21 @@ class ShardedCorpus:
         flat = rows[rows >= 0]
         names = iter(self.ids_at(flat))
         return [[next(names) for r in per if r >= 0] for per in rows]
+
+
+def window_mask(
+    exclude_rows: NDArray[np.int64] | None, first: int, length: int
+) -> NDArray[np.bool_] | None:
+    """Which of the global rows ``first .. first + length`` the sorted global
+    ``exclude_rows`` names, as a mask (None when none)."""
+    if exclude_rows is None or not len(exclude_rows):
+        return None
+    lo, hi = np.searchsorted(exclude_rows, [first, first + length])
+    if hi <= lo:
+        return None
+    mask = np.zeros(length, dtype=bool)
+    mask[exclude_rows[lo:hi] - first] = True
+    return mask
 
 
 def merge_topk(
