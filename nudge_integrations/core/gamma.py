@@ -80,7 +80,22 @@ class _Stack:
         return tuple(torch.split(out, self.sizes, dim=1))
 
 
-class NGeometry:
+class _Geometry:
+    """What both variants' geometries share: the query-side products, built on first use
+    (a fit with a fixed gamma never asks for them)."""
+
+    def parts(self) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError
+
+    def blocks(self, q: torch.Tensor) -> Blocks:
+        """Query-side products needed to score any gamma: ``q`` times each of
+        :meth:`parts`, in that order."""
+        if not hasattr(self, "_stack"):
+            self._stack = _Stack(*self.parts())
+        return self._stack.products(q)
+
+
+class NGeometry(_Geometry):
     """NUDGE-N's closed form on the touched records, with its per-row pieces precomputed.
 
     ``e' = g_hat`` where ``e . g_hat >= 1 - gamma/2``; else the cap's edge
@@ -126,11 +141,9 @@ class NGeometry:
         edge = a.unsqueeze(1) * self.e + b.unsqueeze(1) * self.z
         return torch.where(use.unsqueeze(1), self.g_hat, edge)
 
-    def blocks(self, q: torch.Tensor) -> Blocks:
-        """Query-side products needed to score any gamma: ``(q.e, q.z, q.g_hat)``."""
-        if not hasattr(self, "_stack"):
-            self._stack = _Stack(self.e, self.z, self.g_hat)
-        return self._stack.products(q)
+    def parts(self) -> tuple[torch.Tensor, ...]:
+        """What :meth:`blocks` multiplies the queries by: ``(e, z, g_hat)``."""
+        return self.e, self.z, self.g_hat
 
     def score(
         self,
@@ -162,7 +175,7 @@ class NGeometry:
         return torch.maximum(out, qg, out=out)
 
 
-class MGeometry:
+class MGeometry(_Geometry):
     """NUDGE-M's closed form on the touched records: ``e' = e + gamma * g_hat``."""
 
     def __init__(self, e: torch.Tensor, g: torch.Tensor):
@@ -172,11 +185,9 @@ class MGeometry:
     def vectors(self, gamma: float) -> torch.Tensor:
         return self.e + gamma * self.g_hat
 
-    def blocks(self, q: torch.Tensor) -> Blocks:
-        """Query-side products needed to score any gamma: ``(q.e, q.g_hat)``."""
-        if not hasattr(self, "_stack"):
-            self._stack = _Stack(self.e, self.g_hat)
-        return self._stack.products(q)
+    def parts(self) -> tuple[torch.Tensor, ...]:
+        """What :meth:`blocks` multiplies the queries by: ``(e, g_hat)``."""
+        return self.e, self.g_hat
 
     def score(
         self,
