@@ -13,13 +13,16 @@ import torch
 from numpy.typing import NDArray
 
 from nudge_integrations.core.device import DeviceLike, resolve_device
-from nudge_integrations.core.validation import as_matrix, check_finite_nonzero
+from nudge_integrations.core.validation import (
+    as_matrix,
+    check_finite_nonzero,
+    non_finite_row,
+    zero_row,
+)
 from nudge_integrations.errors import (
     MetricMismatchError,
-    NonFiniteError,
     NudgeError,
     ShapeError,
-    ZeroVectorError,
 )
 
 Similarity = Literal["dot", "cosine"]
@@ -149,19 +152,12 @@ def unit_rows(
     if not np.isfinite(sq).all():
         bad = ~np.isfinite(rows).all(axis=1)
         if bad.any():
-            row = first + int(np.flatnonzero(bad)[0])
-            raise NonFiniteError(
-                f"{name} row {row} contains NaN or infinity: remove or re-embed that item"
-            )
+            raise non_finite_row(name, first + int(np.flatnonzero(bad)[0]))
         sq = np.einsum("ij,ij->i", rows.astype(np.float64), rows.astype(np.float64))
     if not allow_zero:
         zero = sq == 0
         if zero.any():
-            row = first + int(np.flatnonzero(zero)[0])
-            raise ZeroVectorError(
-                f"{name} row {row} is an all-zero vector, which has no direction: re-embed "
-                "that item or drop it"
-            )
+            raise zero_row(name, first + int(np.flatnonzero(zero)[0]))
     inv = (1.0 / np.maximum(np.sqrt(sq), 1e-12)).astype(np.float32)
     np.multiply(rows, inv[:, None], out=out)
     return out

@@ -61,22 +61,30 @@ def check_finite_nonzero(arr: NDArray[Any], name: str, *, allow_zero: bool = Fal
         _check_block(block, start, name, allow_zero)
 
 
+def non_finite_row(name: str, row: int) -> NonFiniteError:
+    """The error for row ``row`` of ``name`` holding NaN or infinity."""
+    return NonFiniteError(
+        f"{name} row {row} contains NaN or infinity: remove or re-embed that item"
+    )
+
+
+def zero_row(name: str, row: int) -> ZeroVectorError:
+    """The error for row ``row`` of ``name`` being all zeros."""
+    return ZeroVectorError(
+        f"{name} row {row} is an all-zero vector, which has no direction: "
+        "re-embed that item or drop it"
+    )
+
+
 def _check_block(block: NDArray[Any], start: int, name: str, allow_zero: bool) -> None:
     """The exact element-wise check of one chunk, naming the first bad row."""
     finite = np.isfinite(block).all(axis=1)
     if not finite.all():
-        row = start + int(np.flatnonzero(~finite)[0])
-        raise NonFiniteError(
-            f"{name} row {row} contains NaN or infinity: remove or re-embed that item"
-        )
+        raise non_finite_row(name, start + int(np.flatnonzero(~finite)[0]))
     if not allow_zero:
         zero = ~block.any(axis=1)
         if zero.any():
-            row = start + int(np.flatnonzero(zero)[0])
-            raise ZeroVectorError(
-                f"{name} row {row} is an all-zero vector, which has no direction: "
-                "re-embed that item or drop it"
-            )
+            raise zero_row(name, start + int(np.flatnonzero(zero)[0]))
 
 
 def validated_matrix(
