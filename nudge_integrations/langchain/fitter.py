@@ -41,7 +41,6 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
 from nudge_integrations.errors import (
     EmptyTrainingSetError,
-    MetricMismatchError,
     NotFittedError,
     NudgeError,
 )
@@ -63,6 +62,14 @@ from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_f
 from nudge_integrations.stores.native_fit import native_inputs
 
 _SAVED = "nudge_fitter.json"
+
+#: What to do instead when a store refuses a store-native NUDGE-M fit.
+_NATIVE_M_ADVICE = (
+    "This fit was made store-native: fit NudgeFitter(variant='N') natively (unit-norm "
+    "vectors, right for this store), or swap into a store configured for inner product "
+    "(FAISS MAX_INNER_PRODUCT, Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant "
+    "Distance.DOT), or fit without native=True and serve with fitter.as_retriever()"
+)
 
 
 @dataclass
@@ -578,18 +585,10 @@ class NudgeFitter:
         result = self._fitted()
         adapter = adapter_for(store)
         writer = adapter.writer()
-        if result.variant == "M" and getattr(self, "native_", False) and writer.similarity != "dot":
-            raise MetricMismatchError(  # as_retriever() cannot serve a store-native fit
-                f"NUDGE-M vectors are not unit-norm and must be ranked by inner product, but "
-                f"{type(store).__name__} ranks by {writer.similarity or 'an unknown metric'}, "
-                "which would silently mis-rank them. This fit was made store-native: fit "
-                "NudgeFitter(variant='N') natively (unit-norm vectors, right for this store), "
-                "or swap into a store configured for inner product (FAISS MAX_INNER_PRODUCT, "
-                "Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), or fit "
-                "without native=True and serve with fitter.as_retriever()"
-            )
-        if result.variant == "M":
-            require_inner_product(writer.similarity, type(store).__name__)
+        if result.variant == "M":  # as_retriever() cannot serve a store-native fit
+            native = getattr(self, "native_", False)
+            advice = _NATIVE_M_ADVICE if native else None
+            require_inner_product(writer.similarity, type(store).__name__, advice)
         moved = {str(i): v for i, v in result.as_dict().items()}
         found = ledger_for_write(writer, ledger or self.ledger_, list(moved))
         row = {i: n for n, i in enumerate(self.ids_)}

@@ -39,7 +39,6 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.errors import (
     DuplicateIdError,
     EmptyTrainingSetError,
-    MetricMismatchError,
     NotFittedError,
     NudgeError,
     ShapeError,
@@ -466,18 +465,8 @@ class NudgeFinetuneEngine:
         result = self._result()
         store, positions = li_ledger.store_of(index)
         writer = writer_for(store, positions)
-        if result.variant == "M" and self.native_ and writer.similarity != "dot":
-            raise MetricMismatchError(  # as_retriever() cannot serve a store-native fit
-                f"NUDGE-M vectors are not unit-norm and must be ranked by inner product, but "
-                f"{type(store).__name__} ranks by {writer.similarity or 'an unknown metric'}, "
-                "which would silently mis-rank them. This engine was fitted store-native: "
-                "build it with variant='N' (unit-norm vectors, right for this store), or "
-                "apply it to an index whose store ranks by inner product (FAISS IndexFlatIP, "
-                "Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), or build "
-                "it without native=True and serve with engine.as_retriever()"
-            )
-        if result.variant == "M":
-            require_inner_product(store, positions)
+        if result.variant == "M":  # as_retriever() cannot serve a store-native fit
+            require_inner_product(store, positions, _NATIVE_M_ADVICE if self.native_ else None)
         moved = {str(k): v for k, v in result.as_dict().items()}
         found = li_ledger.ledger_to_write(index, writer, list(moved), ledger or self.ledger_)
         base = self.base_embeddings_matrix()
@@ -733,6 +722,14 @@ class NudgeFinetuneEngine:
             )
         return engine
 
+
+#: What to do instead when a store refuses a store-native NUDGE-M fit.
+_NATIVE_M_ADVICE = (
+    "This engine was fitted store-native: build it with variant='N' (unit-norm vectors, "
+    "right for this store), or apply it to an index whose store ranks by inner product "
+    "(FAISS IndexFlatIP, Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), "
+    "or build it without native=True and serve with engine.as_retriever()"
+)
 
 _OWN_ARGS = (
     "train_dataset",

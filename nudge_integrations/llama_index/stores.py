@@ -125,7 +125,10 @@ def store_similarity(store: Any, position_of: Mapping[str, int] | None = None) -
         return None
 
 
-def require_inner_product(store: Any, position_of: Mapping[str, int] | None = None) -> None:
-    """Refuse NUDGE-M vectors for a store (None: the default one) not ranking by inner product."""
+def require_inner_product(
+    store: Any, position_of: Mapping[str, int] | None = None, advice: str | None = None
+) -> None:
+    """Refuse NUDGE-M vectors for a store (None: the default one) not ranking by inner
+    product; ``advice`` as in :func:`nudge_integrations.stores.require_inner_product`."""
     name = "the default SimpleVectorStore" if store is None else type(store).__name__
-    _require_ip(store_similarity(store, position_of), name)
+    _require_ip(store_similarity(store, position_of), name, advice)

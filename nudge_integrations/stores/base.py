@@ -42,14 +42,22 @@ class StoreWriter(Protocol):
         ...
 
 
-def require_inner_product(similarity: str | None, store_name: str) -> None:
-    """Refuse to serve NUDGE-M vectors from a store that does not rank by inner product."""
+def require_inner_product(
+    similarity: str | None, store_name: str, advice: str | None = None
+) -> None:
+    """Refuse to serve NUDGE-M vectors from a store that does not rank by inner product;
+    ``advice`` replaces the default what-to-do-instead (e.g. for a store-native fit, which
+    no in-memory retriever can serve)."""
     if similarity != "dot":
         raise MetricMismatchError(
             f"NUDGE-M vectors are not unit-norm and must be ranked by inner product, but "
             f"{store_name} ranks by {similarity or 'an unknown metric'}, which would silently "
-            "mis-rank them. Use an exact inner-product retriever (as_retriever()), a store "
-            "configured for inner product (FAISS IndexFlatIP / MAX_INNER_PRODUCT, Milvus "
-            "metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), or NUDGE-N, whose "
-            "vectors are unit-norm"
+            "mis-rank them. "
+            + (
+                advice
+                or "Use an exact inner-product retriever (as_retriever()), a store "
+                "configured for inner product (FAISS IndexFlatIP / MAX_INNER_PRODUCT, Milvus "
+                "metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), or NUDGE-N, whose "
+                "vectors are unit-norm"
+            )
         )
