@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.core.fit_by_id import Estimator, fit_by_id
+from nudge_integrations.core.fit_by_id import Estimator, fit_by_id, named_ids
 from nudge_integrations.core.ids import Judgements
-from nudge_integrations.core.sources import RECALL_SAMPLE, read_vectors, relevant_ids
+from nudge_integrations.core.sources import RECALL_SAMPLE, read_vectors
 from nudge_integrations.errors import NudgeError, UnknownIdError
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.ledger import text_hash
@@ -123,8 +123,8 @@ def fit_store(
     ledger: records an earlier swap nudged compete with their base vectors from the
     ledger, never the store's; a store whose records are marked nudged but whose ledger
     is gone is refused. Use this rather than ``fit_by_id`` on a store you swap into."""
-    keys = relevant_ids(list(train_relevant) + list(val_relevant or []))
-    got = native_inputs(texts, writer, [str(k) for k in keys], ledger)
+    _, ids = named_ids(train_relevant, val_relevant)
+    got = native_inputs(texts, writer, ids, ledger)
     fit_by_id(
         estimator,
         writer,  # type: ignore[arg-type]
