@@ -6,7 +6,7 @@ records, each record with a hidden offset that NUDGE can learn), then measures i
 process:
 
 * the *floor*: one exact top-10 inner-product pass of the validation queries over the
-  corpus (``nudge_integrations.search.exact_search``);
+  corpus (``nudge_integrations.core.search.exact_search``);
 * ``NudgeN(device="cpu").fit`` and ``NudgeM(device="cpu").fit``, and where the time goes
   (one extra cProfile'd fit of each);
 * the reference ``nudge-ft`` 0.1.2 ``NUDGEN`` / ``NUDGEM`` (when it fits the time and
@@ -59,7 +59,7 @@ import torch
 from numpy.typing import NDArray
 
 from nudge_integrations import NudgeM, NudgeN
-from nudge_integrations.search import exact_search
+from nudge_integrations.core.search import exact_search
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -648,7 +648,7 @@ def bench_scifact(args: argparse.Namespace) -> dict[str, Any]:
     if not (SCIFACT_EMB / "corpus.npy").is_file() or not SCIFACT_BEIR.is_file():
         return {"skipped": f"SciFact data not found under {SHARED_DATA}"}
     from nudge_integrations.data import load_beir, paper_split
-    from nudge_integrations.report import evaluate_embeddings
+    from nudge_integrations.core.report import evaluate_embeddings
 
     corpus = np.load(SCIFACT_EMB / "corpus.npy")
     queries = np.load(SCIFACT_EMB / "queries.npy")

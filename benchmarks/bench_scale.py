@@ -193,7 +193,7 @@ def run_case(name: str, folder: Path) -> dict[str, Any]:
             _, got = floor_faiss(x, vq)
             result: Any = {"top1": got[:5, 0].tolist()}
         elif name.startswith("scan-"):
-            from nudge_integrations.search import scan_chunks
+            from nudge_integrations.core.search import scan_chunks
 
             _, got = scan_chunks(vq, x, bf.FLOOR_K, normalize=True)
             result = {"top1": got[:5, 0].tolist()}

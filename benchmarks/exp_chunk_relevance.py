@@ -27,7 +27,7 @@ from nudge_integrations.data.beir import load_beir
 from nudge_integrations.data.chunks import to_chunks
 from nudge_integrations.data.splits import paper_split
 from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
-from nudge_integrations.metrics import evaluate
+from nudge_integrations.core.metrics import evaluate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

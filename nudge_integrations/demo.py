@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from nudge_integrations.core import NudgeM, NudgeN
+from nudge_integrations.core.report import evaluate_embeddings, format_table
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pseudo_queries import inverse_cloze
 from nudge_integrations.data.splits import paper_split
 from nudge_integrations.embedding import MODEL_NAME, default_cache_dir, embed_texts, load_minilm
-from nudge_integrations.report import evaluate_embeddings, format_table
 
 
 def python_docs_corpus(
@@ -101,8 +101,7 @@ class DemoReport:
         what = (
             f"{self.corpus_name} (BEIR), {self.sizes['corpus']} records; judged queries"
             if self.corpus_name
-            else f"{self.sizes['corpus']} passages of Python's help topics; queries "
-            "(inverse cloze)"
+            else f"{self.sizes['corpus']} passages of Python's help topics; queries (inverse cloze)"
         )
         lines = [
             f"corpus: {what}: train {self.sizes['train']}, val {self.sizes['val']}, "

@@ -84,7 +84,7 @@ def _plots(result: Any, table: dict[str, dict[str, float]], out: Path | None) ->
     if out is None:
         return []
     try:
-        from nudge_integrations import plots
+        from nudge_integrations.core import plots
 
         paths = [out / "curve.png", out / "comparison.png"]
         plots.plot_curve(result, paths[0])

@@ -16,13 +16,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.cache import default_cache_dir
+
+__all__ = ["MODEL_NAME", "default_cache_dir", "embed_texts", "load_minilm"]
+
 MODEL_NAME = "all-MiniLM-L6-v2"
-
-
-def default_cache_dir() -> Path:
-    """``$NUDGE_CACHE_DIR`` or ``~/.cache/nudge-integrations``."""
-    env = os.environ.get("NUDGE_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "nudge-integrations"
 
 
 def load_minilm(device: str = "cpu") -> Any:

@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.fit import NudgeM, NudgeN
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.shards import ShardedCorpus, fit_shards, merge_topk
-from nudge_integrations.errors import NudgeError
 
 Estimator = TypeVar("Estimator", NudgeN, NudgeM)
 
@@ -219,7 +219,7 @@ _OURS = re.compile(r"nudge_integrations\.errors\.(\w+): (.+)")
 def _ours_in_traceback(err: BaseException) -> NudgeError | None:
     """The package's own error a worker raised, rebuilt from the traceback text Ray
     passes back (its exception objects do not always survive the trip)."""
-    from nudge_integrations import errors
+    from nudge_integrations.core import errors
 
     found = _OURS.findall(_ANSI.sub("", str(err)))
     if not found:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nudge_integrations import NudgeError, NudgeM, NudgeN
-from nudge_integrations.errors import (
+from nudge_integrations.core.errors import (
     DuplicateIdError,
     EmptyTrainingSetError,
     MetricMismatchError,
@@ -15,7 +15,7 @@ from nudge_integrations.errors import (
     UnknownIdError,
     ZeroVectorError,
 )
-from nudge_integrations.search import exact_search
+from nudge_integrations.core.search import exact_search
 
 from .conftest import Problem
 

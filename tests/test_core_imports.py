@@ -8,8 +8,8 @@ import sys
 
 def test_core_imports_without_frameworks() -> None:
     code = (
-        "import sys; import nudge_integrations.core, nudge_integrations.search, "
-        "nudge_integrations.metrics, nudge_integrations.data; "
+        "import sys; import nudge_integrations.core, nudge_integrations.core.search, "
+        "nudge_integrations.core.metrics, nudge_integrations.data; "
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "{'llama_index', 'langchain', 'langchain_core', 'datasets', 'sentence_transformers'}]; "
         "print(bad); sys.exit(1 if bad else 0)"

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from nudge_integrations.data import QADataset
-from nudge_integrations.errors import DuplicateIdError, NudgeError, UnknownIdError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
 
 LLAMA_KEYS = {"queries", "corpus", "relevant_docs", "mode"}
 

@@ -10,7 +10,7 @@ import pytest
 
 from nudge_integrations.data import download
 from nudge_integrations.data.beir import load_beir
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 
 from .conftest import SCIFACT_BEIR
 

@@ -7,7 +7,7 @@ import pytest
 
 from nudge_integrations import NudgeM, NudgeN, NudgeResult
 from nudge_integrations.core.gamma import REFERENCE_N_GRID
-from nudge_integrations.errors import NotFittedError, UnknownIdError
+from nudge_integrations.core.errors import NotFittedError, UnknownIdError
 
 from .conftest import Problem
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nudge_integrations.errors import DuplicateIdError, NudgeError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 from nudge_integrations.stores.lancedb import LanceDBWriter
 
 lancedb = pytest.importorskip("lancedb")

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeN, SourceCompetitors, fit_by_id
 from nudge_integrations.core.sources import SCAN_BATCH
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.stores import native
 from nudge_integrations.stores.native import (
     ChromaWriter,

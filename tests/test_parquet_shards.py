@@ -19,7 +19,7 @@ from nudge_integrations.core.shards import (
     fit_shards,
     write_shards,
 )
-from nudge_integrations.errors import (
+from nudge_integrations.core.errors import (
     DuplicateIdError,
     NonFiniteError,
     NudgeError,

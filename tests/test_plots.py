@@ -16,8 +16,8 @@ import matplotlib.image as mpimg
 from matplotlib.figure import Figure
 
 from nudge_integrations import NudgeError, NudgeM, NudgeN, NudgeResult
-from nudge_integrations.plots import plot_comparison, plot_curve
-from nudge_integrations.report import evaluate_embeddings
+from nudge_integrations.core.plots import plot_comparison, plot_curve
+from nudge_integrations.core.report import evaluate_embeddings
 
 from .conftest import Problem, make_problem
 
@@ -170,9 +170,9 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 def test_matplotlib_is_imported_only_when_plotting() -> None:
     code = (
         "import sys\n"
-        "import nudge_integrations.plots, nudge_integrations.core\n"
+        "import nudge_integrations.core.plots, nudge_integrations.core\n"
         "assert 'matplotlib' not in sys.modules, 'imported at module import'\n"
-        "from nudge_integrations.plots import plot_comparison\n"
+        "from nudge_integrations.core.plots import plot_comparison\n"
         "plot_comparison({'a': {'hit@1': 0.5}, 'b': {'hit@1': 0.75}})\n"
         "assert 'matplotlib' in sys.modules\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot state touched'\n"
@@ -186,7 +186,7 @@ def test_missing_matplotlib_names_the_plots_extra() -> None:
         "import sys\n"
         "sys.modules['matplotlib'] = None  # as if not installed\n"
         "from nudge_integrations import NudgeError\n"
-        "from nudge_integrations.plots import plot_comparison\n"
+        "from nudge_integrations.core.plots import plot_comparison\n"
         "try:\n"
         "    plot_comparison({'a': {'hit@1': 0.5}})\n"
         "except ImportError as exc:\n"

@@ -21,7 +21,7 @@ from nudge_integrations.data.qa_generation import (
     generate_qa_dataset,
     parse_questions,
 )
-from nudge_integrations.errors import DuplicateIdError, NudgeError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 
 NODES = [(f"doc{i}", f"Passage number {i} says something about topic {i}.") for i in range(12)]
 

@@ -11,7 +11,7 @@ import pytest
 
 from nudge_integrations import NudgeM, NudgeN
 from nudge_integrations.core.shards import ShardedCorpus, fit_shards, write_shards
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 
 from .conftest import Problem, make_problem
 
@@ -120,7 +120,7 @@ def test_a_bad_row_found_by_a_worker_is_named_as_locally(
 ) -> None:
     """A NaN in an untouched row surfaces from the worker with its shard and row, not as
     Ray's wrapper."""
-    from nudge_integrations.errors import NonFiniteError
+    from nudge_integrations.core.errors import NonFiniteError
 
     prob, _, train, val = setup
     named = {i for per in train + val for i in per}

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from nudge_integrations.metrics import RelevanceTable, evaluate
-from nudge_integrations.report import evaluate_embeddings, format_table
-from nudge_integrations.search import exact_search
+from nudge_integrations.core.metrics import RelevanceTable, evaluate
+from nudge_integrations.core.report import evaluate_embeddings, format_table
+from nudge_integrations.core.search import exact_search
 
 
 @pytest.mark.parametrize("similarity", ["dot", "cosine"])

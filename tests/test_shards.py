@@ -21,14 +21,14 @@ from nudge_integrations.core.shards import (
     merge_topk,
     write_shards,
 )
-from nudge_integrations.errors import (
+from nudge_integrations.core.errors import (
     DuplicateIdError,
     NonFiniteError,
     NudgeError,
     ShapeError,
     UnknownIdError,
 )
-from nudge_integrations.search import _topk_scan_torch, scan_chunks
+from nudge_integrations.core.search import _topk_scan_torch, scan_chunks
 
 from .conftest import Problem, make_problem
 
@@ -238,7 +238,7 @@ def test_a_zero_row_in_a_shard_is_refused_by_the_scan(
     """As ``write_shards`` and the in-memory fit refuse it: a zero vector has no direction."""
     import shutil
 
-    from nudge_integrations.errors import ZeroVectorError
+    from nudge_integrations.core.errors import ZeroVectorError
 
     copy = tmp_path / "zero"
     shutil.copytree(folder.folder, copy)

@@ -31,8 +31,8 @@ import torch
 from numpy.typing import NDArray
 
 from benchmarks.paper.data import Queries, SciFact, batches_without_repeats, normalise
-from nudge_integrations.metrics import score_columns
-from nudge_integrations.search import exact_search
+from nudge_integrations.core.metrics import score_columns
+from nudge_integrations.core.search import exact_search
 
 
 @dataclass

@@ -31,7 +31,7 @@ from benchmarks.paper.data import Queries, SciFact, score
 from benchmarks.paper.ood import OodSplit
 from nudge_integrations import NudgeM, NudgeN
 from nudge_integrations.core.gamma import REFERENCE_N_GRID
-from nudge_integrations.search import exact_search
+from nudge_integrations.core.search import exact_search
 
 #: Fit(train, val-or-None) -> the full nudged corpus.
 Fitter = Callable[[NDArray[np.float32], Queries, Queries | None], NDArray[np.float32]]

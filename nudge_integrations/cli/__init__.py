@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 
 EPILOG = (
     "Vectors: pass --embeddings/--ids and --query-embeddings/--query-ids (.npy rows and "

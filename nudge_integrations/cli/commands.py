@@ -16,15 +16,15 @@ from numpy.typing import NDArray
 
 from nudge_integrations.cli.inputs import Vectors, embedded, given_vectors, load_qa
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
-from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.data.splits import paper_split
-from nudge_integrations.errors import MetricMismatchError, NudgeError, ShapeError
-from nudge_integrations.report import (
+from nudge_integrations.core.errors import MetricMismatchError, NudgeError, ShapeError
+from nudge_integrations.core.report import (
     DEFAULT_COLUMNS,
     evaluate_embeddings,
     evaluate_ranked_ids,
     format_table,
 )
+from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.data.splits import paper_split
 
 if TYPE_CHECKING:
     from nudge_integrations.core.sources import RecordSource
@@ -361,7 +361,7 @@ def store_command(args: argparse.Namespace) -> str:
 def _plot(result: NudgeResult, table: dict[str, dict[str, float]], out: Path) -> list[str]:
     """The gamma curve and the before/after chart, when the ``plots`` extra is installed."""
     try:
-        from nudge_integrations import plots
+        from nudge_integrations.core import plots
     except ImportError:
         return []
     try:

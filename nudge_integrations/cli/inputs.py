@@ -12,22 +12,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.data.beir import load_beir
-from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import (
+from nudge_integrations.core.errors import (
     NonFiniteError,
     NudgeError,
     ShapeError,
     UnknownIdError,
     ZeroVectorError,
 )
+from nudge_integrations.data.beir import load_beir
+from nudge_integrations.data.dataset import QADataset
 
 TABLES = (".jsonl", ".csv", ".tsv", ".parquet")
 
 
-def load_qa(
-    path: str | Path, queries: Path | None = None, qrels: Path | None = None
-) -> QADataset:
+def load_qa(path: str | Path, queries: Path | None = None, qrels: Path | None = None) -> QADataset:
     """A BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/``; every split pooled),
     a QA JSON in LlamaIndex's ``EmbeddingQAFinetuneDataset`` schema, or a corpus file
     (jsonl/csv/tsv/parquet, BEIR's field names) with ``queries`` and ``qrels`` files."""

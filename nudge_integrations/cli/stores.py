@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.stores.base import StoreWriter
 
 KINDS = ("chroma", "milvus", "qdrant", "faiss")

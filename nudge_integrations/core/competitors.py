@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from nudge_integrations.search import topk_scan
+from nudge_integrations.core.search import topk_scan
 
 
 class CompetitorSource(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 
 DeviceLike = str | torch.device | None
 

@@ -20,6 +20,12 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core.competitors import CompetitorSource, InMemoryCompetitors
 from nudge_integrations.core.device import DeviceLike, resolve_device
+from nudge_integrations.core.errors import (
+    EmptyTrainingSetError,
+    MetricMismatchError,
+    NotFittedError,
+    NudgeError,
+)
 from nudge_integrations.core.gamma import (
     REFERENCE_N_GRID,
     MGeometry,
@@ -30,16 +36,10 @@ from nudge_integrations.core.gamma import (
     most_covered_point,
 )
 from nudge_integrations.core.ids import IdIndex, Judgements, Pairs, resolve_judgements
+from nudge_integrations.core.metrics import RelevanceTable, check_metric
 from nudge_integrations.core.result import NudgeResult, ValidationSource
+from nudge_integrations.core.search import check_similarity
 from nudge_integrations.core.validation import as_matrix, check_finite_nonzero
-from nudge_integrations.errors import (
-    EmptyTrainingSetError,
-    MetricMismatchError,
-    NotFittedError,
-    NudgeError,
-)
-from nudge_integrations.metrics import RelevanceTable, check_metric
-from nudge_integrations.search import check_similarity
 
 #: Extra candidates NUDGE-M scores when the metric is not hit@1 (quantiles of the sweep).
 _M_GRID_POINTS = 48

@@ -22,6 +22,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core.competitors import CompetitorSource
+from nudge_integrations.core.errors import (
+    EmptyTrainingSetError,
+    NonFiniteError,
+    NudgeError,
+    UnknownIdError,
+    ZeroVectorError,
+)
 from nudge_integrations.core.fit import NudgeM, NudgeN
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.result import NudgeResult
@@ -33,13 +40,6 @@ from nudge_integrations.core.sources import (
     read_vectors,
     relevant_ids,
     source_size,
-)
-from nudge_integrations.errors import (
-    EmptyTrainingSetError,
-    NonFiniteError,
-    NudgeError,
-    UnknownIdError,
-    ZeroVectorError,
 )
 
 Estimator = TypeVar("Estimator", bound=NudgeN | NudgeM)

@@ -16,7 +16,7 @@ import torch
 from numpy.typing import NDArray
 
 from nudge_integrations.core.ids import Pairs
-from nudge_integrations.metrics import RelevanceTable
+from nudge_integrations.core.metrics import RelevanceTable
 
 #: The reference implementation's NUDGE-N candidates: 0, 0.02, ..., 0.48.
 REFERENCE_N_GRID: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(25))

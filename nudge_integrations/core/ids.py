@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import DuplicateIdError, NudgeError, ShapeError, UnknownIdError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError, ShapeError, UnknownIdError
 
 #: One query's judgements: relevant ids (gain 1 each) or a mapping id -> graded gain.
 Judgements = Sequence[Any] | Mapping[Any, float]

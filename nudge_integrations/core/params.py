@@ -8,8 +8,8 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.fit import NudgeM, NudgeN
-from nudge_integrations.errors import NudgeError
 
 
 def estimator_params(variant: str) -> set[str]:

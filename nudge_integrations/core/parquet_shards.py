@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError
+from nudge_integrations.core.search import scan_chunks
 from nudge_integrations.core.shard_writer import ShardError, hash_ids, journaled_parts
 from nudge_integrations.core.shards import Shard, ShardedCorpus, merge_topk, window_mask
-from nudge_integrations.errors import DuplicateIdError, NudgeError
-from nudge_integrations.search import scan_chunks
 
 #: Rows per batch read from a parquet file (25 MB of float32 at d = 384).
 BATCH_ROWS = 16_384

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import ShapeError, UnknownIdError
 from nudge_integrations.core.validation import as_matrix
-from nudge_integrations.errors import ShapeError, UnknownIdError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -168,10 +168,10 @@ class NudgeResult:
     def plot_curve(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Figure:
         """The validation curve with the chosen gamma marked; needs the ``plots`` extra.
 
-        See :func:`nudge_integrations.plots.plot_curve` (``ax``, ``title``); imported here
+        See :func:`nudge_integrations.core.plots.plot_curve` (``ax``, ``title``); imported here
         lazily so the core never imports matplotlib.
         """
-        from nudge_integrations.plots import plot_curve
+        from nudge_integrations.core.plots import plot_curve
 
         return plot_curve(self, path, **kwargs)
 

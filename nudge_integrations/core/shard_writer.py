@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import DuplicateIdError, NudgeError, ShapeError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError, ShapeError
 
 if TYPE_CHECKING:
     from nudge_integrations.core.shards import ShardedCorpus
@@ -363,7 +363,7 @@ def write_parquet_shards(
                 raise ShapeError(f"vectors must be (rows, {dim}), got shape {vec.shape}")
             sq = np.einsum("ij,ij->i", vec, vec)
             if not (np.isfinite(sq).all() and (sq > 0).all()):
-                from nudge_integrations.search import unit_rows
+                from nudge_integrations.core.search import unit_rows
 
                 unit_rows(vec, np.empty_like(vec), name="vectors", first=done, allow_zero=False)
             kind_s = isinstance(keys, np.ndarray) and keys.dtype.kind == "S"

@@ -35,6 +35,7 @@ from nudge_integrations.core.fit_by_id import (
     unknown_ids,
 )
 from nudge_integrations.core.ids import Judgements
+from nudge_integrations.core.search import scan_chunks
 from nudge_integrations.core.shard_writer import (
     FORMAT,
     MANIFEST,
@@ -47,7 +48,6 @@ from nudge_integrations.core.shard_writer import (
     hash_ids,
     write_shards,
 )
-from nudge_integrations.search import scan_chunks
 
 __all__ = [
     "FORMAT",

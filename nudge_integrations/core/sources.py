@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NonFiniteError, NudgeError, ZeroVectorError
-from nudge_integrations.search import scan_chunks
+from nudge_integrations.core.errors import NonFiniteError, NudgeError, ZeroVectorError
+from nudge_integrations.core.search import scan_chunks
 
 #: The largest search a source is asked for (Milvus caps ``limit`` at 16,384).
 MAX_LIMIT = 16384

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NonFiniteError, ShapeError, ZeroVectorError
+from nudge_integrations.core.errors import NonFiniteError, ShapeError, ZeroVectorError
 
 _CHECK_CHUNK = 65536
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.records import dataset_from_rows
-from nudge_integrations.errors import NudgeError
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NudgeError, UnknownIdError
+from nudge_integrations.core.errors import NudgeError, UnknownIdError
 
 ChunkRule = Literal["all", "best"]
 #: The default rule (see docs/ids.md for the measurement behind it).
@@ -72,8 +72,6 @@ def to_chunks(
     return out
 
 
-def needs_chunks(
-    judgements: Sequence[Mapping[str, float]], known: Container[str]
-) -> bool:
+def needs_chunks(judgements: Sequence[Mapping[str, float]], known: Container[str]) -> bool:
     """Whether any relevant id is not a record id (so it must be a document id)."""
     return any(doc not in known for judged in judgements for doc in judged)

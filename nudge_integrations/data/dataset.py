@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nudge_integrations.errors import DuplicateIdError, NudgeError, UnknownIdError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
 
 
 @dataclass

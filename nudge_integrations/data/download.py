@@ -19,8 +19,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from nudge_integrations.embedding import default_cache_dir
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.cache import default_cache_dir
+from nudge_integrations.core.errors import NudgeError
 
 #: Where the BEIR benchmark publishes its datasets (one zip per name).
 BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"

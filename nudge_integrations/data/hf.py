@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.records import dataset_from_rows
-from nudge_integrations.errors import NudgeError
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nudge_integrations.core.errors import EmptyTrainingSetError, NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import EmptyTrainingSetError, NudgeError
 
 
 def qa_dataset(

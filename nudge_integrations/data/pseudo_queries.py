@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import NudgeError
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 

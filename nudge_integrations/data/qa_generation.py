@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from nudge_integrations.core.async_utils import run_sync
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import DuplicateIdError, NudgeError
 
 if TYPE_CHECKING:  # annotations only (postponed): no runtime need on Python 3.10
     from typing_extensions import Unpack

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import DuplicateIdError, NudgeError, UnknownIdError
 
 
 def corpus_text(

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import NudgeError
 
 #: The paper's protocol: pooled queries, seed 0, 70/10/20, val and test capped at 10,000.
 PAPER_FRACTIONS = (0.7, 0.1, 0.2)

@@ -12,10 +12,10 @@ from typing import Any
 
 from langchain_core.retrievers import BaseRetriever
 
+from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.core.report import evaluate_ranked_ids, format_table
 from nudge_integrations.data.pairs import qa_dataset
-from nudge_integrations.errors import NudgeError
 from nudge_integrations.langchain.ids import document_id
-from nudge_integrations.report import evaluate_ranked_ids, format_table
 
 Columns = Sequence[tuple[str, int]]
 DEFAULT_COLUMNS: Columns = (("recall", 10), ("ndcg", 10), ("mrr", 10))

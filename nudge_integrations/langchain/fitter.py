@@ -27,6 +27,11 @@ from langchain_core.vectorstores import VectorStore
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.core.errors import (
+    EmptyTrainingSetError,
+    NotFittedError,
+    NudgeError,
+)
 from nudge_integrations.core.fit_by_id import fit_by_id
 from nudge_integrations.core.params import check_fit_params
 from nudge_integrations.core.sources import RECALL_SAMPLE, is_record_source
@@ -39,11 +44,6 @@ from nudge_integrations.data.chunks import (
 )
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pairs import qa_dataset
-from nudge_integrations.errors import (
-    EmptyTrainingSetError,
-    NotFittedError,
-    NudgeError,
-)
 from nudge_integrations.langchain import ledger as ledger_ops
 from nudge_integrations.langchain.ids import document_ids
 from nudge_integrations.langchain.persist import (

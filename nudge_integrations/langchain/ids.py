@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from langchain_core.documents import Document
 
-from nudge_integrations.errors import DuplicateIdError, NudgeError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 
 
 def document_id(doc: Document, index: int, id_key: str | None = None) -> str:

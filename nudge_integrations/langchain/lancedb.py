@@ -9,7 +9,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.langchain.stores import Loaded, StoreAdapter, _meta
 from nudge_integrations.stores.lancedb import LanceDBWriter
 

@@ -16,7 +16,7 @@ import numpy as np
 from langchain_core.documents import Document
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.model_identity import model_identity, model_name
 
 FORMAT = 1

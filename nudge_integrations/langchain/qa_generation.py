@@ -18,6 +18,7 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field
 
 from nudge_integrations.core.async_utils import run_sync
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pseudo_queries import inverse_cloze
 from nudge_integrations.data.qa_generation import (
@@ -25,7 +26,6 @@ from nudge_integrations.data.qa_generation import (
     _check_option_names,
     agenerate_qa_dataset,
 )
-from nudge_integrations.errors import NudgeError
 from nudge_integrations.langchain.ids import document_ids
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.stores.recall import exact_ids, recall_at_k
 

@@ -31,8 +31,9 @@ from pydantic import (
     model_validator,
 )
 
+from nudge_integrations.core.errors import NudgeError, ShapeError
+from nudge_integrations.core.search import exact_search
 from nudge_integrations.core.validation import as_matrix
-from nudge_integrations.errors import NudgeError, ShapeError
 from nudge_integrations.langchain.persist import (
     documents_from_state,
     documents_state,
@@ -40,7 +41,6 @@ from nudge_integrations.langchain.persist import (
     save_folder,
 )
 from nudge_integrations.model_identity import model_identity, model_name
-from nudge_integrations.search import exact_search
 
 _SAVED = "nudge_retriever.json"
 SCORE_KEY = "score"
@@ -265,9 +265,7 @@ def _checked_filter(value: Any) -> DocumentFilter:
     """A dict of exact metadata matches or a callable; operator syntax is refused."""
     if isinstance(value, Mapping):
         for key, expected in value.items():
-            nested = isinstance(expected, Mapping) and any(
-                str(k).startswith("$") for k in expected
-            )
+            nested = isinstance(expected, Mapping) and any(str(k).startswith("$") for k in expected)
             if not isinstance(key, str) or key.startswith("$") or nested:
                 raise NudgeError(
                     f"filter {{{key!r}: {expected!r}}} uses operator syntax, but a dict filter "

@@ -22,8 +22,8 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.sources import ArraySource
-from nudge_integrations.errors import NudgeError
 from nudge_integrations.stores import (
     ChromaWriter,
     FaissFlatWriter,

@@ -14,8 +14,8 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import DuplicateIdError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import DuplicateIdError
 from nudge_integrations.llama_index.corpus import nodes_from_dataset
 from nudge_integrations.llama_index.engine import NudgeFinetuneEngine
 

@@ -13,8 +13,8 @@ from llama_index.core.schema import BaseNode, MetadataMode, TextNode
 from llama_index.core.storage.docstore.types import BaseDocumentStore
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import DuplicateIdError, NudgeError
 from nudge_integrations.llama_index.stores import writer_for
 from nudge_integrations.llama_index.stores_more import get_nodes
 

@@ -25,6 +25,14 @@ from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.core.errors import (
+    DuplicateIdError,
+    EmptyTrainingSetError,
+    NotFittedError,
+    NudgeError,
+    ShapeError,
+    UnknownIdError,
+)
 from nudge_integrations.core.fit_by_id import fit_by_id
 from nudge_integrations.core.params import check_fit_params
 from nudge_integrations.core.sources import RECALL_SAMPLE, is_record_source
@@ -36,14 +44,6 @@ from nudge_integrations.data.chunks import (
     to_chunks,
 )
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import (
-    DuplicateIdError,
-    EmptyTrainingSetError,
-    NotFittedError,
-    NudgeError,
-    ShapeError,
-    UnknownIdError,
-)
 from nudge_integrations.llama_index import ledger as li_ledger
 from nudge_integrations.llama_index import stores as li_stores
 from nudge_integrations.llama_index.corpus import (

@@ -27,13 +27,13 @@ from llama_index.core.indices.vector_store.retrievers import VectorIndexRetrieve
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import NudgeError, ShapeError
+from nudge_integrations.core.report import evaluate_ranked_ids, format_table
+from nudge_integrations.core.search import exact_search
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import NudgeError, ShapeError
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
 from nudge_integrations.llama_index.stores_more import get_nodes
-from nudge_integrations.report import evaluate_ranked_ids, format_table
-from nudge_integrations.search import exact_search
 
 
 @dataclass(frozen=True)

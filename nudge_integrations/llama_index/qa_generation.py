@@ -18,6 +18,7 @@ from llama_index.core.prompts import BasePromptTemplate
 from llama_index.core.schema import BaseNode, MetadataMode
 
 from nudge_integrations.core.async_utils import run_sync
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.pseudo_queries import inverse_cloze
 from nudge_integrations.data.qa_generation import (
@@ -28,7 +29,6 @@ from nudge_integrations.data.qa_generation import (
     _check_option_names,
     agenerate_qa_dataset,
 )
-from nudge_integrations.errors import DuplicateIdError, NudgeError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

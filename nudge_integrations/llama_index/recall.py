@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.llama_index.ledger import writer_of
 from nudge_integrations.stores.recall import exact_ids, recall_at_k
 

@@ -24,9 +24,9 @@ from llama_index.core.vector_stores.types import (
 )
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import NudgeError, ShapeError, UnknownIdError
+from nudge_integrations.core.search import check_similarity, exact_search
 from nudge_integrations.core.validation import as_matrix
-from nudge_integrations.errors import NudgeError, ShapeError, UnknownIdError
-from nudge_integrations.search import check_similarity, exact_search
 
 
 class NudgeRetriever(BaseRetriever):

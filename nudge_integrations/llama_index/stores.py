@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.sources import ArraySource
-from nudge_integrations.errors import NudgeError
 from nudge_integrations.stores import (
     ChromaWriter,
     FaissFlatWriter,

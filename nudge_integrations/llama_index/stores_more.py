@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.stores.lancedb import LanceDBWriter, chunks, id_filter
 from nudge_integrations.stores.qdrant import QdrantDenseWriter
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import DuplicateIdError, NudgeError, ShapeError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError, ShapeError
 from nudge_integrations.stores.native import Location
 
 #: Ids per ``IN (...)`` filter.

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NudgeError, ShapeError
+from nudge_integrations.core.errors import NudgeError, ShapeError
 
 FORMAT = 1
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import ShapeError, UnknownIdError
+from nudge_integrations.core.errors import ShapeError, UnknownIdError
 from nudge_integrations.stores import base as _base
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, Operation, text_hash

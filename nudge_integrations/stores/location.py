@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from nudge_integrations.embedding import default_cache_dir
+from nudge_integrations.core.cache import default_cache_dir
 from nudge_integrations.stores.base import MARKER, StoreWriter
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import read_markers, store_name
@@ -124,9 +124,9 @@ def _check_named(
     located = where is not None and where() is not None
     if named.exists and named.store and located and named.store != store_name(writer):
         raise LedgerError(
-                f"the ledger at {named.path} belongs to another store ({named.store}), not "
-                f"this one ({store_name(writer)}): pass this store's ledger, or none"
-            )
+            f"the ledger at {named.path} belongs to another store ({named.store}), not "
+            f"this one ({store_name(writer)}): pass this store's ledger, or none"
+        )
     default = default_location(writer, key)
     if default is not None and default != named.path and NudgeLedger(default).exists:
         raise LedgerError(

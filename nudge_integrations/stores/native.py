@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NudgeError
-from nudge_integrations.search import chunk_rows, scan_chunks
+from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.core.search import chunk_rows, scan_chunks
 from nudge_integrations.stores.base import MARKER
 
 #: (kind, place, collection): "path" for a store on a local path, else a server address.

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import NudgeError, UnknownIdError
 from nudge_integrations.core.fit_by_id import Estimator, fit_by_id, named_ids
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.sources import RECALL_SAMPLE, read_vectors
-from nudge_integrations.errors import NudgeError, UnknownIdError
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.location import LedgerLike, find_ledger

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.stores.base import MARKER
 
 #: (kind, place, collection), as the other writers give it.

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NudgeError, UnknownIdError
+from nudge_integrations.core.errors import NudgeError, UnknownIdError
 from nudge_integrations.stores.native import QdrantWriter
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.sources import SCAN_BATCH, exact_outside
-from nudge_integrations.errors import NudgeError
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.native import MilvusWriter
 

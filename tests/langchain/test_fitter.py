@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 
 from nudge_integrations import NudgeN
-from nudge_integrations.errors import (
+from nudge_integrations.core.errors import (
     DuplicateIdError,
     MetricMismatchError,
     NudgeError,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nudge_integrations.errors import EmptyTrainingSetError, NudgeError
+from nudge_integrations.core.errors import EmptyTrainingSetError, NudgeError
 from nudge_integrations.langchain import NudgeFitter
 
 from ..hashing import hash_embed

@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.indexing import InMemoryRecordManager, index
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from nudge_integrations.errors import NudgeError, UnknownIdError
+from nudge_integrations.core.errors import NudgeError, UnknownIdError
 from nudge_integrations.langchain import NudgeFitter, NudgeRetriever
 
 from .conftest import HashEmbeddings

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from nudge_integrations.errors import MetricMismatchError
+from nudge_integrations.core.errors import MetricMismatchError
 from nudge_integrations.langchain import NudgeFitter
 from nudge_integrations.langchain.stores import adapter_for
 

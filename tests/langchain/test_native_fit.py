@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nudge_integrations.errors import MetricMismatchError, NudgeError, UnknownIdError
+from nudge_integrations.core.errors import MetricMismatchError, NudgeError, UnknownIdError
 from nudge_integrations.langchain import NudgeFitter
 from nudge_integrations.langchain.stores import adapter_for
 

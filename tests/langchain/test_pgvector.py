@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from nudge_integrations.errors import MetricMismatchError, NudgeError
+from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.langchain import NudgeFitter, status
 from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.stores import base as store_base

@@ -13,7 +13,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.langchain import NudgeFitter, index_recall
 from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.stores.recall import exact_ids, rebuild_index, recall_at_k

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.langchain import NudgeRetriever
 from nudge_integrations.langchain.retriever import SCORE_KEY
 

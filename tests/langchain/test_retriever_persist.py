@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.langchain import NudgeFitter, NudgeRetriever
 
 from .conftest import HashEmbeddings

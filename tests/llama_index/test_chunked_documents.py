@@ -10,7 +10,7 @@ import pytest
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.node_parser import SentenceSplitter
 
-from nudge_integrations.errors import NudgeError, UnknownIdError
+from nudge_integrations.core.errors import NudgeError, UnknownIdError
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 
 from .conftest import HashEmbedding

@@ -10,7 +10,7 @@ from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.storage.docstore import SimpleDocumentStore
 
 from nudge_integrations import NudgeN
-from nudge_integrations.errors import DuplicateIdError, MetricMismatchError, UnknownIdError
+from nudge_integrations.core.errors import DuplicateIdError, MetricMismatchError, UnknownIdError
 from nudge_integrations.llama_index import NudgeFinetuneEngine, NudgeRetriever
 
 from .conftest import HashEmbedding

@@ -17,7 +17,7 @@ from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.schema import TextNode
 
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import (
+from nudge_integrations.core.errors import (
     DuplicateIdError,
     EmptyTrainingSetError,
     NudgeError,
@@ -300,7 +300,7 @@ def test_reload_of_missing_folder_or_file_is_named(
 
 RELOAD = """
 import json, sys
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from tests.llama_index.conftest import HashEmbedding
 try:

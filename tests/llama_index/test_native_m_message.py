@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nudge_integrations.errors import MetricMismatchError, NudgeError
+from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 
 from .conftest import HashEmbedding

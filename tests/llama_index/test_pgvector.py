@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from llama_index.core import StorageContext, VectorStoreIndex
 
-from nudge_integrations.errors import MetricMismatchError, NudgeError
+from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.llama_index import NudgeFinetuneEngine, status
 from nudge_integrations.llama_index import stores as li_stores
 from nudge_integrations.llama_index.stores import writer_for

@@ -20,7 +20,7 @@ from llama_index.core.vector_stores.types import (
 )
 
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import NudgeError, UnknownIdError
+from nudge_integrations.core.errors import NudgeError, UnknownIdError
 from nudge_integrations.llama_index import (
     EmbeddingQAFinetuneDataset,
     NudgeFinetuneEngine,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from llama_index.core import StorageContext, VectorStoreIndex
 
-from nudge_integrations.errors import MetricMismatchError
+from nudge_integrations.core.errors import MetricMismatchError
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.llama_index.stores import writer_for
 

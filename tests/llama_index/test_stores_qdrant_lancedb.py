@@ -19,7 +19,7 @@ from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.schema import TextNode
 
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.errors import MetricMismatchError, NudgeError, UnknownIdError
+from nudge_integrations.core.errors import MetricMismatchError, NudgeError, UnknownIdError
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.llama_index.stores import writer_for
 

@@ -13,16 +13,16 @@ import torch
 from numpy.typing import NDArray
 
 from nudge_integrations.core.device import DeviceLike, resolve_device
+from nudge_integrations.core.errors import (
+    MetricMismatchError,
+    NudgeError,
+    ShapeError,
+)
 from nudge_integrations.core.validation import (
     as_matrix,
     check_finite_nonzero,
     non_finite_row,
     zero_row,
-)
-from nudge_integrations.errors import (
-    MetricMismatchError,
-    NudgeError,
-    ShapeError,
 )
 
 Similarity = Literal["dot", "cosine"]

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from nudge_integrations.errors import NudgeError
-from nudge_integrations.metrics import score_columns
-from nudge_integrations.search import exact_search
+from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.core.metrics import score_columns
+from nudge_integrations.core.search import exact_search
 
 DEFAULT_COLUMNS: tuple[tuple[str, int], ...] = (
     ("ndcg", 10),

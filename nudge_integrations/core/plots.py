@@ -14,15 +14,33 @@ import os
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from nudge_integrations.core.result import NudgeResult
+
+class FitCurve(Protocol):
+    """What a curve plot reads from a fit (a :class:`~nudge_integrations.core.NudgeResult`)."""
+
+    @property
+    def curve(self) -> dict[float, float]: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def gamma(self) -> float: ...
+    @property
+    def variant(self) -> str: ...
+    @property
+    def best_score(self) -> float | None: ...
+    @property
+    def baseline_score(self) -> float | None: ...
+
 
 __all__ = ["MissingExtraError", "plot_comparison", "plot_curve"]
 
@@ -74,7 +92,7 @@ def _save(fig: Figure, path: PathLike) -> None:
 
 
 def plot_curve(
-    result: NudgeResult,
+    result: FitCurve,
     path: PathLike | None = None,
     *,
     ax: Axes | None = None,
@@ -162,7 +180,7 @@ def plot_comparison(
 ) -> Figure:
     """Grouped bars, one group per metric and one bar per label, values written on bars.
 
-    ``table`` is ``{label: {metric: value}}`` as :func:`nudge_integrations.report.
+    ``table`` is ``{label: {metric: value}}`` as :func:`nudge_integrations.core.report.
     evaluate_embeddings` rows or ``compare_retrievers`` return. ``metrics`` picks and
     orders the columns; by default the first row's ``metric@k`` columns (so a ``fit s``
     timing column is left out). The y axis runs 0 to 1 when every value is a fraction.

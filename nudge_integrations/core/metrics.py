@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.errors import NudgeError
+from nudge_integrations.core.errors import NudgeError
 
 METRICS: tuple[str, ...] = ("hit", "recall", "ndcg", "mrr")
 
