@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.stores.binding import Bound
 
 Framework = Literal["llama_index", "langchain"]
 
@@ -159,3 +160,10 @@ for _entry in (
     ),
 ):
     register(_entry)
+
+
+def bind(obj: Any, framework: Framework, **kwargs: Any) -> Bound:
+    """A framework's store object bound for the lifecycle, by its registered store's
+    ``<framework>.bind(obj, **kwargs)``."""
+    found: Bound = entry_for(obj, framework).binding(framework).bind(obj, **kwargs)
+    return found
