@@ -31,7 +31,7 @@ from nudge_integrations.stores import (
     QdrantWriter,
     StoreWriter,
 )
-from nudge_integrations.stores.base import MARKER
+from nudge_integrations.stores.base import MARKER, Limits
 from nudge_integrations.stores.pgvector import PgVectorWriter
 
 #: Records read per call when loading a store.
@@ -70,6 +70,9 @@ def _meta(meta: Mapping[str, Any] | None) -> dict[str, Any]:
 
 class InMemoryWriter:
     """``InMemoryVectorStore``: vectors replaced in its ``store`` dict (cosine ranking)."""
+
+    #: Placeholder until the store's own limits move into its folder (issue 17).
+    limits = Limits()
 
     similarity: str | None = "cosine"
 

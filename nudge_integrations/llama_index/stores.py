@@ -22,6 +22,7 @@ from nudge_integrations.stores import (
     StoreWriter,
 )
 from nudge_integrations.stores import require_inner_product as _require_ip
+from nudge_integrations.stores.base import Limits
 
 __all__ = [
     "SimpleWriter",
@@ -35,6 +36,9 @@ _BATCH = 0  # 0: the shared default batch size (tests lower it to exercise rollb
 
 class SimpleWriter:
     """LlamaIndex's in-memory ``SimpleVectorStore`` (always cosine)."""
+
+    #: Placeholder until the store's own limits move into its folder (issue 17).
+    limits = Limits()
 
     similarity: str | None = "cosine"
 

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError, ShapeError
+from nudge_integrations.stores.base import Limits
 from nudge_integrations.stores.native import Location
 
 #: Ids per ``IN (...)`` filter.
@@ -65,6 +66,9 @@ class LanceDBWriter:
     ``metric`` names what queries rank by when they pass one (``"dot"``, ``"cosine"``,
     ``"l2"``); by default it is read from the table's vector index.
     """
+
+    #: Placeholder until the store's own limits move into its folder (issue 17).
+    limits = Limits()
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.search import chunk_rows, scan_chunks
-from nudge_integrations.stores.base import MARKER
+from nudge_integrations.stores.base import MARKER, Limits
 
 #: (kind, place, collection): "path" for a store on a local path, else a server address.
 Location = tuple[str, str, str]
@@ -19,6 +19,9 @@ Location = tuple[str, str, str]
 
 class FaissFlatWriter:
     """A flat FAISS index; ``position_of`` maps ids to rows (the framework keeps that map)."""
+
+    #: Placeholder until the store's own limits move into its folder (issue 17).
+    limits = Limits()
 
     def __init__(
         self, index: Any, position_of: Mapping[str, int], *, path: str | None = None
@@ -97,6 +100,9 @@ class FaissFlatWriter:
 class ChromaWriter:
     """A Chroma collection: vectors updated by id, documents and metadata kept."""
 
+    #: Placeholder until the store's own limits move into its folder (issue 17).
+    limits = Limits()
+
     def __init__(self, collection: Any) -> None:
         self.collection = collection
         space = (collection.metadata or {}).get("hnsw:space")
@@ -172,6 +178,9 @@ class ChromaWriter:
 class MilvusWriter:
     """A Milvus (or Milvus Lite) collection through ``MilvusClient``: rows re-upserted with
     the vector field replaced, every other field kept."""
+
+    #: Placeholder until the store's own limits move into its folder (issue 17).
+    limits = Limits()
 
     def __init__(
         self,
@@ -285,6 +294,9 @@ class MilvusWriter:
 
 class QdrantWriter:
     """A Qdrant collection (server or local mode): vectors replaced, payloads kept."""
+
+    #: Placeholder until the store's own limits move into its folder (issue 17).
+    limits = Limits()
 
     def __init__(self, client: Any, collection: str, *, vector_name: str = "") -> None:
         self.client = client

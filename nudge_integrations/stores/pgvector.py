@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core.errors import NudgeError
-from nudge_integrations.stores.base import MARKER
+from nudge_integrations.stores.base import MARKER, Limits
 
 #: (kind, place, collection), as the other writers give it.
 Location = tuple[str, str, str]
@@ -52,6 +52,9 @@ def _decode(raw: Any) -> NDArray[np.float32]:
 class PgVectorWriter:
     """Vectors of one pgvector table (optionally the rows where ``scope`` column = value),
     addressed by a text id column; other columns are left as they are."""
+
+    #: Placeholder until the store's own limits move into its folder (issue 17).
+    limits = Limits()
 
     def __init__(
         self,
