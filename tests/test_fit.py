@@ -197,3 +197,18 @@ def test_params_follow_scikit_learn_conventions() -> None:
     with pytest.raises(ValueError, match="unknown parameter 'kk'"):
         est.set_params(kk=1)
     assert not hasattr(est, "result_")  # learned state appears only after fit
+
+
+@pytest.mark.parametrize("cls", [NudgeN, NudgeM])
+def test_sklearn_clone_copies_parameters_not_learned_state(problem: Problem, cls: type) -> None:
+    """``sklearn.base.clone`` needs ``get_params(deep=...)``: the clone has the same
+    parameters and no fit."""
+    from sklearn.base import clone
+
+    est = cls(gamma=0.1, k=3, metric="ndcg", random_state=7)
+    est.set_params(device="cpu").fit(problem.corpus, problem.train_q, problem.train_rel)
+    copy = clone(est)
+    assert copy is not est
+    assert copy.get_params() == est.get_params()
+    assert copy.get_params(deep=False) == est.get_params(deep=True)
+    assert not hasattr(copy, "result_")

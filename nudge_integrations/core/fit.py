@@ -78,8 +78,10 @@ class _Nudge:
         self.refit_with_validation = refit_with_validation
 
     # ------------------------------------------------------------------ public API
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters by name (scikit-learn convention)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters by name (scikit-learn convention, so
+        ``sklearn.base.clone`` works); ``deep`` is accepted for that protocol: no
+        parameter is itself an estimator."""
         names = inspect.signature(type(self).__init__).parameters
         params = {n: getattr(self, n) for n in names if n not in {"self", "kwargs"}}
         for n in inspect.signature(_Nudge.__init__).parameters:
