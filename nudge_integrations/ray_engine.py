@@ -213,7 +213,7 @@ def _user_error(err: BaseException) -> BaseException:
     return found
 
 
-_OURS = re.compile(r"nudge_integrations\.errors\.(\w+): (.+)")
+_OURS = re.compile(r"nudge_integrations\.core\.errors\.(\w+): (.+)")
 
 
 def _ours_in_traceback(err: BaseException) -> NudgeError | None:
