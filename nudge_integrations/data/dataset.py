@@ -111,6 +111,36 @@ class QADataset:
             },
         )
 
+    def merged(self, other: QADataset) -> QADataset:
+        """The union of two datasets; a query id reused with other text is an error."""
+        for qid, text in other.queries.items():
+            if qid in self.queries and self.queries[qid] != text:
+                raise DuplicateIdError(
+                    f"query id {qid!r} already exists with different text: give it a new id"
+                )
+        return QADataset(
+            queries={**self.queries, **other.queries},
+            corpus={**self.corpus, **other.corpus},
+            relevant_docs={**self.relevant_docs, **other.relevant_docs},
+            relevance_scores={**self.relevance_scores, **other.relevance_scores},
+        )
+
+    def without_docs(self, gone: set[str]) -> QADataset:
+        """The dataset with ``gone`` removed from the corpus and every judgement; queries
+        left with no relevant document are dropped."""
+        relevant = {q: [d for d in docs if d not in gone] for q, docs in self.relevant_docs.items()}
+        keep = [q for q in self.query_ids if relevant[q]]
+        return QADataset(
+            queries={q: self.queries[q] for q in keep},
+            corpus={d: t for d, t in self.corpus.items() if d not in gone},
+            relevant_docs={q: relevant[q] for q in keep},
+            relevance_scores={
+                q: {d: g for d, g in self.relevance_scores[q].items() if d not in gone}
+                for q in keep
+                if q in self.relevance_scores
+            },
+        )
+
     def __len__(self) -> int:
         return len(self.queries)
 
