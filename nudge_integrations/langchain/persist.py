@@ -1,114 +1,24 @@
-"""Saving LangChain objects without pickle: a folder of ``.npy`` arrays and one JSON file.
-
-The JSON is written last (temp file, then rename), so its presence marks a complete save.
-The embedding model is never written, only its name, which loading checks.
-"""
+"""LangChain documents as JSON state for a saved fit (``session.persist`` writes the folder)."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from langchain_core.documents import Document
-from numpy.typing import NDArray
 
-from nudge_integrations.core.errors import NudgeError
-from nudge_integrations.model_identity import model_identity, model_name
+from nudge_integrations.session.persist import load_folder, save_folder
 
-FORMAT = 1
+__all__ = ["documents_from_state", "documents_state", "load_folder", "save_folder"]
 
 
 def documents_state(documents: Sequence[Document]) -> list[dict[str, Any]]:
+    """Documents as JSON-ready dicts (id, text, metadata)."""
     return [{"id": d.id, "page_content": d.page_content, "metadata": d.metadata} for d in documents]
 
 
 def documents_from_state(state: Sequence[Mapping[str, Any]]) -> list[Document]:
+    """Documents back from :func:`documents_state`."""
     return [
         Document(id=d["id"], page_content=d["page_content"], metadata=d["metadata"]) for d in state
     ]
-
-
-def save_folder(
-    path: str | Path,
-    state: dict[str, Any],
-    arrays: Mapping[str, NDArray[np.float32]],
-    *,
-    json_name: str,
-    embeddings: Any,
-) -> Path:
-    """Write ``arrays`` as ``<name>.npy`` and ``state`` (with the model's identity) as JSON."""
-    root = Path(path)
-    if root.exists() and not root.is_dir():
-        raise NudgeError(f"{root} is a file: pass a folder path to save into")
-    full = {"format": FORMAT, "embeddings": model_identity(embeddings), **state}
-    try:  # serialise first, so a bad value leaves no half-written folder
-        text = json.dumps(full, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise NudgeError(
-            f"the documents or metadata are not JSON-serialisable ({exc}): keep document "
-            "metadata to strings, numbers, booleans, lists and dicts"
-        ) from exc
-    root.mkdir(parents=True, exist_ok=True)
-    for name, array in arrays.items():
-        with open(root / f"{name}.npy", "wb") as f:
-            np.save(f, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-    tmp = root / f".{json_name}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, root / json_name)
-    return root
-
-
-def load_folder(
-    path: str | Path,
-    names: Sequence[str],
-    *,
-    json_name: str,
-    what: str,
-    embeddings: Any,
-    check_model: bool,
-) -> tuple[dict[str, Any], dict[str, NDArray[np.float32]]]:
-    """Read what :func:`save_folder` wrote: (state, arrays by name), the model checked."""
-    root = Path(path)
-    if not root.is_dir():
-        raise NudgeError(
-            f"{root} does not exist or is not a folder: pass the folder given to {what}.save()"
-        )
-    for name in (json_name, *(f"{n}.npy" for n in names)):
-        if not (root / name).is_file():
-            raise NudgeError(
-                f"{root} holds no saved {what} ({name} is missing): pass the folder given to "
-                f"{what}.save(), or save again"
-            )
-    try:
-        state = json.loads((root / json_name).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise NudgeError(f"{root / json_name} is not valid JSON ({exc}): save again") from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise NudgeError(
-            f"{root / json_name} is not a {what} save of format {FORMAT}: save it again with "
-            "this version of nudge-integrations"
-        )
-    try:
-        saved = state["embeddings"]
-        saved_model, saved_class = str(saved["name"]), str(saved["class"])
-    except (KeyError, TypeError) as exc:
-        raise NudgeError(f"{root / json_name} is incomplete (no {exc}): save again") from exc
-    given = model_name(embeddings)
-    if check_model and given != saved_model:
-        raise NudgeError(
-            f"the vectors in {root} were made with embedding model {saved_model!r} "
-            f"({saved_class}), but {given!r} was given: pass that model (queries must be "
-            "embedded like the documents), or check_model=False if it is the same model "
-            "under another name"
-        )
-    arrays = {}
-    for name in names:
-        try:
-            arrays[name] = np.load(root / f"{name}.npy", allow_pickle=False)
-        except ValueError as exc:
-            raise NudgeError(f"{root / name}.npy is not a plain .npy array ({exc})") from exc
-    return state, arrays
