@@ -12,26 +12,26 @@ import numpy as np
 import pytest
 
 from nudge_integrations import NudgeM, NudgeN
-from nudge_integrations.core.fit_by_id import fit_by_id
-from nudge_integrations.core.shards import (
-    ShardedCorpus,
-    ShardError,
-    fit_shards,
-    write_shards,
-)
 from nudge_integrations.core.errors import (
     DuplicateIdError,
     NonFiniteError,
     NudgeError,
     ZeroVectorError,
 )
+from nudge_integrations.core.fit_by_id import fit_by_id
+from nudge_integrations.core.shards import (
+    ParquetCorpus,
+    ShardedCorpus,
+    ShardError,
+    fit_shards,
+    write_shards,
+)
 
 from .conftest import Problem, make_problem
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
-from nudge_integrations.core import parquet_shards  # noqa: E402
-from nudge_integrations.core.parquet_shards import ParquetCorpus  # noqa: E402
+from nudge_integrations.core import parquet_shards, shard_set  # noqa: E402
 
 N, D = 3000, 32
 SPLITS = (0, 1100, 2000, N)  # three files of uneven length
@@ -375,14 +375,13 @@ def test_duplicates_are_found_across_passes_and_hash_collisions(
 ) -> None:
     """With a hash that collides constantly and a pass of 100 hashes, distinct ids still
     pass and one repeated id is still found (even with a third id between the two)."""
-    from nudge_integrations.core import shards
-    from nudge_integrations.core.shard_writer import hash_ids as real
+    from nudge_integrations.core.shard_format import hash_ids as real
 
     def coarse(enc: np.ndarray) -> np.ndarray:
         return real(enc) % np.uint64(7)
 
     monkeypatch.setattr(parquet_shards, "hash_ids", coarse)
-    monkeypatch.setattr(shards, "hash_ids", coarse)
+    monkeypatch.setattr(shard_set, "hash_ids", coarse)  # ShardSet.locate's
     monkeypatch.setattr(parquet_shards, "HASHES_PER_PASS", 100)
     corpus = ShardedCorpus.from_parquet(files)  # 30 passes, every hash shared: no error
     assert corpus.locate(["doc-17", "doc-2500", "nope"]).tolist() == [17, 2500, -1]

@@ -11,7 +11,15 @@ import pytest
 import torch
 
 from nudge_integrations import NudgeM, NudgeN
+from nudge_integrations.core.errors import (
+    DuplicateIdError,
+    NonFiniteError,
+    NudgeError,
+    ShapeError,
+    UnknownIdError,
+)
 from nudge_integrations.core.fit_by_id import fit_by_id
+from nudge_integrations.core.search import _topk_scan_torch, scan_chunks
 from nudge_integrations.core.shards import (
     ShardedCorpus,
     ShardError,
@@ -21,14 +29,6 @@ from nudge_integrations.core.shards import (
     merge_topk,
     write_shards,
 )
-from nudge_integrations.core.errors import (
-    DuplicateIdError,
-    NonFiniteError,
-    NudgeError,
-    ShapeError,
-    UnknownIdError,
-)
-from nudge_integrations.core.search import _topk_scan_torch, scan_chunks
 
 from .conftest import Problem, make_problem
 

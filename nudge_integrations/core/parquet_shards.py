@@ -9,8 +9,13 @@ without a copy. Needs pyarrow (``pip install 'nudge-integrations[parquet]'``).
 
 Ids keep the ``.npy`` folders' guarantees without their stored hash index: opening hashes
 every id once (64-bit FNV-1a, as :func:`hash_ids`) and refuses duplicates, holding at most
-:data:`HASHES_PER_PASS` hashes at a time; :meth:`ParquetCorpus.locate` streams the id
+:data:`HASHES_PER_PASS` hashes at a time; :meth:`ParquetReader.locate_encoded` streams the id
 column and matches hashes against the ids asked for, so no id map of the corpus is kept.
+
+:class:`ParquetReader` is that reading on a :class:`~nudge_integrations.core.shard_set.ShardSet`;
+the corpus users get, :class:`~nudge_integrations.core.shard_corpus.ParquetCorpus` (a
+:class:`ShardedCorpus`, opened by ``ShardedCorpus.from_parquet``), joins it to the ``.npy``
+reader in :mod:`nudge_integrations.core.shard_corpus`, so this module imports neither.
 """
 
 from __future__ import annotations
@@ -19,15 +24,30 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.core.errors import DuplicateIdError, NudgeError
+from nudge_integrations.core.errors import DuplicateIdError
 from nudge_integrations.core.search import scan_chunks
-from nudge_integrations.core.shard_writer import ShardError, hash_ids, journaled_parts
-from nudge_integrations.core.shards import Shard, ShardedCorpus, merge_topk, window_mask
+from nudge_integrations.core.shard_format import (
+    ShardError,
+    hash_ids,
+    import_pyarrow,
+    parquet_files,
+)
+from nudge_integrations.core.shard_set import Shard, ShardSet, merge_topk, window_mask
+
+__all__ = [
+    "BATCH_ROWS",
+    "HASHES_PER_PASS",
+    "READ_BUFFER",
+    "ParquetOpener",
+    "ParquetReader",
+    "ParquetShard",
+    "parquet_files",
+]
 
 #: Rows per batch read from a parquet file (25 MB of float32 at d = 384).
 BATCH_ROWS = 16_384
@@ -38,19 +58,6 @@ READ_BUFFER = 8 << 20
 HASHES_PER_PASS = 1 << 24
 
 
-def _arrow() -> Any:
-    """pyarrow with its parquet and compute modules, or an error saying how to get it."""
-    try:
-        import pyarrow
-        import pyarrow.compute
-        import pyarrow.parquet
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise NudgeError(
-            "parquet shards need pyarrow: pip install 'nudge-integrations[parquet]'"
-        ) from err
-    return pyarrow
-
-
 @dataclass(frozen=True)
 class ParquetShard(Shard):
     """One parquet file: its path and the rows of each of its row groups."""
@@ -59,11 +66,15 @@ class ParquetShard(Shard):
     groups: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class ParquetOpener:
-    """Opens the same parquet corpus in another process (a Ray worker) without repeating
-    the duplicate-id pass, refusing files whose row counts changed since."""
+Reader = TypeVar("Reader", bound="ParquetReader")
 
+
+@dataclass(frozen=True)
+class ParquetOpener(Generic[Reader]):
+    """Opens the same parquet corpus (as the same class) in another process (a Ray worker)
+    without repeating the duplicate-id pass, refusing files whose row counts changed since."""
+
+    kind: type[Reader]
     files: tuple[str, ...]
     id_column: str
     vector_column: str
@@ -71,8 +82,8 @@ class ParquetOpener:
     batch_rows: int
     rows: tuple[int, ...]
 
-    def __call__(self) -> ParquetCorpus:
-        corpus = ParquetCorpus(
+    def __call__(self) -> Reader:
+        corpus = self.kind(
             list(self.files),
             self.id_column,
             self.vector_column,
@@ -88,39 +99,12 @@ class ParquetOpener:
         return corpus
 
 
-def parquet_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The parquet files of ``source``: a file, a list of files, or a folder (searched
-    recursively, in path order, skipping names that start with ``.`` or ``_``, and the
-    parts an unfinished ``write_shards(..., format="parquet")`` append is renaming)."""
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*.parquet")
-                if p.is_file()
-                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-            )
-            # listed first, then the journal: an append committed in between is seen whole
-            pending = journaled_parts(path)
-            found = [p for p in found if p.relative_to(path).as_posix() not in pending]
-            if not found:
-                raise ShardError(f"{path} holds no .parquet files")
-            return found
-        paths = [path]
-    else:
-        paths = [Path(p) for p in source]
-        if not paths:
-            raise ShardError("no parquet files were given")
-    for p in paths:
-        if not p.is_file():
-            raise ShardError(f"parquet file {p} does not exist")
-    return paths
+class ParquetReader(ShardSet):
+    """Parquet files read as shards: one file per shard, read in batches of row groups.
 
-
-class ParquetCorpus(ShardedCorpus):
-    """Parquet files read as a :class:`ShardedCorpus` (``fit_shards``, ``fit_ray``,
-    ``fit_by_id``); open with :meth:`ShardedCorpus.from_parquet`.
+    Users get it as :class:`~nudge_integrations.core.shard_corpus.ParquetCorpus` (a
+    ``ShardedCorpus``, for ``fit_shards``, ``fit_ray``, ``fit_by_id``), opened with
+    ``ShardedCorpus.from_parquet``.
 
     Opening reads each file's footer and checks the columns, their types, the dimension
     and that no file is empty, naming the file; then one pass over the ids refuses null and
@@ -138,7 +122,7 @@ class ParquetCorpus(ShardedCorpus):
         batch_rows: int = BATCH_ROWS,
         check_ids: bool = True,
     ) -> None:
-        pa = _arrow()
+        pa = import_pyarrow()
         files = parquet_files(source)
         if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
             self.folder = Path(source)
@@ -182,11 +166,12 @@ class ParquetCorpus(ShardedCorpus):
 
     def __repr__(self) -> str:
         size = f"{self.count} x {self.dim}, {len(self.shards)} parquet files"
-        return f"ParquetCorpus({str(self.folder)!r}, {size})"
+        return f"{type(self).__name__}({str(self.folder)!r}, {size})"
 
-    def opener(self) -> ParquetOpener:
-        """See :meth:`ShardedCorpus.opener`."""
+    def opener(self: Reader) -> ParquetOpener[Reader]:
+        """See :meth:`ShardSet.opener`."""
         return ParquetOpener(
+            type(self),
             tuple(str(Path(self._shard(i).path).resolve()) for i in range(len(self.shards))),
             self.id_column,
             self.vector_column,
@@ -266,7 +251,7 @@ class ParquetCorpus(ShardedCorpus):
     def _batches(self, si: int, column: str, start: int, stop: int) -> Iterator[tuple[int, Any]]:
         """``(local first row, arrow array)`` of rows ``start:stop`` of shard ``si``, read
         in batches of at most ``batch_rows`` from the row groups that hold them."""
-        pa, shard = _arrow(), self._shard(si)
+        pa, shard = import_pyarrow(), self._shard(si)
         bounds = np.concatenate([[0], np.cumsum(shard.groups, dtype=np.int64)])
         lo = int(np.searchsorted(bounds, start, "right")) - 1
         hi = int(np.searchsorted(bounds, stop, "left"))
@@ -292,7 +277,7 @@ class ParquetCorpus(ShardedCorpus):
     def _matrix(self, si: int, col: Any, rows: NDArray[np.int64]) -> NDArray[np.float32]:
         """A vector column slice as ``(len, dim)`` float32 (no copy for float32 values);
         a null or ragged row raises, named by file and ``rows`` (its rows in the file)."""
-        pa, path = _arrow(), self._shard(si).path
+        pa, path = import_pyarrow(), self._shard(si).path
         if col.null_count:
             row = rows[int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])]
             raise ShardError(f"parquet file {path}: row {row} has no vector (null)")
@@ -315,7 +300,7 @@ class ParquetCorpus(ShardedCorpus):
     def _ids_of(self, si: int, col: Any, rows: NDArray[np.int64]) -> NDArray[np.bytes_]:
         """An id column slice as fixed-width UTF-8 bytes (as :func:`encode_ids`); a null
         id raises, named by file and ``rows`` (its rows in the file)."""
-        pa, path = _arrow(), self._shard(si).path
+        pa, path = import_pyarrow(), self._shard(si).path
         if col.null_count:
             row = rows[int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])]
             raise ShardError(f"parquet file {path}: row {row} has no id (null)")

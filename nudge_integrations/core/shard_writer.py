@@ -1,7 +1,9 @@
 """Writing a shard folder: float32 ``.npy`` shards with their ids, an id index, a manifest.
 
-Split from :mod:`nudge_integrations.core.shards` (reading and fitting); the layout is
-described there. Writing into an existing folder adds new shards; ids must stay unique.
+The layout is described in :mod:`nudge_integrations.core.shard_corpus`, which reads it;
+``format="parquet"`` writes parquet parts instead, read as a
+:class:`~nudge_integrations.core.shard_corpus.ParquetCorpus`. Writing into an existing
+folder adds new shards; ids must stay unique.
 """
 
 from __future__ import annotations
@@ -10,56 +12,44 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.core.errors import DuplicateIdError, NudgeError, ShapeError
+from nudge_integrations.core.errors import DuplicateIdError, ShapeError
+from nudge_integrations.core.search import unit_rows
+from nudge_integrations.core.shard_corpus import ParquetCorpus, ShardedCorpus
+from nudge_integrations.core.shard_format import (
+    APPEND_JOURNAL,
+    FORMAT,
+    MANIFEST,
+    ROWS_PER_SHARD,
+    SHARD_FILES,
+    STAGED_SUFFIX,
+    VERSION,
+    ShardError,
+    encode_ids,
+    hash_ids,
+    import_pyarrow,
+    journaled_parts,
+    parquet_files,
+    read_manifest,
+)
+from nudge_integrations.core.validation import check_finite_nonzero
 
-if TYPE_CHECKING:
-    from nudge_integrations.core.shards import ShardedCorpus
+__all__ = [
+    "ROW_GROUP_ROWS",
+    "ShardWriter",
+    "parquet_rows",
+    "recover_parquet_append",
+    "write_parquet_shards",
+    "write_shards",
+]
 
-FORMAT = "nudge-shards"
-VERSION = 1
-MANIFEST = "manifest.json"
-#: Rows per shard file written by default (1.5 GB of float32 at d = 384).
-ROWS_PER_SHARD = 1_000_000
-
-_FNV_OFFSET = np.uint64(14695981039346656037)
-_FNV_PRIME = np.uint64(1099511628211)
 _HEADER_BYTES = 128  # fixed .npy header size, so a shard's shape can be written last
 #: Rows per row group written by ``write_shards(..., format="parquet")``.
 ROW_GROUP_ROWS = 65_536
-
-
-class ShardError(NudgeError):
-    """A shard folder or one of its shards is missing, malformed or inconsistent."""
-
-
-# ----------------------------------------------------------------------------- ids
-def encode_ids(ids: Iterable[Any]) -> NDArray[np.bytes_]:
-    """Ids as a fixed-width UTF-8 byte array (ids are compared as strings)."""
-    raw = [str(i).encode("utf-8") for i in ids]
-    if any(b"\x00" in r for r in raw):
-        raise ShardError("ids must not contain NUL characters")
-    if not raw:
-        return np.zeros(0, dtype="S1")
-    return np.array(raw, dtype=f"S{max(1, max(len(r) for r in raw))}")
-
-
-def hash_ids(ids: NDArray[np.bytes_]) -> NDArray[np.uint64]:
-    """64-bit FNV-1a of each id's bytes, vectorised over the array (width-independent)."""
-    arr = np.ascontiguousarray(ids)
-    width = arr.dtype.itemsize
-    b = arr.view(np.uint8).reshape(len(arr), width)
-    h = np.full(len(arr), _FNV_OFFSET, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(width):
-            col = b[:, j]
-            live = col != 0  # fixed-width padding is NUL; ids hold none
-            h = np.where(live, (h ^ col.astype(np.uint64)) * _FNV_PRIME, h)
-    return h
 
 
 # -------------------------------------------------------------------------- writing
@@ -89,14 +79,12 @@ class ShardWriter:
             raise ShardError("rows_per_shard must be at least 1")
         path = self.folder / MANIFEST
         if path.exists():
-            self.manifest = _read_manifest(self.folder)
+            self.manifest = read_manifest(self.folder)
             if self.manifest["dim"] != self.dim:
                 raise ShardError(
                     f"{self.folder} holds dimension {self.manifest['dim']} vectors; "
                     f"cannot add dimension {self.dim}"
                 )
-            from nudge_integrations.core.shards import ShardedCorpus
-
             self.existing: ShardedCorpus | None = ShardedCorpus(self.folder)
         else:
             self.manifest = {
@@ -124,8 +112,6 @@ class ShardWriter:
             raise ShapeError(f"{len(vec)} vectors but {len(enc)} ids")
         sq = np.einsum("ij,ij->i", vec, vec)
         if not (np.isfinite(sq).all() and (sq > 0).all()):
-            from nudge_integrations.core.validation import check_finite_nonzero
-
             check_finite_nonzero(vec, "vectors")
         hashes = hash_ids(enc)
         self._check_new(enc, hashes)
@@ -150,8 +136,6 @@ class ShardWriter:
         tmp = self.folder / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(self.manifest, indent=1))
         tmp.replace(self.folder / MANIFEST)
-        from nudge_integrations.core.shards import ShardedCorpus
-
         return ShardedCorpus(self.folder)
 
     def __enter__(self) -> ShardWriter:
@@ -170,7 +154,7 @@ class ShardWriter:
             self._fh.close()
             self._fh = None
         for n in range(self._first_new_shard(), len(self.manifest["shards"]) + 1):
-            for suffix in (".npy", ".ids.npy", ".keys.npy", ".order.npy"):
+            for suffix in SHARD_FILES:
                 (self.folder / f"shard-{n:05d}{suffix}").unlink(missing_ok=True)
         if self._made_folder and not any(self.folder.iterdir()):
             self.folder.rmdir()
@@ -204,7 +188,7 @@ class ShardWriter:
         for j in same:
             if ids[order[j]] == ids[order[j + 1]]:
                 for info in new:  # leave the folder as it was
-                    for suffix in (".npy", ".ids.npy", ".keys.npy", ".order.npy"):
+                    for suffix in SHARD_FILES:
                         (self.folder / f"{info['name']}{suffix}").unlink(missing_ok=True)
                 raise DuplicateIdError(
                     f"id {ids[order[j]].decode()!r} appears twice in the ids written; "
@@ -312,9 +296,7 @@ def parquet_rows(folder: str | os.PathLike[str]) -> int:
     path = Path(folder)
     if not path.is_dir() or not any(path.rglob("*.parquet")):
         return 0
-    from nudge_integrations.core.parquet_shards import _arrow, parquet_files
-
-    pa = _arrow()
+    pa = import_pyarrow()
     return sum(pa.parquet.ParquetFile(p).metadata.num_rows for p in parquet_files(path))
 
 
@@ -339,9 +321,7 @@ def write_parquet_shards(
     write removes what a killed one left (temporary files, or the parts a journal names).
     On any error (a bad row, a duplicate id) what the call wrote is removed.
     """
-    from nudge_integrations.core.parquet_shards import ParquetCorpus, _arrow, parquet_files
-
-    pa = _arrow()
+    pa = import_pyarrow()
     out = Path(folder)
     if (out / MANIFEST).exists():
         raise ShardError(f"{out} is a .npy shard folder; write parquet shards elsewhere")
@@ -363,8 +343,6 @@ def write_parquet_shards(
                 raise ShapeError(f"vectors must be (rows, {dim}), got shape {vec.shape}")
             sq = np.einsum("ij,ij->i", vec, vec)
             if not (np.isfinite(sq).all() and (sq > 0).all()):
-                from nudge_integrations.core.search import unit_rows
-
                 unit_rows(vec, np.empty_like(vec), name="vectors", first=done, allow_zero=False)
             kind_s = isinstance(keys, np.ndarray) and keys.dtype.kind == "S"
             ids = [i.decode("utf-8") for i in (keys if kind_s else encode_ids(keys)).tolist()]
@@ -407,12 +385,6 @@ def write_parquet_shards(
         raise
 
 
-#: Suffix of a parquet part being written (hidden, and not ``*.parquet``: readers skip it).
-STAGED_SUFFIX = ".tmp"
-#: The journal of an append being renamed into place: readers skip the parts it names.
-APPEND_JOURNAL = ".parquet-append.json"
-
-
 def _fsync(path: Path) -> None:
     """Flush a file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
@@ -437,17 +409,6 @@ def _commit_parquet_append(out: Path, staged: list[Path], finals: list[Path]) ->
     _fsync(out)
 
 
-def journaled_parts(folder: Path) -> set[str]:
-    """Names of the parts an unfinished append's journal lists in ``folder`` (none: empty)."""
-    try:
-        parts = json.loads((folder / APPEND_JOURNAL).read_text())["parts"]
-    except FileNotFoundError:
-        return set()
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ShardError(f"{folder / APPEND_JOURNAL} cannot be read: {err}") from err
-    return {str(p) for p in parts}
-
-
 def recover_parquet_append(folder: Path) -> None:
     """Undo a parquet append killed before its commit: remove its temporary parts and the
     parts its journal names, then the journal."""
@@ -464,27 +425,3 @@ def recover_parquet_append(folder: Path) -> None:
 def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
     yield first
     yield from rest
-
-
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / MANIFEST
-    if not path.exists():
-        hint = ""
-        if folder.is_dir() and any(folder.rglob("*.parquet")):
-            hint = (
-                "; it holds parquet files: open them with ShardedCorpus.from_parquet(folder, "
-                "id_column=..., vector_column=...)"
-            )
-        raise ShardError(f"{folder} is not a shard folder: it has no {MANIFEST}{hint}")
-    try:
-        manifest: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ShardError(f"{path} is not readable JSON: {err}") from err
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise ShardError(
-            f"{path} is not a {FORMAT} version {VERSION} manifest "
-            f"(format {manifest.get('format')!r}, version {manifest.get('version')!r})"
-        )
-    if manifest.get("dtype") != "float32":
-        raise ShardError(f"{path} says dtype {manifest.get('dtype')!r}; only float32 is read")
-    return manifest
