@@ -51,3 +51,32 @@ def milvus_connection_args(store: Any) -> dict[str, Any]:
     """The connection arguments a ``Milvus`` store was made with (its ``uri``). Checked:
     langchain-milvus 0.3.3."""
     return dict(getattr(store, "_connection_args", None) or {})
+
+
+def lancedb_table(store: Any) -> Any:
+    """A ``LanceDB`` store's own table handle (None before documents are added; the store
+    opens a fresh one with ``get_table()``). Checked: langchain-community 0.4.2."""
+    return getattr(store, "_table", None)
+
+
+def lancedb_table_name(store: Any) -> str:
+    """The table a ``LanceDB`` store reads and writes. Checked: langchain-community 0.4.2."""
+    return str(store._table_name)
+
+
+def lancedb_columns(store: Any) -> tuple[str, str, str]:
+    """A ``LanceDB`` store's (id, text, vector) column names. Checked: langchain-community
+    0.4.2 (``_id_key``, ``_text_key``, ``_vector_key``)."""
+    return str(store._id_key), str(store._text_key), str(store._vector_key)
+
+
+def pgvector_engine(store: Any) -> Any:
+    """A ``langchain_postgres.PGVector``'s sync SQLAlchemy engine (None with
+    ``async_mode=True``). Checked: langchain-postgres 0.0.19."""
+    return getattr(store, "_engine", None)
+
+
+def pgvector_distance(store: Any) -> str:
+    """A ``PGVector``'s distance strategy's value (``cosine``, ``l2``, ``inner``). Checked:
+    langchain-postgres 0.0.19."""
+    return str(getattr(store._distance_strategy, "value", "")).lower()
