@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nudge_integrations.stores import lifecycle
+from nudge_integrations.stores.base import Limits
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, text_hash
 
 DIM = 8
@@ -18,6 +19,7 @@ class DictStore:
     """A store of vectors and texts by id; ``fail_on`` makes the n-th write raise."""
 
     similarity = "dot"
+    limits = Limits()
 
     def __init__(self, n: int = 30, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
@@ -62,7 +64,7 @@ def do_swap(
         model="m",
         dim=DIM,
         texts=store.texts,
-        batch=batch,
+        batch_size=batch,
     )
 
 

@@ -13,6 +13,8 @@ Layout of a ledger folder::
     base.<gen>.npy       base vectors, rows aligned with ledger.json's ids
     fits/<fit_id>.json   one fit: identity and moved ids (with their texts' hashes)
     fits/<fit_id>.npy    that fit's nudged vectors, rows aligned with its ids
+    op-before.npy        what the records of the operation in progress held before it
+    op.json              that operation's records, and their markers before it
     state.json           the active fit, and the operation in progress, if any
 """
 
@@ -95,7 +97,14 @@ class FitRecord:
 
 @dataclass
 class Operation:
-    """A swap (or revert) in progress: from one fit to another (None: the base vectors)."""
+    """A swap (or revert) in progress: from one fit to another (None: the base vectors).
+
+    ``ids``: the records whose vectors it writes (what they held before is in
+    ``op-before.npy``); ``marks``: what the ``nudge_ledger`` marker of each record whose
+    marker it changes held before (None: no marker), so a rollback restores markers too;
+    ``held_back``: the target's records kept at their base (a partial revert). ``done`` of
+    ``batches`` batches of the pass in progress are written (a finish or rollback is a
+    new pass over the same records)."""
 
     kind: str
     source: str | None
@@ -104,32 +113,67 @@ class Operation:
     batch: int
     done: int = 0
     error: str | None = None
+    held_back: list[str] = field(default_factory=list)
+    marks: dict[str, str | None] = field(default_factory=dict)
+    batches: int = 0
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    #: Named by a ledger of an earlier version (ids in state.json, markers not kept).
+    legacy: bool = False
+
+    @property
+    def records(self) -> list[str]:
+        """Every record the operation writes: vectors (and markers) first, then records
+        whose marker alone changes."""
+        have = set(self.ids)
+        return self.ids + [i for i in self.marks if i not in have]
 
     @property
     def n_batches(self) -> int:
-        return -(-len(self.ids) // self.batch) if self.ids else 0
+        if self.batches:
+            return self.batches
+        n = len(self.records)
+        return -(-n // self.batch) if n else 0
 
     def as_json(self) -> dict[str, Any]:
+        """The small part, rewritten in ``state.json`` after every batch."""
         return {
             "kind": self.kind,
             "from": self.source,
             "to": self.target,
-            "ids": self.ids,
             "batch": self.batch,
             "done": self.done,
+            "batches": self.batches,
             "error": self.error,
+            "token": self.token,
+        }
+
+    def records_json(self) -> dict[str, Any]:
+        """The records, written once in ``op.json`` when the operation begins."""
+        return {
+            "token": self.token,
+            "ids": self.ids,
+            "marks": self.marks,
+            "held_back": self.held_back,
         }
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Operation:
+    def from_json(cls, d: Mapping[str, Any], records: Mapping[str, Any] | None = None) -> Operation:
+        """From ``state.json``'s entry and ``op.json`` (a ledger written before op.json
+        existed keeps the ids in ``state.json``)."""
+        recs = d if records is None else records
         return cls(
             d["kind"],
             d["from"],
             d["to"],
-            list(d["ids"]),
+            list(recs["ids"]),
             int(d["batch"]),
             int(d["done"]),
             d.get("error"),
+            held_back=list(recs.get("held_back") or []),
+            marks=dict(recs.get("marks") or {}),
+            batches=int(d.get("batches") or 0),
+            token=str(d.get("token") or ""),
+            legacy=records is None,
         )
 
 
@@ -183,8 +227,27 @@ class NudgeLedger:
         self._row = {i: n for n, i in enumerate(self._ids)}
         self.active = state.get("active")
         self.held_back = list(state.get("held_back", []))
-        op = state.get("op")
-        self.op = None if op is None else Operation.from_json(op)
+        self.op = self._load_op(state.get("op"))
+
+    def _load_op(self, op: Mapping[str, Any] | None) -> Operation | None:
+        """The operation ``state.json`` names, with its records from ``op.json``."""
+        if op is None:
+            return None
+        if "ids" in op:  # written before op.json existed
+            return Operation.from_json(op)
+        try:
+            records = json.loads((self.path / "op.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise LedgerError(
+                f"the ledger at {self.path} names an operation in progress but its records "
+                f"(op.json) cannot be read: {exc}"
+            ) from exc
+        if records.get("token") != op.get("token"):
+            raise LedgerError(
+                f"the ledger at {self.path} is damaged: op.json belongs to another operation "
+                "than the one state.json names"
+            )
+        return Operation.from_json(op, records)
 
     @property
     def ids(self) -> list[str]:
@@ -227,14 +290,18 @@ class NudgeLedger:
             created=float(meta.get("created", 0.0)),
         )
 
-    def target(self, fit_id: str | None, held_back: Sequence[str] = ()) -> dict[str, Any]:
-        """What every ledger record should hold when ``fit_id`` is swapped in: its nudged
-        vector where the fit moved it (unless held back), else its base vector."""
-        out: dict[str, Any] = self.base(self._ids)
+    def target(
+        self, fit_id: str | None, held_back: Sequence[str] = (), ids: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """What the ledger records (``ids``, default all) should hold when ``fit_id`` is
+        swapped in: the nudged vector where the fit moved it (unless held back), else the
+        base vector."""
+        chosen = self._ids if ids is None else [i for i in ids if i in self._row]
+        out: dict[str, Any] = self.base(chosen)
         fit = self.fit(fit_id)
         if fit is not None:
-            skip = set(held_back)
-            out.update({i: v for i, v in fit.as_dict().items() if i not in skip})
+            skip, keep = set(held_back), set(chosen)
+            out.update({i: v for i, v in fit.as_dict().items() if i in keep and i not in skip})
         return out
 
     # ------------------------------------------------------------------ writing
@@ -339,11 +406,14 @@ class NudgeLedger:
         _atomic_write(self.path / "state.json", json.dumps(state).encode())
 
     def begin(self, op: Operation, before: Mapping[str, NDArray[np.float32]]) -> None:
-        """Start an operation: what its records held before it (so a rollback restores the
-        store's real vectors even where they disagree with the ledger), then the state."""
+        """Start an operation: what its records held before it (vectors in
+        ``op-before.npy``, so a rollback restores the store's real vectors even where they
+        disagree with the ledger; markers and the records in ``op.json``), then the state
+        that names it. A process killed before the state is written leaves no operation."""
         if op.ids:
             rows = np.stack([np.asarray(before[i], np.float32) for i in op.ids])
             _atomic_npy(self.path / "op-before.npy", rows)
+        _atomic_write(self.path / "op.json", json.dumps(op.records_json()).encode())
         self.op = op
         self.save_state()
 

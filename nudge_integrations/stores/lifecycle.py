@@ -2,17 +2,26 @@
 
 Every change of a store's vectors is a *transition* from one state (the base vectors, or
 a fit swapped in) to another. The ledger is written first (base vectors, the fit, the
-list of records to write), then the store in batches, the ledger noting each batch done.
-A failure rolls the written batches back; a failure of the rollback, or a killed
+records to write and what they held, markers included), then the store in batches, the
+ledger noting each batch done. A batch carries its records' markers with their vectors:
+a record's ``nudge_ledger`` marker is set before its nudged vector is written and removed
+after its base vector is, so a nudged record is marked at every instant. A failure rolls
+the written batches back, markers included; a failure of the rollback, or a killed
 process, leaves the ledger saying so, and :func:`finish` or :func:`rollback` completes
 the transition from the ledger alone, in any process. Records whose text changed since
 the ledger was written are never written: their old vectors no longer fit them.
+
+Every read and write is cut to the store's :class:`~nudge_integrations.stores.base.Limits`
+(``batch_size`` lowers them), and an operation reads only the records it may write: a
+swap the new fit's and the earlier fit's, a partial revert its ids, finish and rollback
+the interrupted operation's; a full revert, a reapply and :func:`status` read every
+record the ledger keeps.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,12 +30,34 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core.errors import ShapeError, UnknownIdError
-from nudge_integrations.stores import base as _base
-from nudge_integrations.stores.base import StoreWriter
+from nudge_integrations.stores.base import (
+    KeepsMarkers,
+    Limits,
+    Located,
+    StoreWriter,
+    batches,
+    read_batched,
+)
+from nudge_integrations.stores.binding import TextReader
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, Operation, text_hash
+from nudge_integrations.stores.progress import Progress
 
-#: Reads the current text of records by id (absent ids left out); None: texts not checked.
-TextReader = Callable[[Sequence[str]], Mapping[str, str]] | None
+__all__ = [
+    "LedgerStatus",
+    "SwapReport",
+    "TextReader",
+    "base_from_ledger",
+    "finish",
+    "never_nudged",
+    "read_markers",
+    "reapply",
+    "revert",
+    "rollback",
+    "status",
+    "store_name",
+    "swap",
+    "warn_skipped",
+]
 
 State = Literal["base", "nudged", "half-swapped", "overwritten"]
 
@@ -110,14 +141,42 @@ class LedgerStatus:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _same(a: Any, b: Any) -> bool:
-    return bool(np.array_equal(np.asarray(a, np.float32), np.asarray(b, np.float32)))
+#: How far a stored vector may be from what the ledger says and still count as it: float32
+#: rounding, and stores that re-normalise vectors for cosine (measured: at most 6e-8).
+ATOL = 2e-6
+
+Vector = NDArray[np.float32]
 
 
-def _close(a: Any, b: Any) -> bool:
-    """Equal up to what a store does to a vector it keeps (float32, re-normalisation)."""
-    a32, b32 = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    return a32.shape == b32.shape and bool(np.allclose(a32, b32, rtol=0, atol=2e-6))
+def _limits(writer: StoreWriter, batch_size: int | None, batch: int) -> Limits:
+    """The store's limits, capped by the caller's ``batch_size`` (``batch``: its old name,
+    0 for none, still passed by the adapters)."""
+    return writer.limits.capped(batch_size if batch_size is not None else (batch or None))
+
+
+def _rows_hold(
+    current: Sequence[Any], wanted: Sequence[Any], close: Sequence[bool]
+) -> NDArray[np.bool_]:
+    """Per row: does ``current`` hold ``wanted``, within :data:`ATOL` where ``close``, else
+    bit for bit (a shape that differs never does)."""
+    cur = [np.asarray(c, np.float32) for c in current]
+    want = [np.asarray(w, np.float32) for w in wanted]
+    if not cur:
+        return np.zeros(0, dtype=bool)
+    shape = want[0].shape
+    if any(c.shape != shape for c in cur) or any(w.shape != shape for w in want):
+        return np.array(
+            [
+                c.shape == w.shape
+                and bool(np.all(np.abs(c - w) <= ATOL) if near else np.array_equal(c, w))
+                for c, w, near in zip(cur, want, close, strict=True)
+            ],
+            dtype=bool,
+        )
+    a, b = np.stack(cur), np.stack(want)
+    exact = np.all(a == b, axis=1)
+    near = np.all(np.abs(a - b) <= ATOL, axis=1)
+    return np.asarray(np.where(np.asarray(close, dtype=bool), near, exact), dtype=np.bool_)
 
 
 def warn_skipped(report: SwapReport, what: str = "records") -> None:
@@ -131,31 +190,60 @@ def warn_skipped(report: SwapReport, what: str = "records") -> None:
         )
 
 
-def _write_markers(writer: StoreWriter, ids: Sequence[str], value: str | None) -> None:
-    mark = getattr(writer, "write_markers", None)
-    if mark is not None and ids:
-        mark(list(ids), value)
+def read_markers(
+    writer: StoreWriter, ids: Sequence[str], size: int | None = None
+) -> dict[str, str]:
+    """Ledger paths recorded on the records (stores that keep metadata), by id, read in
+    requests of at most ``size`` ids (default: the store's read limit)."""
+    if not isinstance(writer, KeepsMarkers) or not ids:
+        return {}
+    return read_batched(writer.read_markers, ids, size or writer.limits.read)
 
 
-def read_markers(writer: StoreWriter, ids: Sequence[str]) -> dict[str, str]:
-    """Ledger paths recorded on the records (stores that keep metadata), by id."""
-    read = getattr(writer, "read_markers", None)
-    return dict(read(list(ids))) if read is not None and ids else {}
+def _write_markers(writer: StoreWriter, marks: Mapping[str, str | None], size: int) -> None:
+    """Set each record's marker to its value (None: removed), ``size`` records a request."""
+    if not isinstance(writer, KeepsMarkers):
+        return
+    by_value: dict[str | None, list[str]] = {}
+    for i, value in marks.items():
+        by_value.setdefault(value, []).append(i)
+    for value, ids in by_value.items():
+        for chunk in batches(ids, size):
+            writer.write_markers(chunk, value)
 
 
-def _changed(ledger: NudgeLedger, ids: Sequence[str], texts: TextReader) -> set[str]:
+def _read_texts(texts: TextReader, ids: Sequence[str], size: int) -> dict[str, str]:
+    """Current text of ``ids`` (none without a reader), ``size`` ids a request."""
     if texts is None or not ids:
-        return set()
-    now = texts(list(ids))
-    return {i for i in ids if i in now and text_hash(now[i]) != ledger.hash_of(i)}
+        return {}
+    return read_batched(lambda chunk: texts(chunk), ids, size)
+
+
+def _read(writer: StoreWriter, ids: Sequence[str], size: int) -> dict[str, Any]:
+    """Current vectors, ``size`` ids a request (some clients refuse an empty id list)."""
+    return read_batched(writer.read, ids, size) if ids else {}
+
+
+def _describe(op: Operation) -> str:
+    src = "base vectors" if op.source is None else f"fit {op.source}"
+    dst = "base vectors" if op.target is None else f"fit {op.target}"
+    text = f"{op.kind} from {src} to {dst}: {op.done} of {op.n_batches} batches written"
+    return text + (f"; {op.error}" if op.error else "")
 
 
 def _present(
-    writer: StoreWriter, ids: Sequence[str], dim: int, *, allow_missing: bool
-) -> tuple[list[str], list[str]]:
-    """(ids the store holds, ids it lacks), read once; missing ids raise unless allowed,
-    and the store's dimension must be NUDGE's."""
-    current = _read(writer, ids)
+    writer: StoreWriter,
+    ids: Sequence[str],
+    dim: int,
+    texts: TextReader,
+    limits: Limits,
+    *,
+    allow_missing: bool,
+) -> tuple[list[str], list[str], dict[str, Any], dict[str, str]]:
+    """(ids the store holds, ids it lacks, their vectors, their texts), read once within
+    the store's limits; missing ids raise unless allowed, and the store's dimension must
+    be NUDGE's."""
+    current = _read(writer, ids, limits.read)
     missing = [i for i in ids if i not in current]
     if missing and not allow_missing:
         raise UnknownIdError(
@@ -169,20 +257,130 @@ def _present(
                 f"the store holds {np.asarray(current[i]).size}-d vectors but NUDGE produced "
                 f"{dim}-d ones: the store was built with another embedding model"
             )
-    return present, missing
-
-
-def _describe(op: Operation) -> str:
-    src = "base vectors" if op.source is None else f"fit {op.source}"
-    dst = "base vectors" if op.target is None else f"fit {op.target}"
-    text = f"{op.kind} from {src} to {dst}: {op.done} of {op.n_batches} batches written"
-    return text + (f"; {op.error}" if op.error else "")
+    return present, missing, current, _read_texts(texts, present, limits.read)
 
 
 # ---------------------------------------------------------------------------- transitions
-def _read(writer: StoreWriter, ids: Sequence[str]) -> dict[str, Any]:
-    """Current vectors (some clients refuse an empty id list)."""
-    return dict(writer.read(list(ids))) if ids else {}
+@dataclass
+class _Plan:
+    """What a transition writes: ``todo`` records' vectors (``want``), in that order,
+    and the markers of ``marks`` (value after; None: removed); what they held before."""
+
+    report: SwapReport
+    todo: list[str] = field(default_factory=list)
+    want: dict[str, Any] = field(default_factory=dict)
+    before: dict[str, Any] = field(default_factory=dict)
+    marks: dict[str, str | None] = field(default_factory=dict)
+    marks_before: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def records(self) -> list[str]:
+        """Records written, vectors first (each with its marker), then markers alone."""
+        return self.todo + [i for i in self.marks if i not in self.want]
+
+
+def _plan(
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    label: str,
+    target: str | None,
+    scope: Sequence[str],
+    *,
+    held_back: Sequence[str],
+    texts: TextReader,
+    limits: Limits,
+    show_progress: bool | None,
+    resume: bool,
+    restore: Mapping[str, Any] | None,
+    restore_marks: Mapping[str, str | None] | None,
+    seen: tuple[Mapping[str, Any], Mapping[str, str]] | None,
+) -> _Plan:
+    """Read what ``scope``'s records hold now, ``limits.read`` records a request (vectors,
+    texts, markers; ``seen`` holds some already read), and decide what to write.
+
+    A record's target is what ``target`` says it holds (``restore``, a rollback's
+    snapshot, instead where given: then records outside it keep their vectors); its
+    marker names the ledger when it will hold a nudged vector and is removed when it will
+    hold its base (``restore_marks`` instead where given: then only those change). A
+    resumed operation skips what the store already holds up to its own rounding, and so
+    does any record's nudged vector (a fit swapped in again into a store that
+    re-normalises, as status() counts it); base vectors are written back bit for bit."""
+    fit = ledger.fit(target)
+    moved = set() if fit is None else set(fit.ids) - set(held_back)
+    nudged = {} if fit is None else fit.as_dict()
+    path = str(ledger.path)
+    keeps_marks = isinstance(writer, KeepsMarkers)
+    earlier = ledger.before() if resume else {}
+    earlier_marks = ledger.op.marks if resume and ledger.op is not None else {}
+    seen_vecs, seen_texts = seen or ({}, {})
+    plan = _Plan(SwapReport(ledger=ledger.path))
+    report = plan.report
+    with Progress(len(scope), f"{label}: reading the store", show_progress) as bar:
+        for chunk in batches(list(scope), limits.read):
+            if restore is not None:
+                want = {i: restore[i] for i in chunk if i in restore}
+            else:
+                want = ledger.base(chunk)
+                want.update({i: nudged[i] for i in chunk if i in moved})
+            unseen = [i for i in chunk if i not in seen_texts]
+            now = {**{i: seen_texts[i] for i in chunk if i in seen_texts}}
+            now.update(_read_texts(texts, unseen, limits.read))
+            changed = {i for i in chunk if i in now and text_hash(now[i]) != ledger.hash_of(i)}
+            readable = [i for i in chunk if i not in changed]
+            current = {i: seen_vecs[i] for i in readable if i in seen_vecs}
+            current.update(_read(writer, [i for i in readable if i not in current], limits.read))
+            present = [i for i in readable if i in current]
+            marks_now = read_markers(writer, present, limits.read) if keeps_marks else {}
+            checked = [i for i in present if i in want]
+            holds = dict(
+                zip(
+                    checked,
+                    _rows_hold(
+                        [current[i] for i in checked],
+                        [want[i] for i in checked],
+                        [resume or i in moved for i in checked],
+                    ),
+                    strict=True,
+                )
+            )
+            for i in chunk:
+                if i in changed:
+                    report.changed.append(i)
+                elif i not in current:
+                    report.missing.append(i)
+                elif i in holds and not holds[i]:
+                    plan.todo.append(i)
+                    plan.want[i] = want[i]
+                    plan.before[i] = earlier.get(i, current[i])
+                else:  # already holds its target vector: nothing to write
+                    report.unchanged.append(i)
+            if keeps_marks:
+                for i in present:
+                    if restore_marks is not None:
+                        if i not in restore_marks:
+                            continue
+                        after = restore_marks[i]
+                    else:
+                        after = path if i in moved else None
+                    if marks_now.get(i) != after:
+                        plan.marks[i] = after
+                        had = earlier_marks[i] if i in earlier_marks else marks_now.get(i)
+                        plan.marks_before[i] = had
+            bar.update(len(chunk))
+    return plan
+
+
+def _write_batch(writer: StoreWriter, plan: _Plan, chunk: Sequence[str], size: int) -> None:
+    """One ledgered batch: markers naming the ledger before the nudged vectors they mark,
+    the vectors, then the markers of records back at their base removed, so a record
+    holding a nudged vector is marked at every instant a process could be killed."""
+    _write_markers(writer, {i: plan.marks[i] for i in chunk if plan.marks.get(i)}, size)
+    vectors = {i: plan.want[i] for i in chunk if i in plan.want}
+    if vectors:
+        writer.write(vectors)
+    _write_markers(
+        writer, {i: None for i in chunk if i in plan.marks and plan.marks[i] is None}, size
+    )
 
 
 def _run(
@@ -191,91 +389,113 @@ def _run(
     kind: str,
     target: str | None,
     *,
+    scope: Sequence[str] | None = None,
     held_back: Sequence[str] = (),
     texts: TextReader = None,
-    batch: int = 0,
+    limits: Limits,
+    show_progress: bool | None = None,
     resume: bool = False,
     restore: Mapping[str, Any] | None = None,
+    restore_marks: Mapping[str, str | None] | None = None,
+    seen: tuple[Mapping[str, Any], Mapping[str, str]] | None = None,
 ) -> SwapReport:
-    """Bring every ledger record to what ``target`` (a fit id, None: base) says it holds;
-    ``restore`` overrides that for some records (a rollback's snapshot)."""
+    """Bring the ledger's records in ``scope`` (default: all) to what ``target`` (a fit
+    id, None: base) says they hold, in ledgered batches of ``limits.write`` records.
+
+    A new operation is named in the ledger first (with what its records held before,
+    markers included); a failure then writes back what the written batches held and
+    re-raises. A resumed one (``finish``, ``rollback``) works through the operation the
+    ledger names: on a failure that operation stays named, for another finish or rollback."""
     if ledger.op is not None and not resume:
         raise LedgerError(
             f"the store is half-swapped ({_describe(ledger.op)}); the ledger at "
             f"{ledger.path} records it: call finish() to complete that operation or "
             "rollback() to undo it first"
         )
-    earlier = ledger.before() if resume else {}
-    source = ledger.op.source if resume and ledger.op is not None else ledger.active
-    want = ledger.target(target, held_back)
-    want.update(restore or {})
-    report = SwapReport(ledger=ledger.path)
-    changed = _changed(ledger, list(want), texts)
-    current = _read(writer, [i for i in want if i not in changed])
+    chosen = ledger.ids if scope is None else [i for i in dict.fromkeys(scope) if i in ledger]
+    plan = _plan(
+        writer,
+        ledger,
+        kind,
+        target,
+        chosen,
+        held_back=held_back,
+        texts=texts,
+        limits=limits,
+        show_progress=show_progress,
+        resume=resume,
+        restore=restore,
+        restore_marks=restore_marks,
+        seen=seen,
+    )
+    step = limits.write
+    records = plan.records
+    n_batches = -(-len(records) // step)
+    op = ledger.op
+    if resume and op is not None:
+        op.done, op.batch, op.batches, op.error = 0, step, n_batches, None
+        ledger.save_state()
+    elif records:
+        op = Operation(
+            kind,
+            ledger.active,
+            target,
+            plan.todo,
+            step,
+            held_back=list(held_back),
+            marks=plan.marks_before,
+            batches=n_batches,
+        )
+        ledger.begin(op, plan.before)
+    if op is not None:
+        done = 0
+        try:
+            with Progress(len(records), kind, show_progress) as bar:
+                for chunk in batches(records, step):
+                    _write_batch(writer, plan, chunk, step)
+                    done += len(chunk)
+                    op.done += 1
+                    ledger.save_state()
+                    bar.update(len(chunk))
+        except BaseException as exc:
+            if resume:
+                _keep_after(ledger, kind, exc)
+            else:
+                _roll_back_after(writer, ledger, exc, plan, records[: done + step], step)
+            raise
     fit = ledger.fit(target)
     moved = set() if fit is None else set(fit.ids) - set(held_back)
-    # a resumed operation skips what the store already holds up to its own rounding, and
-    # so does any record's nudged vector (a fit swapped in again into a store that
-    # re-normalises, as status() counts it); base vectors are written back bit for bit
-    todo = []
-    for i in want:
-        same = _close if resume or i in moved else _same
-        if i in changed:
-            report.changed.append(i)
-        elif i not in current:
-            report.missing.append(i)
-        elif not same(current[i], want[i]):
-            todo.append(i)
-        else:  # already holds its target vector: nothing to write
-            report.unchanged.append(i)
-    step = batch or _base.BATCH
-    before = {i: earlier.get(i, current[i]) for i in todo}
-    op = Operation(kind, source, target, todo, step)
-    ledger.begin(op, before)
-    to_mark = [i for i in todo if i in moved] + _unmarked(
-        writer, [i for i in report.unchanged if i in moved], ledger
-    )
-    _write_markers(writer, to_mark, str(ledger.path))
-    try:
-        for start in range(0, len(todo), step):
-            writer.write({i: want[i] for i in todo[start : start + step]})
-            op.done += 1
-            ledger.save_state()
-    except BaseException as exc:
-        _roll_back_after(writer, ledger, exc, before)
-        raise
     ledger.active = target if moved else None
     ledger.held_back = [i for i in held_back if fit is not None and i in fit.ids]
     ledger.op = None
     ledger.save_state()
     ledger.prune()
-    marked = read_markers(writer, [i for i in want if i not in moved and i in current])
-    _write_markers(writer, list(marked), None)
-    report.written = [i for i in todo if i in moved]
-    report.restored = [i for i in todo if i not in moved]
+    report = plan.report
+    report.written = [i for i in plan.todo if i in moved]
+    report.restored = [i for i in plan.todo if i not in moved]
     return report
 
 
-def _unmarked(writer: StoreWriter, ids: Sequence[str], ledger: NudgeLedger) -> list[str]:
-    """Those of ``ids`` (nudged records left as they were) whose marker does not name
-    ``ledger`` (stores that keep markers), so they are marked without a vector write."""
-    if not ids or getattr(writer, "write_markers", None) is None:
-        return []
-    marks = read_markers(writer, ids)
-    return [i for i in ids if marks.get(i) != str(ledger.path)]
-
-
 def _roll_back_after(
-    writer: StoreWriter, ledger: NudgeLedger, exc: BaseException, before: Mapping[str, Any]
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    exc: BaseException,
+    plan: _Plan,
+    touched: Sequence[str],
+    step: int,
 ) -> None:
     """Write back, in place, what the failed operation's written batches (and the one that
-    failed) held before it: the store's own vectors, whatever the ledger expected."""
+    failed) held before it: the store's own vectors, whatever the ledger expected, and
+    their markers (markers naming the ledger first, removed ones last, as in a batch)."""
     op = ledger.op
     assert op is not None
-    touched = op.ids[: min(len(op.ids), (op.done + 1) * op.batch)]
+    marks = {i: plan.marks_before[i] for i in touched if i in plan.marks_before}
     try:
-        for start in range(0, len(touched), op.batch):
-            writer.write({i: before[i] for i in touched[start : start + op.batch]})
+        _write_markers(writer, {i: v for i, v in marks.items() if v is not None}, step)
+        vectors = [i for i in touched if i in plan.before]
+        for chunk in batches(vectors, step):
+            writer.write({i: plan.before[i] for i in chunk})
+        _write_markers(writer, {i: v for i, v in marks.items() if v is None}, step)
     except Exception as again:
         op.error = f"failed with {exc!r}, and rolling back failed with {again!r}"
         ledger.save_state()
@@ -296,6 +516,19 @@ def _roll_back_after(
         )
 
 
+def _keep_after(ledger: NudgeLedger, kind: str, exc: BaseException) -> None:
+    """A finish or rollback failed: the ledger keeps naming the interrupted operation."""
+    op = ledger.op
+    assert op is not None
+    op.error = f"{kind} stopped at batch {op.done + 1} of {op.n_batches}: {exc!r}"
+    ledger.save_state()
+    if hasattr(exc, "add_note"):
+        exc.add_note(
+            f"nudge-integrations: the {kind} stopped; the ledger at {ledger.path} still "
+            f"records the interrupted {op.kind}: call finish() or rollback() again"
+        )
+
+
 def swap(
     writer: StoreWriter,
     ledger: NudgeLedger,
@@ -308,23 +541,44 @@ def swap(
     model: str | None,
     dim: int,
     texts: TextReader = None,
-    batch: int = 0,
     allow_missing: bool = False,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+    batch: int = 0,
 ) -> SwapReport:
     """Swap a fit's nudged vectors into the store: the base vectors and the fit go into the
     ledger first; records of an earlier fit that this one does not move get their base
     vectors back; records whose text changed since the fit are skipped. Records not in the
     store raise (the wrong store?) unless ``allow_missing`` (a reapply after a re-index
-    that dropped some), where they are skipped and reported."""
-    ids, gone = _present(writer, list(nudged), dim, allow_missing=allow_missing)
-    now = texts(ids) if texts is not None and ids else {}
+    that dropped some), where they are skipped and reported.
+
+    Reads and writes stay within the store's limits; ``batch_size`` lowers the records per
+    ledgered batch (``batch`` is its old name); ``show_progress`` as in
+    :mod:`~nudge_integrations.stores.progress`."""
+    limits = _limits(writer, batch_size, batch)
+    ids, gone, current, now = _present(
+        writer, list(nudged), dim, texts, limits, allow_missing=allow_missing
+    )
     changed = [i for i in ids if i in now and text_hash(now[i]) != hashes[i]]
     keep = [i for i in ids if i not in set(changed)]
     ledger.record_base({i: base[i] for i in keep}, hashes, store=store_name(writer))
+    earlier = ledger.fit(ledger.active)
     fit_id = ledger.add_fit(
         {i: nudged[i] for i in keep}, hashes, variant=variant, gamma=gamma, model=model
     )
-    report = _run(writer, ledger, "swap", fit_id, texts=texts, batch=batch)
+    # this fit's records, and the earlier fit's, which go back to their base
+    scope = ids + ([] if earlier is None else earlier.ids)
+    report = _run(
+        writer,
+        ledger,
+        "swap",
+        fit_id,
+        scope=scope,
+        texts=texts,
+        limits=limits,
+        show_progress=show_progress,
+        seen=(current, now),
+    )
     # a record the fit saw with other text is skipped, but where the ledger already keeps
     # the base of its current text (an earlier swap renewed it) _run brought it to that
     # base: it is reported there (restored or unchanged), each record in one list only
@@ -342,11 +596,17 @@ def revert(
     ids: Sequence[str] | None = None,
     *,
     texts: TextReader = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
     batch: int = 0,
 ) -> SwapReport:
-    """Write the base vectors back, of ``ids`` or of every record the ledger keeps."""
+    """Write the base vectors back, of ``ids`` or of every record the ledger keeps (all
+    of them are read: whatever the store went through since, each ends at its base)."""
+    limits = _limits(writer, batch_size, batch)
     if ids is None:
-        return _run(writer, ledger, "revert", None, texts=texts, batch=batch)
+        return _run(
+            writer, ledger, "revert", None, texts=texts, limits=limits, show_progress=show_progress
+        )
     unknown = [i for i in ids if i not in ledger]
     if unknown:
         raise UnknownIdError(
@@ -354,13 +614,30 @@ def revert(
             f"{ledger.path} keeps no base vector for it)"
         )
     held = sorted(set(ledger.held_back) | set(ids))
-    return _run(writer, ledger, "revert", ledger.active, held_back=held, texts=texts, batch=batch)
+    return _run(
+        writer,
+        ledger,
+        "revert",
+        ledger.active,
+        scope=list(ids),
+        held_back=held,
+        texts=texts,
+        limits=limits,
+        show_progress=show_progress,
+    )
 
 
 def reapply(
-    writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None, batch: int = 0
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    *,
+    texts: TextReader = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+    batch: int = 0,
 ) -> SwapReport:
-    """Write the active fit's vectors again (after a re-index overwrote them)."""
+    """Write the active fit's vectors again (after a re-index overwrote them); every
+    ledger record is read, so those overwritten outside the fit get their base back."""
     if ledger.active is None:
         raise LedgerError(f"the ledger at {ledger.path} has no fit swapped in to reapply")
     return _run(
@@ -370,60 +647,101 @@ def reapply(
         ledger.active,
         held_back=ledger.held_back,
         texts=texts,
-        batch=batch,
+        limits=_limits(writer, batch_size, batch),
+        show_progress=show_progress,
     )
 
 
 def finish(
-    writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None, batch: int = 0
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    *,
+    texts: TextReader = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+    batch: int = 0,
 ) -> SwapReport:
-    """Complete an interrupted swap or revert (no-op when none is pending)."""
+    """Complete an interrupted swap or revert (no-op when none is pending): its records
+    are read and those not yet at the operation's target written, markers included."""
     op = ledger.op
     if op is None:
         return SwapReport(ledger=ledger.path)
-    return _run(writer, ledger, op.kind, op.target, texts=texts, batch=batch, resume=True)
+    if op.kind == "rollback":  # named by a ledger of an earlier version: finish undoing
+        return rollback(
+            writer, ledger, texts=texts, batch_size=batch_size, show_progress=show_progress
+        )
+    return _run(
+        writer,
+        ledger,
+        "finish",
+        op.target,
+        scope=op.records,
+        held_back=op.held_back,
+        texts=texts,
+        limits=_limits(writer, batch_size, batch),
+        show_progress=show_progress,
+        resume=True,
+    )
 
 
 def rollback(
-    writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None, batch: int = 0
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    *,
+    texts: TextReader = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+    batch: int = 0,
 ) -> SwapReport:
-    """Undo an interrupted swap or revert: every record back to what it held before."""
+    """Undo an interrupted swap or revert: each of its records back to the vector and the
+    marker it held before (the ledger's snapshot, whatever the ledger expected)."""
     op = ledger.op
     if op is None:
         return SwapReport(ledger=ledger.path)
     held = ledger.held_back if op.source == ledger.active else ()
+    restore = ledger.before()
+    if op.ids and not restore:  # the snapshot is unreadable: what the ledger says it held
+        restore = ledger.target(op.source, held, op.ids)
     return _run(
         writer,
         ledger,
         "rollback",
         op.source,
+        scope=op.records,
         held_back=held,
         texts=texts,
-        batch=batch,
+        limits=_limits(writer, batch_size, batch),
+        show_progress=show_progress,
         resume=True,
-        restore=ledger.before(),
+        restore=restore,
+        restore_marks=None if op.legacy else op.marks,
     )
 
 
-def status(writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None) -> LedgerStatus:
+def status(
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    *,
+    texts: TextReader = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+) -> LedgerStatus:
     """Read every ledger record from the store and say where the store stands.
 
     Each record is compared with what the active fit says it holds first (so a nudge too
     small for the store's own rounding to keep still counts), then with the alternative;
-    vectors that are neither were overwritten (a re-index)."""
+    vectors that are neither were overwritten (a re-index). Read ``limits.read`` records a
+    request (``batch_size`` lowers it)."""
     if not ledger.exists:
         raise LedgerError(f"no nudge ledger at {ledger.path}: nothing was swapped in there")
+    limits = writer.limits.capped(batch_size)
     op = ledger.op
     fits = [ledger.fit(f) for f in {ledger.active, *((op.source, op.target) if op else ())}]
     nudged_vecs = [f.as_dict() for f in fits if f is not None]
-    base = ledger.base(ledger.ids)
-    changed = _changed(ledger, ledger.ids, texts)
-    current = _read(writer, [i for i in ledger.ids if i not in changed])
     active = ledger.fit(ledger.active)
+    held = set(ledger.held_back)
     expected = (
-        {}
-        if active is None
-        else {i: v for i, v in active.as_dict().items() if i not in set(ledger.held_back)}
+        {} if active is None else {i: v for i, v in active.as_dict().items() if i not in held}
     )
     out = LedgerStatus(
         state="base",
@@ -434,19 +752,10 @@ def status(writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None
         else {"variant": active.variant, "gamma": active.gamma, "model": active.model},
         operation=None if op is None else _describe(op),
     )
-    for i in ledger.ids:
-        if i in changed:
-            out.changed.append(i)
-        elif i not in current:
-            out.missing.append(i)
-        elif i in expected and _close(current[i], expected[i]):
-            out.nudged.append(i)
-        elif _close(current[i], base[i]):
-            out.base.append(i)
-        elif any(i in v and _close(current[i], v[i]) for v in nudged_vecs):
-            out.nudged.append(i)
-        else:
-            out.overwritten.append(i)
+    with Progress(len(ledger), "status: reading the store", show_progress) as bar:
+        for chunk in batches(ledger.ids, limits.read):
+            _classify(writer, ledger, chunk, texts, limits, expected, nudged_vecs, out)
+            bar.update(len(chunk))
     present = set(expected) - set(out.changed) - set(out.missing)
     if op is not None:
         out.state = "half-swapped"
@@ -467,6 +776,47 @@ def status(writer: StoreWriter, ledger: NudgeLedger, *, texts: TextReader = None
             "revert() clears it"
         )
     return out
+
+
+def _classify(
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    chunk: list[str],
+    texts: TextReader,
+    limits: Limits,
+    expected: Mapping[str, Any],
+    nudged_vecs: Sequence[Mapping[str, Any]],
+    out: LedgerStatus,
+) -> None:
+    """Sort one request's worth of ledger records into ``out``'s lists."""
+    now = _read_texts(texts, chunk, limits.read)
+    changed = {i for i in chunk if i in now and text_hash(now[i]) != ledger.hash_of(i)}
+    current = _read(writer, [i for i in chunk if i not in changed], limits.read)
+    present = [i for i in chunk if i not in changed and i in current]
+    base = ledger.base(present)
+
+    def holding(vectors: Mapping[str, Any]) -> set[str]:
+        ids = [i for i in present if i in vectors]
+        rows = _rows_hold([current[i] for i in ids], [vectors[i] for i in ids], [True] * len(ids))
+        return {i for i, ok in zip(ids, rows, strict=True) if ok}
+
+    as_expected, as_base = holding(expected), holding(base)
+    as_other: set[str] = set()
+    for vectors in nudged_vecs:
+        as_other |= holding(vectors)
+    for i in chunk:
+        if i in changed:
+            out.changed.append(i)
+        elif i not in current:
+            out.missing.append(i)
+        elif i in as_expected:
+            out.nudged.append(i)
+        elif i in as_base:
+            out.base.append(i)
+        elif i in as_other:
+            out.nudged.append(i)
+        else:
+            out.overwritten.append(i)
 
 
 def never_nudged(what: str) -> LedgerStatus:
@@ -500,8 +850,7 @@ def base_from_ledger(
 
 def store_name(writer: StoreWriter) -> str:
     """The store a ledger belongs to: the writer's kind and its location (paths absolute)."""
-    where = getattr(writer, "location", None)
-    found = where() if where is not None else None
+    found = writer.location() if isinstance(writer, Located) else None
     if not found:
         return type(writer).__name__
     kind, place, collection = found

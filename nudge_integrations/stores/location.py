@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nudge_integrations.core.cache import default_cache_dir
-from nudge_integrations.stores.base import MARKER, StoreWriter
+from nudge_integrations.stores.base import MARKER, KeepsMarkers, Located, StoreWriter, batches
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import read_markers, store_name
 
@@ -38,8 +38,7 @@ def _slug(text: str) -> str:
 def default_location(writer: StoreWriter, key: str | None = None) -> Path | None:
     """The ledger folder a store implies: beside a local store, keyed for a server, or
     keyed by ``key``; None for a store with no stable identity."""
-    where = getattr(writer, "location", None)
-    found = where() if where is not None else None
+    found = writer.location() if isinstance(writer, Located) else None
     if found is not None:
         kind, place, collection = found
         if kind == "path":
@@ -55,6 +54,7 @@ def find_ledger(
     writer: StoreWriter, ledger: LedgerLike, ids: Sequence[str], *, key: str | None = None
 ) -> NudgeLedger | None:
     """The existing ledger of a store, or None when it has none (nothing was nudged).
+    Markers of ``ids`` are read within the store's read limit.
 
     Raises when records carry nudge markers but their ledger is gone: their current
     vectors are nudged and must not be taken as the base.
@@ -94,7 +94,7 @@ def ledger_for_write(
     if default is not None:
         return NudgeLedger(default)
     path = ledger_root() / f"{_slug(type(writer).__name__)}-{uuid.uuid4().hex[:12]}"
-    if not hasattr(writer, "write_markers"):
+    if not isinstance(writer, KeepsMarkers):
         warnings.warn(
             f"the nudge ledger of this {type(writer).__name__} is at {path}; nothing in the "
             f"store points there, so pass ledger={str(path)!r} to revert or refit in "
@@ -106,12 +106,14 @@ def ledger_for_write(
 
 def clear_markers(writer: StoreWriter, ids: Sequence[str] | None = None) -> int:
     """Remove ``nudge_ledger`` markers (all, or of ``ids``); returns how many were set.
-    Only for a store whose ledger is lost and whose vectors were re-embedded."""
+    Only for a store whose ledger is lost and whose vectors were re-embedded. Markers are
+    read and removed within the store's limits."""
+    if not isinstance(writer, KeepsMarkers):
+        return 0
     chosen = list(writer.all_ids() if ids is None else ids)
     marks = read_markers(writer, chosen)
-    mark = getattr(writer, "write_markers", None)
-    if mark is not None and marks:
-        mark(list(marks), None)
+    for chunk in batches(list(marks), writer.limits.write):
+        writer.write_markers(chunk, None)
     return len(marks)
 
 
@@ -120,8 +122,7 @@ def _check_named(
 ) -> None:
     """Refuse a ledger path that is not this store's: taking a nudged store's vectors as
     the base (a typo in the path), or rewriting another store's ledger."""
-    where = getattr(writer, "location", None)
-    located = where is not None and where() is not None
+    located = isinstance(writer, Located) and writer.location() is not None
     if named.exists and named.store and located and named.store != store_name(writer):
         raise LedgerError(
             f"the ledger at {named.path} belongs to another store ({named.store}), not "

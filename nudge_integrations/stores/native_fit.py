@@ -21,7 +21,7 @@ from nudge_integrations.core.errors import NudgeError, UnknownIdError
 from nudge_integrations.core.fit_by_id import Estimator, fit_by_id, named_ids
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.sources import RECALL_SAMPLE, read_vectors
-from nudge_integrations.stores.base import StoreWriter
+from nudge_integrations.stores.base import StoreWriter, read_batched
 from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.location import LedgerLike, find_ledger
 
@@ -46,7 +46,7 @@ class NativeInputs:
 
 
 def native_inputs(
-    texts_of: TextsOf | object | None,
+    texts: TextsOf | None,
     writer: StoreWriter,
     ids: Sequence[str],
     ledger: LedgerLike,
@@ -56,20 +56,20 @@ def native_inputs(
     label: str | None = None,
 ) -> NativeInputs:
     """Read ``ids`` (vectors and text) from the store, their base taken from the store's
-    ledger where it keeps one. ``texts_of`` (a callable or an adapter with ``texts``)
-    reads records' current text, so that a base vector whose record's text changed since
-    is not used, and an id the store holds without a vector is told from one it does not
-    hold at all (both raise, naming the ``what``); None trusts the ledger's bases as they
-    are and leaves absent ids to :func:`fit_by_id`."""
-    texts = getattr(texts_of, "texts", texts_of)
+    ledger where it keeps one; every read within the store's read limit. ``texts`` reads
+    records' current text, so that a base vector whose record's text changed since is not
+    used, and an id the store holds without a vector is told from one it does not hold at
+    all (both raise, naming the ``what``); None trusts the ledger's bases as they are and
+    leaves absent ids to :func:`fit_by_id`."""
+    size = writer.limits.read
     found = find_ledger(writer, ledger, list(ids), key=key)
     out = NativeInputs({}, {})
     if found is not None and found.exists:
         # every record the ledger keeps has its base there, whatever the store holds now
         # (nudged, base, or half-way through an interrupted swap)
         base = found.base(found.ids)
-        if callable(texts):
-            now = dict(texts(list(base))) if base else {}
+        if texts is not None:
+            now = read_batched(texts, list(base), size) if base else {}
             base = {
                 i: v for i, v in base.items() if i in now and text_hash(now[i]) == found.hash_of(i)
             }
@@ -81,10 +81,10 @@ def native_inputs(
                 f"{found.path} keeps were read from it, not from the store"
             )
     todo = [i for i in ids if i not in out.overrides]
-    out.vectors = read_vectors(writer, todo)  # type: ignore[arg-type]
+    out.vectors = read_vectors(writer, todo, size)  # type: ignore[arg-type]
     out.vectors.update({i: out.overrides[i] for i in ids if i in out.overrides})
-    if callable(texts):
-        out.texts = {str(k): v for k, v in dict(texts(list(ids))).items()}
+    if texts is not None:
+        out.texts = {str(k): v for k, v in read_batched(texts, list(ids), size).items()}
         _check_read(out, ids, what, label or type(writer).__name__)
     return out
 

@@ -17,7 +17,7 @@ import numpy as np
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.sources import SCAN_BATCH, exact_outside
 from nudge_integrations.stores.base import StoreWriter
-from nudge_integrations.stores.native import MilvusWriter
+from nudge_integrations.stores.milvus.writer import MilvusWriter
 
 
 def _check_k(k: Any) -> int:
@@ -48,9 +48,9 @@ def exact_ids(
     writer: StoreWriter, query_vectors: Any, k: int, *, batch: int = SCAN_BATCH
 ) -> list[list[str]]:
     """Exact top-``k`` ids per query (best first) over every vector ``writer`` holds,
-    ranked by ``writer.similarity``. The vectors are streamed ``batch`` at a time (the
-    writer's ``scan``, else its ids read back in batches), so memory is one batch of
-    vectors and scores whatever the store holds."""
+    ranked by ``writer.similarity``. The vectors are streamed ``batch`` at a time, never
+    more than the store's read limit (the writer's ``scan``, else its ids read back in
+    batches), so memory is one batch of vectors and scores whatever the store holds."""
     k = _check_k(k)
     similarity = writer.similarity
     if similarity not in ("dot", "cosine", "l2"):
@@ -63,7 +63,8 @@ def exact_ids(
         q = q[None, :]
     if q.ndim != 2:
         raise NudgeError(f"query vectors must be one vector or a matrix, got shape {q.shape}")
-    found, scanned = exact_outside(writer, q, k, set(), batch=batch, similarity=similarity)
+    size = min(batch, writer.limits.read)
+    found, scanned = exact_outside(writer, q, k, set(), batch=size, similarity=similarity)
     if not scanned:
         raise NudgeError("the store holds no vectors")
     return found
@@ -71,7 +72,7 @@ def exact_ids(
 
 def rebuild_index(writer: StoreWriter) -> None:
     """Drop and recreate a Milvus collection's vector index with the same parameters, and
-    reload it. Only :class:`~nudge_integrations.stores.native.MilvusWriter` is supported."""
+    reload it. Only :class:`~nudge_integrations.stores.milvus.MilvusWriter` is supported."""
     if not isinstance(writer, MilvusWriter):
         raise NudgeError(
             f"rebuild_index supports Milvus only, not {type(writer).__name__}. Chroma has "

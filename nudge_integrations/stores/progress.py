@@ -1,0 +1,86 @@
+"""Feedback on long store work (swap, revert, finish, rollback, status): a tqdm bar when
+stderr is a terminal, else an INFO line on the ``nudge_integrations.stores`` logger at
+most every :data:`LOG_EVERY` seconds, so a job's log shows a long swap moving.
+
+``show`` is None (auto: a bar on a terminal from :data:`AUTO_MIN` records up, log lines
+otherwise, which only appear once the work has run :data:`LOG_EVERY` seconds), True
+(a bar on a terminal, else log lines, whatever the size) or False (silent).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from types import TracebackType
+from typing import Any
+
+#: Records from which ``show=None`` draws a bar on a terminal (a few seconds' work on the
+#: slowest stores; smaller jobs finish before a bar would tell anything).
+AUTO_MIN = 5000
+
+#: Least seconds between two log lines (and before the first).
+LOG_EVERY = 5.0
+
+log = logging.getLogger("nudge_integrations.stores")
+
+
+def _terminal() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _bar(total: int, what: str) -> Any:
+    """A tqdm bar on stderr, or None where tqdm is not installed."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=what, unit="rec", unit_scale=True, leave=False)
+
+
+class Progress:
+    """Counts records done out of ``total`` and shows it as ``show`` says (see the module
+    docstring); a context manager that closes the bar (or logs the last line)."""
+
+    def __init__(self, total: int, what: str, show: bool | None = None) -> None:
+        self.total, self.what, self.done = total, what, 0
+        self.start = self.last = time.monotonic()
+        self.logged = False
+        self.bar: Any = None
+        self.log = show is not False and total > 0
+        if self.log and _terminal() and (show or total >= AUTO_MIN):
+            self.bar = _bar(total, what)
+            self.log = self.bar is None
+
+    def update(self, n: int) -> None:
+        """``n`` more records done."""
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.log and time.monotonic() - self.last >= LOG_EVERY:
+            self._line()
+
+    def _line(self) -> None:
+        self.last = time.monotonic()
+        rate = self.done / max(self.last - self.start, 1e-9)
+        log.info("%s: %d / %d records (%.0f/s)", self.what, self.done, self.total, rate)
+        self.logged = True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        elif self.logged and self.done:  # the job was long enough to log: say it ended
+            self._line()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
