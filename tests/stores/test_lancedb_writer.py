@@ -1,8 +1,10 @@
-"""The framework-free LanceDB writer on real tables: exact writes by id, the metric its
-searches rank by, and clear refusals."""
+"""The LanceDB store folder on real tables: exact writes by id, the metric its searches
+rank by, clear refusals, every request within the writer's limits, LlamaIndex's and
+LangChain's stores bound through the registry, and ``lancedb:PATH:TABLE``."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,13 @@ import numpy as np
 import pytest
 
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError
-from nudge_integrations.stores.lancedb import LanceDBWriter
+from nudge_integrations.stores import registry
+from nudge_integrations.stores.base import Limits
+from nudge_integrations.stores.lancedb import LanceDBWriter, lancedb_limits
+from nudge_integrations.stores.lancedb.cli import open_store
+
+from ..hashing import DIM, hash_embed
+from .recording import hash_embeddings
 
 lancedb = pytest.importorskip("lancedb")
 
@@ -79,3 +87,143 @@ def test_refusals_name_the_problem(tmp_path: Path) -> None:
     wide = lancedb.connect(str(tmp_path / "db")).create_table("f64", schema=schema)
     with pytest.raises(NudgeError, match="not float32"):
         LanceDBWriter(wide)
+
+
+# ------------------------------------------------------------------ request sizes
+class Builder:
+    """A LanceDB query builder that records the ids of each ``IN`` filter it is given."""
+
+    def __init__(self, inner: Any, requests: list[tuple[str, int]]) -> None:
+        self._inner, self._requests = inner, requests
+
+    def where(self, where: str, *args: Any, **kwargs: Any) -> Builder:
+        self._requests.append(("read", where.count("', '") + 1))
+        return Builder(self._inner.where(where, *args, **kwargs), self._requests)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class Merge:
+    """A ``merge_insert`` builder that records the rows each execution writes."""
+
+    def __init__(self, inner: Any, requests: list[tuple[str, int]]) -> None:
+        self._inner, self._requests = inner, requests
+
+    def when_matched_update_all(self) -> Merge:
+        return Merge(self._inner.when_matched_update_all(), self._requests)
+
+    def execute(self, source: Any) -> Any:
+        self._requests.append(("write", source.num_rows))
+        return self._inner.execute(source)
+
+
+class RecordingTable:
+    """A LanceDB table whose reads by id and writes are recorded with their sizes."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.requests: list[tuple[str, int]] = []
+
+    def search(self, *args: Any, **kwargs: Any) -> Builder:
+        return Builder(self._inner.search(*args, **kwargs), self.requests)
+
+    def merge_insert(self, on: str) -> Merge:
+        return Merge(self._inner.merge_insert(on), self.requests)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_no_request_exceeds_the_limits(tmp_path: Path) -> None:
+    tbl, vecs = table(tmp_path, n=50)
+    recorded = RecordingTable(tbl)
+    writer = LanceDBWriter(recorded, limits=Limits(read=7, write=5))
+    ids = writer.all_ids()
+    got = writer.read(ids)
+    writer.write({i: got[i] * 2 for i in ids})
+    reads = [n for kind, n in recorded.requests if kind == "read"]
+    writes = [n for kind, n in recorded.requests if kind == "write"]
+    assert max(reads) == 7 and len(reads) == math.ceil(50 / 7)
+    assert max(writes) == 5 and len(writes) == math.ceil(50 / 5)
+    now = LanceDBWriter(tbl).read(ids)
+    for i in ids:
+        np.testing.assert_array_equal(now[i], vecs[int(i[2:])] * 2)
+
+
+def test_limits_are_the_filter_size_and_the_write_bytes(tmp_path: Path) -> None:
+    assert lancedb_limits(384) == Limits(read=1000, write=43690)  # 64 MiB of float32
+    tbl, _ = table(tmp_path)
+    assert LanceDBWriter(tbl).limits == lancedb_limits(16)
+
+
+# ------------------------------------------------------------------ bound through the registry
+def test_llama_index_store_binds_through_the_registry(tmp_path: Path) -> None:
+    mod = pytest.importorskip("llama_index.vector_stores.lancedb")
+    from llama_index.core.schema import MetadataMode, TextNode
+
+    store = mod.LanceDBVectorStore(uri=str(tmp_path / "lance"), table_name="docs")
+    with pytest.raises(NudgeError, match="'docs' does not exist yet"):
+        registry.bind(store, "llama_index")
+    nodes = [
+        TextNode(id_=f"n{n}", text=f"passage {n}", metadata={"n": n}, embedding=hash_embed(f"{n}"))
+        for n in range(50)
+    ]
+    store.add(nodes)
+    bound = registry.bind(store, "llama_index")
+    writer = bound.writer
+    assert isinstance(writer, LanceDBWriter) and bound.label == "LanceDBVectorStore"
+    assert writer.location() == ("path", str(tmp_path / "lance"), "docs")
+    ids = [n.node_id for n in nodes]
+    base = writer.read(ids)
+    for node in nodes:
+        np.testing.assert_array_equal(base[node.node_id], node.embedding)
+    writer.write({ids[0]: base[ids[0]] * 3})
+    np.testing.assert_array_equal(writer.read([ids[0]])[ids[0]], base[ids[0]] * 3)
+    writer.limits = Limits(read=7, write=5)
+    want = {n.node_id: n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes}
+    assert bound.texts(ids) == want
+    got = bound.nodes(ids)  # a filter of ours: the store quotes ids as column names
+    assert {n.node_id: n.metadata for n in got} == {n.node_id: n.metadata for n in nodes}
+
+
+def test_langchain_store_binds_through_the_registry(tmp_path: Path) -> None:
+    mod = pytest.importorskip("langchain_community.vectorstores")
+    from langchain_core.documents import Document
+
+    store = mod.LanceDB(uri=str(tmp_path / "lance"), embedding=hash_embeddings(), table_name="t")
+    docs = [Document(id=f"d{n}", page_content=f"text {n}", metadata={"n": n}) for n in range(50)]
+    store.add_documents(docs, ids=[d.id for d in docs])
+    bound = registry.bind(store, "langchain")
+    writer = bound.writer
+    assert isinstance(writer, LanceDBWriter) and bound.label == "LanceDB"
+    writer.limits = Limits(read=7, write=5)
+    assert bound.records is not None
+    pages = list(bound.records())
+    assert max(len(p) for p in pages) <= 7 and len(pages) >= math.ceil(50 / 7)
+    assert sum(map(len, pages)) == 50
+    records = {r.id: r for page in pages for r in page}
+    for d in docs:
+        r = records[str(d.id)]
+        assert (r.text, r.metadata) == (d.page_content, d.metadata)
+        np.testing.assert_array_equal(r.vector, hash_embed(d.page_content))
+    ids = [str(d.id) for d in docs]
+    assert bound.texts(ids) == {str(d.id): d.page_content for d in docs}
+    writer.write({"d3": np.ones(DIM, np.float32)})
+    np.testing.assert_array_equal(writer.read(["d3"])["d3"], np.ones(DIM, np.float32))
+
+
+# ------------------------------------------------------------------ the command line
+def test_cli_opens_a_table(tmp_path: Path) -> None:
+    _, vecs = table(tmp_path)
+    with pytest.raises(NudgeError, match="does not exist"):
+        open_store(str(tmp_path / "absent"), "t")
+    with pytest.raises(NudgeError, match="no table 'u'"):
+        open_store(str(tmp_path / "db"), "u")
+    with pytest.raises(NudgeError, match="no column 'emb'"):
+        open_store(str(tmp_path / "db"), "t", vector_field="emb")
+    bound = open_store(str(tmp_path / "db"), "t")
+    assert isinstance(bound.writer, LanceDBWriter)
+    assert bound.writer.location() == ("path", str(tmp_path / "db"), "t")
+    assert bound.save is None and bound.writer.similarity == "l2"
+    np.testing.assert_array_equal(bound.writer.read(["r'5"])["r'5"], vecs[5])
