@@ -55,7 +55,7 @@ def load_milvus(corpus: np.ndarray, folder: Path) -> Any:
     """A Milvus Lite collection with a FLAT inner-product index (exact search)."""
     from pymilvus import DataType, MilvusClient
 
-    from nudge_integrations.stores import MilvusWriter
+    from nudge_integrations.stores.milvus import MilvusWriter
 
     client = MilvusClient(str(folder / "milvus.db"))
     schema = client.create_schema(auto_id=False)
@@ -75,7 +75,7 @@ def load_qdrant(corpus: np.ndarray, folder: Path) -> Any:
     """A Qdrant local-mode (in-memory) collection, cosine distance."""
     from qdrant_client import QdrantClient, models
 
-    from nudge_integrations.stores import QdrantWriter
+    from nudge_integrations.stores.qdrant import qdrant_writer
 
     client = QdrantClient(location=":memory:")
     client.create_collection(
@@ -85,14 +85,14 @@ def load_qdrant(corpus: np.ndarray, folder: Path) -> Any:
     for start in range(0, len(corpus), BATCH):
         stop = min(len(corpus), start + BATCH)
         client.upload_collection("bench", vectors=corpus[start:stop], ids=list(range(start, stop)))
-    return QdrantWriter(client, "bench")
+    return qdrant_writer(client, "bench")
 
 
 def load_chroma(corpus: np.ndarray, folder: Path) -> Any:
     """An in-process (ephemeral) Chroma collection: HNSW, cosine, default parameters."""
     import chromadb
 
-    from nudge_integrations.stores import ChromaWriter
+    from nudge_integrations.stores.chroma import ChromaWriter
 
     client = chromadb.EphemeralClient()
     config: Any = {"hnsw": {"space": "cosine"}}
@@ -106,10 +106,10 @@ def load_chroma(corpus: np.ndarray, folder: Path) -> Any:
 def load_qdrant_own(corpus: np.ndarray, folder: Path) -> Any:
     """Qdrant local mode searched by its own ``query_batch_points`` (over-fetching), as
     before the chunked scan: for comparison."""
-    from nudge_integrations.stores import native
+    from nudge_integrations.stores.qdrant import QdrantWriter
 
-    native._local_arrays = lambda *_: None
-    return load_qdrant(corpus, folder)
+    local = load_qdrant(corpus, folder)
+    return QdrantWriter(local.client, local.collection)
 
 
 LOADERS = {

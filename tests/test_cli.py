@@ -200,7 +200,7 @@ def _faiss_store(path: Path, files: dict[str, Path]) -> str:
 
 
 def _stored(spec: str) -> dict[str, np.ndarray]:
-    from nudge_integrations.cli.stores import open_store
+    from nudge_integrations.cli.commands import open_store
 
     writer, _ = open_store(spec)
     return writer.read(writer.all_ids())

@@ -17,15 +17,13 @@ import torch
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeN, SourceCompetitors, fit_by_id
-from nudge_integrations.core.sources import SCAN_BATCH
 from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.core.sources import SCAN_BATCH
 from nudge_integrations.stores import native
-from nudge_integrations.stores.native import (
-    ChromaWriter,
-    FaissFlatWriter,
-    MilvusWriter,
-    QdrantWriter,
-)
+from nudge_integrations.stores.chroma import ChromaWriter
+from nudge_integrations.stores.faiss import FaissFlatWriter
+from nudge_integrations.stores.milvus import MilvusWriter
+from nudge_integrations.stores.native import QdrantWriter
 from nudge_integrations.stores.native_fit import fit_store
 from nudge_integrations.stores.recall import exact_ids
 

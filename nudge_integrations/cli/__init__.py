@@ -41,6 +41,10 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     from nudge_integrations.cli.commands import add_inputs
+    from nudge_integrations.stores.registry import cli_kinds
+
+    # every store the registry can open from the command line, e.g. chroma:PATH:COLLECTION
+    store_kinds = ", ".join(str(e.cli) for e in cli_kinds())
 
     parser = _Parser(prog=prog, description=__doc__.split("\n\n")[0], epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -87,8 +91,7 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
         "--store",
         default=None,
         help="also write the moved vectors into a persistent store, through its nudge ledger: "
-        "chroma:PATH:COLLECTION, milvus:FILE:COLLECTION, qdrant:PATH:COLLECTION or "
-        "faiss:INDEX_FILE:IDS_JSON (its ids must be the corpus ids)",
+        f"{store_kinds} (its ids must be the corpus ids)",
     )
     fit.add_argument(
         "--native",
@@ -113,7 +116,7 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
         ("rollback", "undo a swap or revert that was interrupted"),
     ):
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("--store", required=True, help="KIND:PATH:NAME, as for finetune")
+        cmd.add_argument("--store", required=True, help=f"as for finetune: {store_kinds}")
         _store_options(cmd)
     return parser
 

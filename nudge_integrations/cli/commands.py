@@ -236,10 +236,32 @@ def _check_native(args: argparse.Namespace) -> None:
         )
 
 
+def open_store(
+    spec: str, *, vector_field: str = "vector"
+) -> tuple[StoreWriter, Callable[[], None]]:
+    """The writer for ``--store KIND:PATH:NAME`` (KIND: a store the registry can open from
+    the command line), and a function that saves it (FAISS) or does nothing (stores that
+    persist every write)."""
+    from nudge_integrations.stores.registry import cli_kinds
+
+    kinds = {e.name: e for e in cli_kinds()}
+    kind, _, rest = spec.partition(":")
+    path, _, name = rest.rpartition(":")
+    if kind not in kinds or not path or not name:
+        raise NudgeError(
+            f"--store {spec!r}: expected KIND:PATH:NAME with KIND one of {', '.join(kinds)} "
+            "(e.g. chroma:./chroma_db:docs, faiss:index.faiss:ids.json)"
+        )
+    try:
+        bound = kinds[kind].binding("cli").open_store(path, name, vector_field=vector_field)
+    except NudgeError as exc:
+        raise NudgeError(f"--store {spec!r}: {exc}") from exc
+    return bound.writer, bound.save or (lambda: None)
+
+
 def _open_for_fit(args: argparse.Namespace) -> tuple[StoreWriter, Callable[[], None]]:
     """``--store``, opened and checked before any fit: it can serve the fit (``--native``)
     and NUDGE-M's vectors (only a store ranking by inner product can)."""
-    from nudge_integrations.cli.stores import open_store
     from nudge_integrations.core.sources import is_record_source
     from nudge_integrations.stores import require_inner_product
 
@@ -333,7 +355,6 @@ def swap_into_store(
 
 def store_command(args: argparse.Namespace) -> str:
     """``nudge status`` / ``nudge revert`` on a store named with ``--store``."""
-    from nudge_integrations.cli.stores import open_store
     from nudge_integrations.stores import lifecycle
     from nudge_integrations.stores.location import find_ledger
 

@@ -53,9 +53,9 @@ from nudge_integrations.langchain.persist import (
     save_folder,
 )
 from nudge_integrations.langchain.retriever import NudgeRetriever
-from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.model_identity import model_name
-from nudge_integrations.stores import lifecycle, require_inner_product
+from nudge_integrations.stores import lifecycle, registry, require_inner_product
+from nudge_integrations.stores.binding import Bound
 from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
 from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_for_write
@@ -93,6 +93,19 @@ class _Prepared:
 
 #: What :meth:`NudgeFitter.reapply` did (the same report as a swap).
 ReapplyReport = SwapReport
+
+
+def _load(bound: Bound) -> tuple[list[Document], dict[str, NDArray[np.float32]]]:
+    """Every document a bound store holds (metadata without the nudge marker), and the
+    vectors it returned for them, read page by page within its read limit."""
+    documents: list[Document] = []
+    vectors: dict[str, NDArray[np.float32]] = {}
+    for page in bound.records() if bound.records is not None else ():
+        for r in page:
+            documents.append(Document(id=r.id, page_content=r.text, metadata=r.metadata))
+            if r.vector is not None:
+                vectors[r.id] = r.vector
+    return documents, vectors
 
 
 class NudgeFitter:
@@ -235,12 +248,9 @@ class NudgeFitter:
         if native:
             return self._prepare_native(source, train, val, ledger, id_key, recall_sample)
         if isinstance(source, VectorStore):
-            adapter = adapter_for(source)
-            loaded = adapter.load()
-            documents, stored = loaded.documents, loaded.vectors
-            found = find_ledger(
-                adapter.writer(), ledger or ledger_ops.remembered(source), list(stored)
-            )
+            bound = registry.bind(source, "langchain")
+            documents, stored = _load(bound)
+            found = find_ledger(bound.writer, ledger or ledger_ops.remembered(source), list(stored))
             if found is not None and found.exists:
                 texts = {str(d.id): d.page_content for d in documents}
                 restored = base_from_ledger(found, stored, texts)
@@ -303,8 +313,8 @@ class NudgeFitter:
                 "id_key needs every chunk's metadata, which a store-native fit never reads in "
                 "bulk: name chunk ids in the QA pairs, or fit without native=True"
             )
-        adapter = adapter_for(source)
-        writer = adapter.writer()
+        bound = registry.bind(source, "langchain")
+        writer = bound.writer
         name = type(source).__name__
         if not is_record_source(writer):
             raise NudgeError(
@@ -325,7 +335,7 @@ class NudgeFitter:
             )
         )
         prepared = native_inputs(
-            adapter,
+            bound.texts,
             writer,
             named,
             ledger or ledger_ops.remembered(source),
@@ -583,8 +593,8 @@ class NudgeFitter:
         since the fit are skipped and reported. NUDGE-M is refused by stores not ranking by
         inner product. Iterating the report gives the ids written."""
         result = self._fitted()
-        adapter = adapter_for(store)
-        writer = adapter.writer()
+        bound = registry.bind(store, "langchain")
+        writer = bound.writer
         if result.variant == "M":  # as_retriever() cannot serve a store-native fit
             native = getattr(self, "native_", False)
             advice = _NATIVE_M_ADVICE if native else None
@@ -602,7 +612,7 @@ class NudgeFitter:
             gamma=result.gamma,
             model=model_name(self.embeddings),
             dim=result.dim,
-            texts=adapter.texts,
+            texts=bound.texts,
             allow_missing=_allow_missing,
         )
         self.ledger_ = found.path

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nudge_integrations.langchain.stores import StoreAdapter, adapter_for
-from nudge_integrations.stores import lifecycle
+from nudge_integrations.stores import lifecycle, registry
+from nudge_integrations.stores.binding import Bound
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
 from nudge_integrations.stores.location import LedgerLike, find_ledger
@@ -35,10 +35,11 @@ def remembered(store: Any) -> Path | None:
         return None
 
 
-def open_ledger(store: Any, ledger: LedgerLike = None) -> tuple[StoreAdapter, NudgeLedger]:
-    """The store's adapter and its existing ledger (an error when it has none)."""
-    adapter = adapter_for(store)
-    writer = adapter.writer()
+def open_ledger(store: Any, ledger: LedgerLike = None) -> tuple[Bound, NudgeLedger]:
+    """The store, bound through the store registry, and its existing ledger (an error
+    when it has none)."""
+    bound = registry.bind(store, "langchain")
+    writer = bound.writer
     found = find_ledger(writer, ledger or remembered(store), writer.all_ids())
     if found is None or not found.exists:
         where = f" at {found.path}" if found is not None else ""
@@ -46,40 +47,40 @@ def open_ledger(store: Any, ledger: LedgerLike = None) -> tuple[StoreAdapter, Nu
             f"found no nudge ledger for this {type(store).__name__}{where}: nothing nudged "
             "is swapped in, or its ledger is elsewhere (pass its path, ledger=...)"
         )
-    return adapter, found
+    return bound, found
 
 
 def status(store: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
     """Whether the store holds base vectors, a fit's nudged vectors, or is half-swapped."""
-    adapter = adapter_for(store)
-    writer = adapter.writer()
+    bound = registry.bind(store, "langchain")
+    writer = bound.writer
     found = find_ledger(writer, ledger or remembered(store), writer.all_ids())
     if found is None or not found.exists:
         return lifecycle.never_nudged(type(store).__name__)
-    return lifecycle.status(writer, found, texts=adapter.texts)
+    return lifecycle.status(writer, found, texts=bound.texts)
 
 
 def revert(
     store: Any, ids: Sequence[str] | None = None, *, ledger: LedgerLike = None
 ) -> SwapReport:
     """Write the base vectors back from the ledger (of ``ids``, default every record)."""
-    adapter, found = open_ledger(store, ledger)
-    report = lifecycle.revert(adapter.writer(), found, ids, texts=adapter.texts)
+    bound, found = open_ledger(store, ledger)
+    report = lifecycle.revert(bound.writer, found, ids, texts=bound.texts)
     lifecycle.warn_skipped(report, "documents")
     return report
 
 
 def finish(store: Any, *, ledger: LedgerLike = None) -> SwapReport:
     """Complete a swap or revert that was interrupted (a killed process, a failed rollback)."""
-    adapter, found = open_ledger(store, ledger)
-    report = lifecycle.finish(adapter.writer(), found, texts=adapter.texts)
+    bound, found = open_ledger(store, ledger)
+    report = lifecycle.finish(bound.writer, found, texts=bound.texts)
     lifecycle.warn_skipped(report, "documents")
     return report
 
 
 def rollback(store: Any, *, ledger: LedgerLike = None) -> SwapReport:
     """Undo a swap or revert that was interrupted: back to what the store held before it."""
-    adapter, found = open_ledger(store, ledger)
-    report = lifecycle.rollback(adapter.writer(), found, texts=adapter.texts)
+    bound, found = open_ledger(store, ledger)
+    report = lifecycle.rollback(bound.writer, found, texts=bound.texts)
     lifecycle.warn_skipped(report, "documents")
     return report

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from nudge_integrations.core.errors import NudgeError
-from nudge_integrations.langchain.stores import adapter_for
+from nudge_integrations.stores import registry
 from nudge_integrations.stores.recall import exact_ids, recall_at_k
 
 #: Metadata keys some stores put a hit's id under (Milvus ``pk``, Qdrant ``_id``).
@@ -59,6 +59,6 @@ def index_recall(
     vectors. Measure before a swap, after it and after a revert.
     """
     q = query_vectors(store, queries, embeddings)
-    exact = exact_ids(adapter_for(store).writer(), q, k)
+    exact = exact_ids(registry.bind(store, "langchain").writer, q, k)
     found = [[hit_id(d) for d in store.similarity_search_by_vector(vec.tolist(), k=k)] for vec in q]
     return recall_at_k(found, exact, k)

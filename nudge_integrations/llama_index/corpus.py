@@ -15,8 +15,7 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.llama_index.stores import writer_for
-from nudge_integrations.llama_index.stores_more import get_nodes
+from nudge_integrations.llama_index.ledger import bound_of, store_nodes
 
 CorpusLike = Sequence[BaseNode] | BaseDocumentStore | VectorStoreIndex | None
 
@@ -102,9 +101,9 @@ def _index_nodes(index: VectorStoreIndex) -> list[BaseNode]:
             return list(found)
     if getattr(store, "stores_text", False):
         # text-keeping stores (Chroma, Milvus, ...) leave the index struct empty
-        ids = node_ids or writer_for(store).all_ids()
+        ids = node_ids or bound_of(index).writer.all_ids()
         if ids:
-            return get_nodes(store, ids)
+            return store_nodes(store, ids)
     if not node_ids:
         raise NudgeError("the VectorStoreIndex holds no nodes")
     raise NudgeError(
@@ -119,7 +118,7 @@ def stored_vectors(
     """Vectors the index's store already holds, so nothing is embedded twice."""
     store = index.vector_store
     try:
-        out = writer_for(store, faiss_positions(index)).read(node_ids)
+        out = dict(bound_of(index).writer.read(node_ids))
     except (NudgeError, NotImplementedError, KeyError, AttributeError, TypeError, ValueError):
         out = {}
     if len(out) < len(node_ids):
@@ -128,10 +127,3 @@ def stored_vectors(
             "nodes; the rest were re-embedded"
         )
     return out, None
-
-
-def faiss_positions(index: VectorStoreIndex) -> dict[str, int]:
-    """Row of each node in a positional store (FAISS): the index struct maps row -> id."""
-    return {
-        nid: int(pos) for pos, nid in index.index_struct.nodes_dict.items() if str(pos).isdigit()
-    }

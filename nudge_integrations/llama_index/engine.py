@@ -45,7 +45,6 @@ from nudge_integrations.data.chunks import (
 )
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import ledger as li_ledger
-from nudge_integrations.llama_index import stores as li_stores
 from nudge_integrations.llama_index.corpus import (
     Corpus,
     CorpusLike,
@@ -53,9 +52,9 @@ from nudge_integrations.llama_index.corpus import (
 )
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
-from nudge_integrations.llama_index.stores import require_inner_product, writer_for
 from nudge_integrations.model_identity import model_identity, model_name
-from nudge_integrations.stores import lifecycle
+from nudge_integrations.stores import lifecycle, registry
+from nudge_integrations.stores.base import require_inner_product
 from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
 from nudge_integrations.stores.location import LedgerLike, find_ledger
@@ -236,11 +235,11 @@ class NudgeFinetuneEngine:
                 "native=True fits against the vector store behind a VectorStoreIndex: pass "
                 "index=... (or corpus=index)"
             )
-        store, positions = li_ledger.store_of(index)
-        writer = writer_for(store, positions)
+        bound = li_ledger.bound_of(index)
+        writer = bound.writer
         if not is_record_source(writer):
             raise NudgeError(
-                f"{type(store).__name__} has no store-native search in nudge-integrations yet: "
+                f"{bound.label} has no store-native search in nudge-integrations yet: "
                 "fit without native=True"
             )
         sets = [self._train] + ([self._val] if self._val is not None else [])
@@ -261,7 +260,7 @@ class NudgeFinetuneEngine:
             ledger,
             key=li_ledger.index_key(index),
             what="node",
-            label=type(store).__name__,
+            label=bound.label,
         )
         self.ledger_ = got.ledger
         self._source = (writer, got.known)
@@ -414,7 +413,14 @@ class NudgeFinetuneEngine:
         result = self._result()
         if result.variant == "M":
             store = storage_context.vector_store if storage_context is not None else None
-            require_inner_product(store)
+            if store is None:  # LlamaIndex's default SimpleVectorStore ranks by cosine
+                require_inner_product("cosine", "the default SimpleVectorStore")
+            else:
+                try:
+                    similarity = registry.bind(store, "llama_index").writer.similarity
+                except NudgeError:  # a store the registry does not know: metric unknown
+                    similarity = None
+                require_inner_product(similarity, type(store).__name__)
         return VectorStoreIndex(
             self.nudged_nodes(),
             storage_context=storage_context,
@@ -463,10 +469,11 @@ class NudgeFinetuneEngine:
         reported. Iterating the report gives the ids written.
         """
         result = self._result()
-        store, positions = li_ledger.store_of(index)
-        writer = writer_for(store, positions)
+        bound = li_ledger.bound_of(index)
+        writer = bound.writer
         if result.variant == "M":  # as_retriever() cannot serve a store-native fit
-            require_inner_product(store, positions, _NATIVE_M_ADVICE if self.native_ else None)
+            advice = _NATIVE_M_ADVICE if self.native_ else None
+            require_inner_product(writer.similarity, bound.label, advice)
         moved = {str(k): v for k, v in result.as_dict().items()}
         found = li_ledger.ledger_to_write(index, writer, list(moved), ledger or self.ledger_)
         base = self.base_embeddings_matrix()
@@ -482,7 +489,7 @@ class NudgeFinetuneEngine:
             model=model_name(self.embed_model),
             dim=result.dim,
             texts=li_ledger.text_reader(index),
-            batch=li_stores._BATCH,
+            batch=li_ledger._BATCH,
         )
         self.ledger_ = found.path
         lifecycle.warn_skipped(report, "nodes")

@@ -32,8 +32,8 @@ from nudge_integrations.core.report import evaluate_ranked_ids, format_table
 from nudge_integrations.core.search import exact_search
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
+from nudge_integrations.llama_index.ledger import store_nodes
 from nudge_integrations.llama_index.retriever import NudgeRetriever
-from nudge_integrations.llama_index.stores_more import get_nodes
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def _parents(retriever: BaseRetriever, ids: Sequence[str]) -> dict[str, str]:
         store = index.vector_store
         if missing and getattr(store, "stores_text", False):
             with contextlib.suppress(NotImplementedError, ValueError, KeyError):
-                nodes += get_nodes(store, sorted(missing))
+                nodes += store_nodes(store, sorted(missing))
     return {n.node_id: n.ref_doc_id for n in nodes if n.ref_doc_id and n.ref_doc_id != n.node_id}
 
 

@@ -13,23 +13,39 @@ from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core import VectorStoreIndex
-from llama_index.core.schema import MetadataMode
 
-from nudge_integrations.llama_index import stores as li_stores
-from nudge_integrations.llama_index.corpus import faiss_positions
-from nudge_integrations.llama_index.stores_more import get_nodes
-from nudge_integrations.stores import lifecycle
+from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.stores import lifecycle, registry
 from nudge_integrations.stores.base import StoreWriter
+from nudge_integrations.stores.binding import Bound
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, TextReader
 from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_for_write
 
+#: Records per ledgered batch; 0: the shared default (tests lower it to exercise rollback).
+_BATCH = 0
 
-def store_of(index: Any) -> tuple[Any, dict[str, int] | None]:
-    """The vector store behind an index (or the store itself), and FAISS rows by node id."""
-    if isinstance(index, VectorStoreIndex):
-        return index.vector_store, faiss_positions(index)
-    return index, None
+
+def store_of(index: Any) -> Any:
+    """The vector store behind an index (or the store itself)."""
+    return index.vector_store if isinstance(index, VectorStoreIndex) else index
+
+
+def bound_of(index: Any) -> Bound:
+    """The index's store (or a bare store) bound through the store registry."""
+    whole = index if isinstance(index, VectorStoreIndex) else None
+    return registry.bind(store_of(index), "llama_index", index=whole)
+
+
+def store_nodes(store: Any, ids: Sequence[str]) -> list[Any]:
+    """Nodes of ``ids`` from a store that keeps text, within its read limit; a store the
+    registry does not know is asked with its own ``get_nodes``."""
+    try:
+        found = registry.entry_for(store, "llama_index")
+    except NudgeError:
+        return list(store.get_nodes(node_ids=list(ids)))
+    bound: Bound = found.binding("llama_index").bind(store)
+    return bound.nodes(ids)
 
 
 def index_key(index: Any) -> str | None:
@@ -42,7 +58,7 @@ def index_key(index: Any) -> str | None:
 def nodes_by_id(index: Any, ids: Sequence[str]) -> list[Any]:
     """The index's nodes of the given ids (from its docstore, else a text-keeping store);
     absent ids are left out."""
-    store, _ = store_of(index)
+    store = store_of(index)
     found: dict[str, Any] = {}
     if isinstance(index, VectorStoreIndex):
         got = index.docstore.get_nodes(list(ids), raise_error=False)
@@ -50,39 +66,17 @@ def nodes_by_id(index: Any, ids: Sequence[str]) -> list[Any]:
     rest = [i for i in ids if i not in found]
     if rest and getattr(store, "stores_text", False):
         with contextlib.suppress(NotImplementedError, ValueError, KeyError):
-            found.update({n.node_id: n for n in get_nodes(store, rest) if n is not None})
+            found.update({n.node_id: n for n in store_nodes(store, rest) if n is not None})
     return [found[i] for i in ids if i in found]
 
 
 def text_reader(index: Any) -> TextReader:
     """Reads the current text LlamaIndex embeds for nodes (None where it cannot be read)."""
-    store, _ = store_of(index)
-
-    def from_nodes(nodes: Sequence[Any]) -> dict[str, str]:
-        return {
-            n.node_id: n.get_content(metadata_mode=MetadataMode.EMBED)
-            for n in nodes
-            if n is not None
-        }
-
-    def read(ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if isinstance(index, VectorStoreIndex):
-            out = from_nodes(index.docstore.get_nodes(list(ids), raise_error=False))
-        rest = [i for i in ids if i not in out]
-        if rest and getattr(store, "stores_text", False):
-            with contextlib.suppress(NotImplementedError, ValueError, KeyError):
-                out.update(from_nodes(get_nodes(store, rest)))
-        return out
-
-    if isinstance(index, VectorStoreIndex) or getattr(store, "stores_text", False):
-        return read
-    return None
+    return bound_of(index).text_reader
 
 
 def writer_of(index: Any) -> StoreWriter:
-    store, positions = store_of(index)
-    return li_stores.writer_for(store, positions)
+    return bound_of(index).writer
 
 
 def open_ledger(index: Any, ledger: LedgerLike = None) -> tuple[StoreWriter, NudgeLedger]:
@@ -91,7 +85,7 @@ def open_ledger(index: Any, ledger: LedgerLike = None) -> tuple[StoreWriter, Nud
     found = find_ledger(writer, ledger, writer.all_ids(), key=index_key(index))
     if found is None or not found.exists:
         raise LedgerError(
-            f"found no nudge ledger for this {type(store_of(index)[0]).__name__}: nothing "
+            f"found no nudge ledger for this {type(store_of(index)).__name__}: nothing "
             "nudged is swapped in, or its ledger is elsewhere (pass its path, ledger=...)"
         )
     return writer, found
@@ -108,7 +102,7 @@ def status(index: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
     writer = writer_of(index)
     found = find_ledger(writer, ledger, writer.all_ids(), key=index_key(index))
     if found is None or not found.exists:
-        return lifecycle.never_nudged(type(store_of(index)[0]).__name__)
+        return lifecycle.never_nudged(type(store_of(index)).__name__)
     return lifecycle.status(writer, found, texts=text_reader(index))
 
 
@@ -117,9 +111,7 @@ def revert(
 ) -> SwapReport:
     """Write the base vectors back from the ledger (of ``node_ids``, default every node)."""
     writer, found = open_ledger(index, ledger)
-    report = lifecycle.revert(
-        writer, found, node_ids, texts=text_reader(index), batch=li_stores._BATCH
-    )
+    report = lifecycle.revert(writer, found, node_ids, texts=text_reader(index), batch=_BATCH)
     lifecycle.warn_skipped(report, "nodes")
     return report
 
@@ -127,7 +119,7 @@ def revert(
 def finish(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
     """Complete a swap or revert that was interrupted (a killed process, a failed rollback)."""
     writer, found = open_ledger(index, ledger)
-    report = lifecycle.finish(writer, found, texts=text_reader(index), batch=li_stores._BATCH)
+    report = lifecycle.finish(writer, found, texts=text_reader(index), batch=_BATCH)
     lifecycle.warn_skipped(report, "nodes")
     return report
 
@@ -135,6 +127,6 @@ def finish(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
 def rollback(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
     """Undo a swap or revert that was interrupted: back to what the store held before it."""
     writer, found = open_ledger(index, ledger)
-    report = lifecycle.rollback(writer, found, texts=text_reader(index), batch=li_stores._BATCH)
+    report = lifecycle.rollback(writer, found, texts=text_reader(index), batch=_BATCH)
     lifecycle.warn_skipped(report, "nodes")
     return report

@@ -15,11 +15,11 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 
 from nudge_integrations.langchain import NudgeFitter, revert, status
-from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.stores import LedgerError, clear_markers
 
 from ..hashing import hash_embed
 from .conftest import HashEmbeddings
+from .stored import writer_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,7 @@ def test_a_marked_store_whose_ledger_is_gone_is_refused(
     with pytest.raises(LedgerError, match="marked as nudged"):
         revert(store)
     # a user who accepts the loss clears the markers, re-embeds the records, fits again
-    assert clear_markers(adapter_for(store).writer()) > 0
+    assert clear_markers(writer_of(store)) > 0
     store.add_documents(qa["docs"])
     NudgeFitter(embeddings).fit(store, qa["pairs"]("train"))
 
@@ -190,12 +190,12 @@ def test_a_cosine_store_that_rounds_vectors_still_reads_as_nudged(
     qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
 ) -> None:
     store = chroma(tmp_path, embeddings, qa["docs"], "cosine")
-    before = adapter_for(store).writer().read([d.id for d in qa["docs"]])
+    before = writer_of(store).read([d.id for d in qa["docs"]])
     fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
     fitter.swap_in(store)
     assert status(store).state == "nudged"
     revert(store)
-    after = adapter_for(store).writer().read([d.id for d in qa["docs"]])
+    after = writer_of(store).read([d.id for d in qa["docs"]])
     for i, vec in before.items():  # the store re-normalises: equal up to float32 rounding
         np.testing.assert_allclose(after[i], vec, rtol=0, atol=1e-6)
     assert status(store).state == "base"

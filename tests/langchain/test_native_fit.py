@@ -12,10 +12,11 @@ import pytest
 
 from nudge_integrations.core.errors import MetricMismatchError, NudgeError, UnknownIdError
 from nudge_integrations.langchain import NudgeFitter
-from nudge_integrations.langchain.stores import adapter_for
+from nudge_integrations.stores import registry
 
 from ..same_fit import assert_same_fit
 from .conftest import HashEmbeddings
+from .stored import writer_of
 from .test_stores import (  # noqa: F401
     assert_vectors,
     corpus,
@@ -28,13 +29,19 @@ NATIVE = ["faiss", "chroma", "chroma-server", "milvus", "qdrant", "lancedb", "pg
 
 def _no_bulk_reads(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make loading the whole store, or listing its ids, fail the test."""
-    adapter = adapter_for(store)
+    binding = registry.entry_for(store, "langchain").binding("langchain")
+    real_bind = binding.bind
 
     def boom(*_: Any, **__: Any) -> Any:
         raise AssertionError("a store-native fit read the whole store")
 
-    monkeypatch.setattr(type(adapter), "load", boom)
-    monkeypatch.setattr(type(adapter.writer()), "all_ids", boom)
+    def bind(obj: Any) -> Any:
+        bound = real_bind(obj)
+        bound.records = boom
+        return bound
+
+    monkeypatch.setattr(binding, "bind", bind)
+    monkeypatch.setattr(type(writer_of(store)), "all_ids", boom)
 
 
 def _same(a: NudgeFitter, b: NudgeFitter) -> None:
@@ -122,7 +129,7 @@ def test_native_fit_refuses_a_record_without_a_stored_vector(
 ) -> None:
     """A PGVector row whose embedding is NULL: held by the store, but no vector to read."""
     store, _, pairs = corpus("pgvector", False)
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     named = pairs("train")[0][1][0]
     with writer.engine.begin() as conn:
         conn.exec_driver_sql(
@@ -163,7 +170,7 @@ def test_fit_store_reads_bases_from_the_ledger_and_status_of_a_fresh_store(
         store, pairs("train"), val=pairs("val"), native=True
     )
     first.swap_in(store)
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     ds = {split: pairs(split) for split in ("train", "val")}
     q = {s: np.asarray([embeddings.embed_query(t) for t, _ in ds[s]], np.float32) for s in ds}
     rel = {s: [list(r) for _, r in ds[s]] for s in ds}

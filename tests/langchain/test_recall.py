@@ -15,10 +15,10 @@ from langchain_core.vectorstores import InMemoryVectorStore
 
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.langchain import NudgeFitter, index_recall
-from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.stores.recall import exact_ids, rebuild_index, recall_at_k
 
 from .conftest import HashEmbeddings
+from .stored import writer_of
 from .test_stores import milvus_client_alias  # noqa: F401  (the pymilvus alias fix)
 
 _names = itertools.count()
@@ -77,7 +77,7 @@ def test_chroma_recall_before_swap_after_and_after_revert(
     # the result equals a hand computation on one query
     vec = embeddings.embed_query(questions[0])
     served = {hit_id(d) for d in store.similarity_search_by_vector(vec, k=10)}
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     held = writer.read(writer.all_ids())
     ids = list(held)
     mat = np.stack([held[i] for i in ids])
@@ -108,7 +108,7 @@ def test_milvus_rebuild_index(
     store.add_documents(docs, ids=[d.id for d in docs])
     questions = [q for q, _ in qa["pairs"]("test")][:20]
     assert index_recall(store, questions, k=10) == 1.0
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     rebuild_index(writer)
     client, name = store.client, store.collection_name
     indexes = client.list_indexes(name)
@@ -122,4 +122,4 @@ def test_rebuild_refuses_other_stores(qa: dict[str, Any], embeddings: HashEmbedd
     store = InMemoryVectorStore(embeddings)
     store.add_documents(qa["docs"][:3])
     with pytest.raises(NudgeError, match="new collection"):
-        rebuild_index(adapter_for(store).writer())
+        rebuild_index(writer_of(store))

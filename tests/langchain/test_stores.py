@@ -19,11 +19,11 @@ from langchain_core.documents import Document
 
 from nudge_integrations.core.errors import MetricMismatchError
 from nudge_integrations.langchain import NudgeFitter
-from nudge_integrations.langchain.stores import adapter_for
 
 from ..hashing import hash_embed
 from ..pg_server import driver_url
 from .conftest import HashEmbeddings
+from .stored import documents, writer_of
 
 KINDS = ["faiss", "chroma", "chroma-server", "milvus", "qdrant", "lancedb", "pgvector"]
 _names = itertools.count()
@@ -194,7 +194,7 @@ def corpus(
 
 # ----------------------------------------------------------------------------- helpers
 def vectors(store: Any) -> dict[str, np.ndarray]:
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     return writer.read(writer.all_ids())
 
 
@@ -222,7 +222,7 @@ def agreement(store: Any, fitter: NudgeFitter, questions: list[str]) -> float:
 
     def by_text() -> dict[str, str]:
         if not texts:
-            docs = adapter_for(store).load().documents
+            docs = documents(store)
             texts.update({d.page_content: str(d.id) for d in docs})
             assert len(texts) == len(docs)  # the texts tell the documents apart
         return texts
@@ -265,7 +265,7 @@ def test_fit_swap_search_revert(
     fitter = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"))
     assert embeddings.document_calls == calls  # the store's vectors were reused
     assert not any("re-embedded" in n for n in fitter.notes_)
-    loaded = adapter_for(store).load().documents
+    loaded = documents(store)
     assert {d.id: (d.page_content, d.metadata) for d in loaded} == {
         d.id: (d.page_content, d.metadata) for d in docs
     }
@@ -280,7 +280,7 @@ def test_nudge_m_goes_into_inner_product_stores(
     kind: str, corpus: Callable[..., Any], embeddings: HashEmbeddings
 ) -> None:
     store, _, pairs = corpus(kind, True)
-    assert adapter_for(store).writer().similarity == "dot"
+    assert writer_of(store).similarity == "dot"
     fitter = NudgeFitter(embeddings, variant="M").fit(store, pairs("train"), val=pairs("val"))
     check_swap_and_revert(store, fitter, [q for q, _ in pairs("test")])
 
@@ -290,7 +290,7 @@ def test_nudge_m_refused_by_other_metrics(
     kind: str, corpus: Callable[..., Any], embeddings: HashEmbeddings
 ) -> None:
     store, _, pairs = corpus(kind, False)
-    assert adapter_for(store).writer().similarity in ("cosine", "l2")
+    assert writer_of(store).similarity in ("cosine", "l2")
     before = vectors(store)
     fitter = NudgeFitter(embeddings, variant="M").fit(store, pairs("train"))
     with pytest.raises(MetricMismatchError, match=f"{type(store).__name__} ranks by"):
@@ -318,7 +318,7 @@ def test_faiss_similarity_follows_distance_strategy(
         store = mod.FAISS.from_documents(
             docs, embeddings, distance_strategy=strategy, normalize_L2=normalize
         )
-        assert adapter_for(store).writer().similarity == expect, (strategy, normalize)
+        assert writer_of(store).similarity == expect, (strategy, normalize)
     # the index decides the ranking: an L2 index is not inner product whatever the
     # strategy says, and an inner-product index whose scores are read as distances is
     # ambiguous (NUDGE-M refused)
@@ -330,4 +330,4 @@ def test_faiss_similarity_follows_distance_strategy(
     ]:
         store = mod.FAISS(embeddings, index, InMemoryDocstore(), {}, distance_strategy=strategy)
         store.add_documents(docs)
-        assert adapter_for(store).writer().similarity == expect, (index, strategy)
+        assert writer_of(store).similarity == expect, (index, strategy)

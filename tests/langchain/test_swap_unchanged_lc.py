@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from nudge_integrations.langchain import NudgeFitter
-from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.stores import clear_markers
 from nudge_integrations.stores.lifecycle import read_markers
 
 from .conftest import HashEmbeddings
+from .stored import writer_of
 from .test_stores import assert_vectors, corpus, vectors  # noqa: F401
 
 
@@ -37,7 +37,7 @@ def test_swapping_the_same_fit_again_writes_nothing(
     assert ledger is not None
 
     writes: list[list[str]] = []
-    writer_type = type(adapter_for(store).writer())
+    writer_type = type(writer_of(store))
     real_write = writer_type.write
 
     def counting(self: Any, batch: Any) -> None:
@@ -57,7 +57,7 @@ def test_swapping_the_same_fit_again_writes_nothing(
         assert sorted(report.unchanged) == moved and report.skipped == []
     assert_vectors(store, nudged)
     # a record left unchanged still gets its ledger marker when it lost it
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     assert hasattr(writer, "write_markers")
     clear_markers(writer, moved)
     assert sorted(fitter.swap_in(store).unchanged) == moved

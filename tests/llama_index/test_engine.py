@@ -165,15 +165,16 @@ def test_apply_refuses_m_on_a_cosine_store_and_writes_nothing(
 def test_a_failed_write_is_rolled_back(
     qa: dict[str, Any], embed_model: HashEmbedding, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nudge_integrations.llama_index import stores
+    from nudge_integrations.llama_index import ledger
+    from nudge_integrations.stores.memory import SimpleWriter
 
     index = VectorStoreIndex(qa["nodes"], embed_model=embed_model)
     before = {k: list(v) for k, v in index.vector_store.data.embedding_dict.items()}
     eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
     eng.finetune()
-    monkeypatch.setattr(stores, "_BATCH", 5)
+    monkeypatch.setattr(ledger, "_BATCH", 5)
     calls = {"n": 0}
-    real = stores.SimpleWriter.write
+    real = SimpleWriter.write
 
     def flaky(self: Any, vectors: Any) -> None:
         calls["n"] += 1
@@ -181,7 +182,7 @@ def test_a_failed_write_is_rolled_back(
             raise RuntimeError("store went away")
         real(self, vectors)
 
-    monkeypatch.setattr(stores.SimpleWriter, "write", flaky)
+    monkeypatch.setattr(SimpleWriter, "write", flaky)
     with pytest.raises(RuntimeError, match="store went away"):
         eng.apply_to_index(index)
     after = index.vector_store.data.embedding_dict

@@ -17,7 +17,7 @@ from llama_index.core import StorageContext, VectorStoreIndex
 
 from nudge_integrations.core.errors import MetricMismatchError
 from nudge_integrations.llama_index import NudgeFinetuneEngine
-from nudge_integrations.llama_index.stores import writer_for
+from nudge_integrations.stores import registry
 
 from ..pg_server import driver_url
 from .conftest import HashEmbedding
@@ -136,16 +136,12 @@ def build(
 
 
 def store_vectors(index: VectorStoreIndex, ids: list[str]) -> dict[str, np.ndarray]:
-    from nudge_integrations.llama_index.corpus import faiss_positions
-
-    return writer_for(index.vector_store, faiss_positions(index)).read(ids)
+    return registry.bind(index.vector_store, "llama_index", index=index).writer.read(ids)
 
 
 def similarity(index: VectorStoreIndex) -> str | None:
     """What the store ranks by, as the writer sees it."""
-    from nudge_integrations.llama_index.corpus import faiss_positions
-
-    return writer_for(index.vector_store, faiss_positions(index)).similarity
+    return registry.bind(index.vector_store, "llama_index", index=index).writer.similarity
 
 
 @pytest.mark.parametrize("kind", sorted(STORES))

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from nudge_integrations.llama_index import NudgeFinetuneEngine
-from nudge_integrations.llama_index.corpus import faiss_positions
-from nudge_integrations.llama_index.stores import writer_for
+from nudge_integrations.stores import registry
 
 from .conftest import HashEmbedding
 from .test_stores import build, data, store_vectors  # noqa: F401
@@ -38,7 +37,7 @@ def test_applying_the_same_fit_again_writes_nothing(
     nudged = store_vectors(index, ids)
 
     writes: list[list[str]] = []
-    writer_type = type(writer_for(index.vector_store, faiss_positions(index)))
+    writer_type = type(registry.bind(index.vector_store, "llama_index", index=index).writer)
     real_write = writer_type.write
 
     def counting(self: Any, batch: Any) -> None:
