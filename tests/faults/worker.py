@@ -185,16 +185,16 @@ def lc_open(kind: str, root: Path, build: bool) -> tuple[Any, Callable[[], None]
 
 
 def lc_vectors(store: Any) -> dict[str, np.ndarray]:
-    from nudge_integrations.langchain.stores import adapter_for
+    from nudge_integrations.stores import registry
 
-    writer = adapter_for(store).writer()
+    writer = registry.bind(store, "langchain").writer
     return writer.read(writer.all_ids())
 
 
 def lc_writer_class(store: Any) -> type:
-    from nudge_integrations.langchain.stores import adapter_for
+    from nudge_integrations.stores import registry
 
-    return type(adapter_for(store).writer())
+    return type(registry.bind(store, "langchain").writer)
 
 
 # ----------------------------------------------------------------------------- LlamaIndex
