@@ -231,6 +231,33 @@ def test_finetune_writes_into_a_store_and_revert_restores_it(
     assert capsys.readouterr().out.splitlines()[-2].startswith("base:")
 
 
+def test_help_lists_every_registered_store(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--store``'s kinds come from the store registry: every store the CLI can open is
+    named, LanceDB and pgvector included, and a store registered later shows up too."""
+    from nudge_integrations.stores import registry
+
+    def help_text() -> str:
+        with pytest.raises(SystemExit):
+            main(["finetune", "--help"])
+        return " ".join(capsys.readouterr().out.split())  # argparse's wrapping undone
+
+    kinds = registry.cli_kinds()
+    assert {"faiss", "chroma", "milvus", "qdrant", "lancedb", "pgvector"} <= {e.name for e in kinds}
+    text = help_text()
+    for e in kinds:
+        assert str(e.cli) in text, e.name
+    registry.register(
+        registry.StoreEntry("toy", "A toy store", "tests.nowhere", cli="toy:FOLDER:NAME")
+    )
+    try:
+        assert "toy:FOLDER:NAME" in help_text()
+        assert main(["status", "--store", "nope:x:y"]) == 2
+        assert "toy" in capsys.readouterr().err  # the kinds a bad spec is told about
+    finally:
+        registry.unregister("toy")
+    assert "toy:FOLDER:NAME" not in help_text()
+
+
 def test_bad_store_specs_exit_2(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     for spec, message in (
         ("pinecone:x:y", "expected KIND:PATH:NAME"),
