@@ -117,13 +117,25 @@ def clear_markers(writer: StoreWriter, ids: Sequence[str] | None = None) -> int:
     return len(marks)
 
 
+def _where(store: str) -> str:
+    """A ledger's store description (``Writer:kind:place:collection``) without the writer's
+    class name: one store may be written through two classes (e.g. Qdrant local mode with
+    and without an in-place scan), or a class renamed, and stays the same store."""
+    return store.split(":", 1)[1] if ":" in store else store
+
+
 def _check_named(
     writer: StoreWriter, named: NudgeLedger, ids: Sequence[str], key: str | None
 ) -> None:
     """Refuse a ledger path that is not this store's: taking a nudged store's vectors as
     the base (a typo in the path), or rewriting another store's ledger."""
     located = isinstance(writer, Located) and writer.location() is not None
-    if named.exists and named.store and located and named.store != store_name(writer):
+    if (
+        named.exists
+        and named.store
+        and located
+        and _where(named.store) != _where(store_name(writer))
+    ):
         raise LedgerError(
             f"the ledger at {named.path} belongs to another store ({named.store}), not "
             f"this one ({store_name(writer)}): pass this store's ledger, or none"

@@ -2,13 +2,16 @@
 
 ``python -m tests.faults.worker swap FRAMEWORK KIND ROOT KILL_AT`` builds the store under
 ROOT, saves its base vectors and a fit's nudged vectors beside it, then swaps the fit in
-four records a batch and SIGKILLs itself at write call KILL_AT (0: never).
+four records a batch and SIGKILLs itself at vector write call KILL_AT (0: never), after
+that batch's markers are written.
 ``python -m tests.faults.worker check FRAMEWORK KIND ROOT SEED`` opens the store in a new
 process with nothing but the store and its ledger and checks, asserting as it goes:
 status says half-swapped; every record is exactly base or exactly nudged; finish or roll
 back (SEED picks) gives exactly nudged or base; revert gives the base bit for bit; a
 rollback that itself fails is recorded and undone; a refit on a nudged store starts from
-the base. It prints one JSON line with what it saw.
+the base. On stores that keep markers, every nudged record carries its marker at each
+step and none is left after a rollback or revert. Writers are cut to ``BATCH`` records a
+write and ``READ`` ids a read. It prints one JSON line with what it saw.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from nudge_integrations.stores import base as store_base
+from nudge_integrations.stores.base import Limits
 
 from ..corpus import python_docs_qa
 from ..hashing import hash_embed
 
 warnings.filterwarnings("ignore")
 BATCH = 4
+READ = 16
 REOPEN = {"faiss", "inmemory", "simple"}
 
 
@@ -334,6 +338,23 @@ class Framework:
 
         return type(writer_of(store))
 
+    def marked(self, store: Any) -> set[str] | None:
+        """Ids whose ``nudge_ledger`` marker is set (None: the store keeps no markers)."""
+        from nudge_integrations.stores.base import KeepsMarkers
+        from nudge_integrations.stores.lifecycle import read_markers
+
+        if self.lc:
+            from nudge_integrations.stores import registry
+
+            writer = registry.bind(store, "langchain").writer
+        else:
+            from nudge_integrations.llama_index.ledger import writer_of
+
+            writer = writer_of(store)
+        if not isinstance(writer, KeepsMarkers):
+            return None
+        return set(read_markers(writer, writer.all_ids()))
+
     def fit(self, store: Any, ledger: Any) -> tuple[Any, dict[str, np.ndarray], np.ndarray, list]:
         """(fitter, its nudged vectors by id, its base rows, its ids)."""
         if self.lc:
@@ -357,6 +378,15 @@ class Framework:
         if self.lc:
             return fitter.swap_in(store, ledger=ledger)
         return fitter.apply_to_index(store, ledger=ledger)
+
+
+def small_limits(cls: type) -> None:
+    """Cut every request of ``cls``'s writers to ``BATCH`` records a write and ``READ`` ids
+    a read, whatever limits they read from their store, so the swap runs in many ledgered
+    batches (the default batch is the store's write limit) and every read is cut too."""
+    small = Limits(read=READ, write=BATCH)
+    # a property with a setter that ignores the writer's own (e.g. Chroma's max batch size)
+    cls.limits = property(lambda self: small, lambda self, value: None)  # type: ignore[attr-defined]
 
 
 def kill_at(cls: type, call: int) -> None:
@@ -420,7 +450,7 @@ def phase_swap(fw: Framework, kind: str, root: Path, kill: int) -> None:
     save_npz(root / "base.npz", fw.vectors(store))
     fitter, nudged, _, _ = fw.fit(store, ledger)
     save_npz(root / "nudged.npz", nudged)
-    store_base.BATCH = BATCH
+    small_limits(fw.writer_class(store))
     if kill:
         kill_at(fw.writer_class(store), kill)
     fw.swap(fitter, store, ledger)
@@ -429,9 +459,9 @@ def phase_swap(fw: Framework, kind: str, root: Path, kill: int) -> None:
 
 
 def phase_check(fw: Framework, kind: str, root: Path, seed: int) -> None:
-    store_base.BATCH = BATCH
     base, nudged = load_npz(root / "base.npz"), load_npz(root / "nudged.npz")
     store, save, ledger = fw.open(kind, root, build=False)
+    small_limits(fw.writer_class(store))
     seen: dict[str, Any] = {}
     st = fw.api.status(store, ledger=ledger)
     seen["status"] = st.state
@@ -439,6 +469,9 @@ def phase_check(fw: Framework, kind: str, root: Path, seed: int) -> None:
     now = classify(fw.vectors(store), base, nudged)
     seen["after_kill"] = {k: len(v) for k, v in now.items()}
     assert not now["neither"], f"records neither base nor nudged: {now['neither'][:3]}"
+    marks = fw.marked(store)
+    if marks is not None:  # a record holding its nudged vector is marked at every instant
+        assert set(now["nudged"]) <= marks, sorted(set(now["nudged"]) - marks)[:3]
     action = random.Random(seed).choice(["finish", "rollback"])
     seen["action"] = action
     getattr(fw.api, action)(store, ledger=ledger)
@@ -447,9 +480,12 @@ def phase_check(fw: Framework, kind: str, root: Path, seed: int) -> None:
     expect_nudged = len(nudged) if action == "finish" else 0
     assert len(now["nudged"]) == expect_nudged and not now["neither"], now
     assert fw.api.status(store, ledger=ledger).state == want
+    if marks is not None:  # markers follow: exactly the nudged records, or none
+        assert fw.marked(store) == set(now["nudged"]), action
     fw.api.revert(store, ledger=ledger)
     now = classify(fw.vectors(store), base, nudged)
     assert now["base"] and len(now["base"]) == len(base), {k: len(v) for k, v in now.items()}
+    assert marks is None or fw.marked(store) == set()
     # a rollback that itself fails is recorded, and a new call undoes it
     fitter, _again, rows, ids = fw.fit(store, ledger)
     assert all(np.array_equal(r, base[i]) for i, r in zip(ids, rows, strict=True))
@@ -464,6 +500,7 @@ def phase_check(fw: Framework, kind: str, root: Path, seed: int) -> None:
     assert fw.api.status(store, ledger=ledger).state == "half-swapped"
     fw.api.rollback(store, ledger=ledger)
     assert len(classify(fw.vectors(store), base, nudged)["base"]) == len(base)
+    assert marks is None or fw.marked(store) == set()
     # swap again, then a new fit on the nudged store must start from the base
     fw.swap(fitter, store, ledger)
     save()
