@@ -19,12 +19,12 @@ from numpy.typing import NDArray
 from nudge_integrations.core import NudgeN, SourceCompetitors, fit_by_id
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.sources import SCAN_BATCH
-from nudge_integrations.stores import native
 from nudge_integrations.stores.chroma import ChromaWriter
 from nudge_integrations.stores.faiss import FaissFlatWriter
 from nudge_integrations.stores.milvus import MilvusWriter
-from nudge_integrations.stores.native import QdrantWriter
 from nudge_integrations.stores.native_fit import fit_store
+from nudge_integrations.stores.qdrant import QdrantLocalWriter, QdrantWriter, qdrant_writer
+from nudge_integrations.stores.qdrant import writer as qdrant_module
 from nudge_integrations.stores.recall import exact_ids
 
 N, D, K = 3000, 32, 3
@@ -302,7 +302,7 @@ def _qdrant(x: NDArray[np.float32], distance: str, name: str = "") -> QdrantWrit
     client.create_collection("c", vectors_config={name: params} if name else params)
     vectors = [{name: v.tolist()} if name else v.tolist() for v in x]
     client.upsert("c", points=[models.PointStruct(id=i, vector=v) for i, v in enumerate(vectors)])
-    return QdrantWriter(client, "c", vector_name=name)
+    return qdrant_writer(client, "c", vector_name=name)
 
 
 def _own_search(writer: QdrantWriter, q: NDArray[np.float32], k: int, skip: set[str]) -> Any:
@@ -328,7 +328,7 @@ def test_qdrant_local_scan_equals_its_own_search(distance: str, name: str) -> No
     writer.client.delete("c", points_selector=models.PointIdsList(points=[5, 17, 900]))
     q = rng.standard_normal((12, 24)).astype(np.float32)
     skip = {str(i) for i in range(0, 2500, 7)}
-    assert writer.nearest_outside == writer._scan_local  # one masked pass, no over-fetching
+    assert isinstance(writer, QdrantLocalWriter)  # one masked pass, no over-fetching
     assert writer.nearest_outside(q, 15, skip) == _own_search(writer, q, 15, skip)
     got = writer.nearest(q, 15)
     assert got == _own_search(writer, q, 15, set())
@@ -338,7 +338,8 @@ def test_qdrant_local_scan_equals_its_own_search(distance: str, name: str) -> No
 def test_qdrant_local_l2_keeps_its_own_search() -> None:
     x = np.random.default_rng(4).standard_normal((300, 8)).astype(np.float32)
     writer = _qdrant(x, "Euclid")
-    assert writer.nearest_outside is None  # over-fetching through local mode's search
+    # over-fetching through local mode's own search: the writer leaves no ids out itself
+    assert type(writer) is QdrantWriter and not hasattr(writer, "nearest_outside")
     q = x[:3] + 0.01
     assert [row[0] for row in writer.nearest(q, 5)] == ["0", "1", "2"]
 
@@ -348,7 +349,7 @@ def test_qdrant_local_search_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) 
     the collection; the chunked scan holds one chunk, whatever the collection holds."""
     x = np.random.default_rng(5).standard_normal((40_000, 128)).astype(np.float32)
     writer = _qdrant(x, "Cosine")
-    monkeypatch.setattr(native, "LOCAL_CHUNK_BYTES", 1 << 20)
+    monkeypatch.setattr(qdrant_module, "LOCAL_CHUNK_BYTES", 1 << 20)
     q = x[:1] + 0.1
     size = x.nbytes
 

@@ -18,10 +18,10 @@ from langchain_core.documents import Document
 
 from nudge_integrations.core.errors import MetricMismatchError
 from nudge_integrations.langchain import NudgeFitter
-from nudge_integrations.langchain.stores import adapter_for
 
 from ..hashing import hash_embed
 from .conftest import HashEmbeddings
+from .stored import documents, writer_of
 
 pytest.importorskip("lancedb")
 
@@ -51,7 +51,7 @@ def make(qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path) -> Call
 
 
 def vectors(store: Any) -> dict[str, np.ndarray]:
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     return writer.read(writer.all_ids())
 
 
@@ -76,11 +76,11 @@ import numpy as np
 from langchain_community.vectorstores import LanceDB
 from langchain_core.embeddings import FakeEmbeddings
 from nudge_integrations.langchain import status
-from nudge_integrations.langchain.stores import adapter_for
+from nudge_integrations.stores import registry
 uri, name, out = sys.argv[1:]
 store = LanceDB(uri=uri, embedding=FakeEmbeddings(size=64), table_name=name)
 st = status(store)
-writer = adapter_for(store).writer()
+writer = registry.bind(store, "langchain").writer
 vectors = writer.read(writer.all_ids())
 np.savez(out, ids=np.asarray(list(vectors)), vectors=np.stack(list(vectors.values())))
 print(json.dumps({"state": st.state, "nudged": len(st.nudged)}))
@@ -117,11 +117,11 @@ def test_fit_swap_search_reopen_revert(
     make: Callable[..., Any], qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
 ) -> None:
     store = make()
-    assert adapter_for(store).writer().similarity == "l2"  # no index: LanceDB's default
+    assert writer_of(store).similarity == "l2"  # no index: LanceDB's default
     calls = embeddings.document_calls
     fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
     assert embeddings.document_calls == calls  # the store's vectors were reused
-    loaded = adapter_for(store).load().documents
+    loaded = documents(store)
     assert {d.id: (d.page_content, d.metadata) for d in loaded} == {
         d.id: (d.page_content, d.metadata) for d in qa["docs"]
     }
@@ -145,7 +145,7 @@ def test_nudge_m_goes_into_a_table_with_a_dot_index(
     make: Callable[..., Any], qa: dict[str, Any], embeddings: HashEmbeddings
 ) -> None:
     store = make(index="dot")
-    assert adapter_for(store).writer().similarity == "dot"
+    assert writer_of(store).similarity == "dot"
     fitter = NudgeFitter(embeddings, variant="M").fit(
         store, qa["pairs"]("train"), val=qa["pairs"]("val")
     )
@@ -166,7 +166,7 @@ def test_nudge_m_refused_unless_the_index_ranks_by_dot(
 ) -> None:
     # distance= only changes LangChain's relevance scores: searches still rank by l2
     store = make(index=index, **kw)
-    assert adapter_for(store).writer().similarity == metric
+    assert writer_of(store).similarity == metric
     before = vectors(store)
     fitter = NudgeFitter(embeddings, variant="M").fit(store, qa["pairs"]("train"))
     with pytest.raises(MetricMismatchError, match=f"LanceDB ranks by {metric}"):

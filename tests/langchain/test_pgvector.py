@@ -15,13 +15,13 @@ from langchain_core.documents import Document
 
 from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.langchain import NudgeFitter, status
-from nudge_integrations.langchain.stores import adapter_for
 from nudge_integrations.stores import base as store_base
-from nudge_integrations.stores import pgvector
+from nudge_integrations.stores import pgvector, registry
 from nudge_integrations.stores.base import MARKER
 
 from ..pg_server import driver_url
 from .conftest import HashEmbeddings
+from .stored import documents, writer_of
 from .test_stores import assert_vectors, check_swap_and_revert, vectors
 
 lc_pg = pytest.importorskip("langchain_postgres")
@@ -63,7 +63,7 @@ def test_fit_swap_search_revert(
     store = build("cosine")
     docs: list[Document] = qa["docs"]
     monkeypatch.setattr(pgvector, "PAGE", 7)  # load pages through the table by id
-    loaded = adapter_for(store).load().documents
+    loaded = documents(store)
     assert len(loaded) == len(docs)
     assert {d.id: (d.page_content, d.metadata) for d in loaded} == {
         d.id: (d.page_content, d.metadata) for d in docs
@@ -72,7 +72,7 @@ def test_fit_swap_search_revert(
     fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
     assert embeddings.document_calls == calls  # the store's vectors were reused
     base = vectors(store)
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     questions = [q for q, _ in qa["pairs"]("test")]
     # swap, search, revert (tolerance 1e-5 there; exact here)
     check_swap_and_revert(store, fitter, questions)
@@ -84,9 +84,9 @@ def test_fit_swap_search_revert(
         np.testing.assert_array_equal(vec, nudged[i] if i in set(written) else base[i])
     assert status(store).state == "nudged"
     assert set(writer.read_markers(list(base))) == set(written)  # in cmetadata (JSONB)
-    assert all(MARKER not in d.metadata for d in adapter_for(store).load().documents)
+    assert all(MARKER not in d.metadata for d in documents(store))
     text = {d.id: d.page_content for d in docs}
-    assert adapter_for(store).texts(written[:2]) == {i: text[i] for i in written[:2]}
+    assert registry.bind(store, "langchain").texts(written[:2]) == {i: text[i] for i in written[:2]}
     fitter.revert(store)
     assert not writer.read_markers(list(base))
     assert status(store).state == "base"
@@ -97,7 +97,7 @@ def test_nudge_m_refused_by_other_strategies(
     strategy: str, build: Callable[..., Any], qa: dict[str, Any], embeddings: HashEmbeddings
 ) -> None:
     store = build(strategy)
-    assert adapter_for(store).writer().similarity == strategy
+    assert writer_of(store).similarity == strategy
     before = vectors(store)
     fitter = NudgeFitter(embeddings, variant="M").fit(store, qa["pairs"]("train"))
     with pytest.raises(MetricMismatchError, match="PGVector ranks by"):
@@ -112,7 +112,7 @@ def test_a_failed_batch_rolls_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = build("cosine")
-    writer = adapter_for(store).writer()
+    writer = writer_of(store)
     base = vectors(store)
     a, b = sorted(base)[:2]
     # one transaction per batch: a bad vector in it leaves its good ones unwritten
@@ -153,11 +153,11 @@ def test_collections_are_kept_apart_and_async_stores_refused(
         embeddings, connection=driver_url(pg_url, "psycopg"), collection_name="two"
     )
     other.add_documents([Document(id="x", page_content="other collection")])
-    assert adapter_for(other).writer().all_ids() == ["x"]
-    assert [d.id for d in adapter_for(other).load().documents] == ["x"]
+    assert writer_of(other).all_ids() == ["x"]
+    assert [d.id for d in documents(other)] == ["x"]
     other._engine.dispose()
     lazy = lc_pg.PGVector(
         embeddings, connection=driver_url(pg_url, "psycopg"), collection_name="one", async_mode=True
     )
     with pytest.raises(NudgeError, match="async_mode=True"):
-        adapter_for(lazy)
+        registry.bind(lazy, "langchain")

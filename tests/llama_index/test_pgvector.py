@@ -14,9 +14,8 @@ from llama_index.core import StorageContext, VectorStoreIndex
 
 from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.llama_index import NudgeFinetuneEngine, status
-from nudge_integrations.llama_index import stores as li_stores
-from nudge_integrations.llama_index.stores import writer_for
-from nudge_integrations.stores import PgVectorWriter
+from nudge_integrations.llama_index import ledger as li_ledger
+from nudge_integrations.stores import PgVectorWriter, registry
 from nudge_integrations.stores.base import MARKER
 
 from ..pg_server import driver_url
@@ -48,7 +47,7 @@ def build(
 
 
 def stored(index: VectorStoreIndex) -> dict[str, np.ndarray]:
-    writer = writer_for(index.vector_store)
+    writer = registry.bind(index.vector_store, "llama_index").writer
     return writer.read(writer.all_ids())
 
 
@@ -56,7 +55,7 @@ def test_fit_swap_retrieve_revert(
     build: Callable[..., VectorStoreIndex], qa: dict[str, Any], embed_model: HashEmbedding
 ) -> None:
     index = build()
-    writer = writer_for(index.vector_store)
+    writer = registry.bind(index.vector_store, "llama_index").writer
     assert writer.similarity == "cosine"
     ids = [n.node_id for n in qa["nodes"]]
     base = stored(index)
@@ -121,7 +120,7 @@ def test_a_failed_batch_rolls_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     index = build()
-    writer = writer_for(index.vector_store)
+    writer = registry.bind(index.vector_store, "llama_index").writer
     base = stored(index)
     a, b = sorted(base)[:2]
     # one transaction per batch: a bad vector in it leaves its good ones unwritten
@@ -131,7 +130,7 @@ def test_a_failed_batch_rolls_back(
     # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
     eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
     eng.finetune()
-    monkeypatch.setattr(li_stores, "_BATCH", 5)
+    monkeypatch.setattr(li_ledger, "_BATCH", 5)
     real, calls = type(writer).write, {"n": 0}
 
     def third_batch_breaks(self: Any, vectors: dict[str, np.ndarray]) -> None:

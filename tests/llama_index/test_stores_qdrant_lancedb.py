@@ -18,10 +18,10 @@ import pytest
 from llama_index.core import StorageContext, VectorStoreIndex
 from llama_index.core.schema import TextNode
 
-from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.core.errors import MetricMismatchError, NudgeError, UnknownIdError
+from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import NudgeFinetuneEngine
-from nudge_integrations.llama_index.stores import writer_for
+from nudge_integrations.stores import registry
 
 from .conftest import HashEmbedding
 
@@ -124,7 +124,7 @@ def build(
 
 
 def store_vectors(index: VectorStoreIndex) -> dict[str, np.ndarray]:
-    writer = writer_for(index.vector_store)
+    writer = registry.bind(index.vector_store, "llama_index").writer
     return writer.read(writer.all_ids())
 
 
@@ -139,7 +139,7 @@ def in_new_process(kind: str, store: Any, out: Path) -> dict[str, Any]:
 import json, sys
 import numpy as np
 from nudge_integrations.llama_index import status
-from nudge_integrations.llama_index.stores import writer_for
+from nudge_integrations.stores import registry
 kind, path, name, out = sys.argv[1:]
 if kind == "qdrant":
     from qdrant_client import QdrantClient
@@ -149,7 +149,7 @@ else:
     from llama_index.vector_stores.lancedb import LanceDBVectorStore
     store = LanceDBVectorStore(uri=path, table_name=name)
 st = status(store)
-writer = writer_for(store)
+writer = registry.bind(store, "llama_index").writer
 vectors = writer.read(writer.all_ids())
 np.savez(out, ids=np.asarray(list(vectors)), vectors=np.stack(list(vectors.values())))
 print(json.dumps({"state": st.state, "nudged": len(st.nudged), "metric": writer.similarity}))
@@ -216,7 +216,7 @@ def test_nudge_n_round_trip(
     ids = [n.node_id for n in uqa["nodes"]]
     base = store_vectors(index)
     assert sorted(base) == sorted(ids)
-    assert writer_for(index.vector_store).similarity == "dot"
+    assert registry.bind(index.vector_store, "llama_index").writer.similarity == "dot"
     calls = embed_model.text_calls
     eng = NudgeFinetuneEngine(uqa["train"], embed_model, corpus=index, val_dataset=uqa["val"])
     eng.finetune()
@@ -278,7 +278,7 @@ def test_nudge_m_refused_by_other_metrics(
     embed_model: HashEmbedding,
 ) -> None:
     index = build(kind, metric)
-    assert writer_for(index.vector_store).similarity == metric
+    assert registry.bind(index.vector_store, "llama_index").writer.similarity == metric
     before = store_vectors(index)
     eng = NudgeFinetuneEngine(
         uqa["train"], embed_model, corpus=index, val_dataset=uqa["val"], variant="M"
@@ -323,16 +323,16 @@ def test_qdrant_collections_without_the_dense_vector_are_refused(
 
     client, mod = store.client, sys.modules[type(store).__module__]
     with pytest.raises(NudgeError, match="does not exist yet"):
-        writer_for(store)
+        registry.bind(store, "llama_index")
     client.create_collection(
         "sparse", vectors_config={}, sparse_vectors_config={"s": models.SparseVectorParams()}
     )
     with pytest.raises(NudgeError, match="sparse vectors only"):
-        writer_for(mod.QdrantVectorStore("sparse", client=client))
+        registry.bind(mod.QdrantVectorStore("sparse", client=client), "llama_index")
     client.create_collection(
         "named", vectors_config={"other": models.VectorParams(size=4, distance="Dot")}
     )
     with pytest.raises(NudgeError, match="'other' but the store queries 'text-dense'"):
-        writer_for(mod.QdrantVectorStore("named", client=client))
+        registry.bind(mod.QdrantVectorStore("named", client=client), "llama_index")
     named = mod.QdrantVectorStore("named", client=client, dense_vector_name="other")
-    assert writer_for(named).similarity == "dot"
+    assert registry.bind(named, "llama_index").writer.similarity == "dot"
