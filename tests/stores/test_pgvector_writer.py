@@ -265,5 +265,7 @@ def test_cli_opens_a_table(pg_url: str, engine: Any) -> None:
         open_store(pg_url, "absent")
     with pytest.raises(NudgeError, match="integer 'id' column"):
         open_store(pg_url, "numbered")
+    with pytest.raises(NudgeError, match=r"could not connect to postgresql\+psycopg://u:\*\*\*@"):
+        open_store("postgresql://u:secret@127.0.0.1:1/db", "docs")
     with pytest.raises(NudgeError, match="not a PostgreSQL URL"):
         open_store("mysql://localhost/db", "docs")

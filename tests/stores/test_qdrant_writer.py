@@ -293,6 +293,8 @@ def test_cli_opens_a_local_folder(tmp_path: Path) -> None:
     assert type(bound.writer) is QdrantWriter and bound.save is None
     assert bound.writer.location() == ("path", str(folder), "c")
     np.testing.assert_array_equal(bound.writer.read(["7"])["7"], vectors()[7])
+    with pytest.raises(NudgeError, match="already accessed by another instance"):
+        open_store(str(folder), "c")  # local mode admits one client at a time
     bound.writer.client.close()
 
 

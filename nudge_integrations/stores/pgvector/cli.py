@@ -38,7 +38,12 @@ def open_store(path: str, name: str, *, vector_field: str = _DEFAULT_FIELD) -> B
     engine = sqlalchemy.create_engine(engine_url(path))
     schema, _, table = name.rpartition(".")
     try:
-        types = column_types(engine, table, schema or None)
+        try:
+            types = column_types(engine, table, schema or None)
+        except sqlalchemy.exc.OperationalError as exc:
+            where = engine.url.render_as_string(hide_password=True)
+            first = str(exc.orig or exc).strip().splitlines()[0]
+            raise NudgeError(f"could not connect to {where}: {first}") from exc
         if types.get("id") not in _TEXT:
             raise NudgeError(
                 f"the table {name!r} has {types.get('id') or 'no'} 'id' column; its records' "

@@ -17,7 +17,10 @@ def open_store(path: str, name: str, *, vector_field: str = "vector") -> Bound:
     where = Path(path).expanduser()
     if not where.exists():
         raise NudgeError(f"{where} does not exist")
-    client = QdrantClient(path=str(where))
+    try:
+        client = QdrantClient(path=str(where))
+    except RuntimeError as exc:  # the folder is held by another client (local mode locks it)
+        raise NudgeError(str(exc)) from exc
     if not client.collection_exists(name):
         client.close()
         raise NudgeError(f"no collection {name!r} in {where}")
