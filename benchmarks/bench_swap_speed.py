@@ -4,13 +4,14 @@ Two stores, each with ``--n`` random unit vectors of ``--dim`` and ``--moved`` o
 nudged:
 
 * a dict-backed ``MarkedWriter`` that counts its requests (vector reads and writes,
-  marker reads and writes): how many requests and how many records a swap and a revert
-  cost, which shows any work that grows with the store or the ledger rather than with
-  the records moved;
+  marker reads and writes, texts): how many requests and records a swap, a second swap
+  of other records and a revert cost, which shows any work that grows with the store
+  or the ledger rather than with the records moved;
 * a real Chroma collection (embedded ``PersistentClient`` in a temporary folder, cosine
-  HNSW): the lifecycle's swap and revert, and Chroma's own ``collection.update`` of the
-  same vectors in batches of its ``get_max_batch_size()`` (forward and back), timed in
-  the same run.
+  HNSW): Chroma's own ``collection.update`` of the moved vectors in batches of its
+  ``get_max_batch_size()`` (forward and back), then the lifecycle's swap and revert of
+  the same vectors, timed in the same run, with the seconds spent in each writer method
+  (vector and marker reads and writes; the rest is the ledger and the comparisons).
 
 Run from the project root (about a minute on 2 cores)::
 
@@ -43,7 +44,7 @@ from nudge_integrations.stores.ledger import NudgeLedger, text_hash
 class CountingStore(MarkedWriter):
     """Vectors and markers in dicts; counts every request and the records it carries."""
 
-    similarity = "cosine"
+    similarity: str | None = "cosine"
 
     def __init__(self, vectors: dict[str, NDArray[np.float32]], limits: Limits) -> None:
         self.vectors = vectors
@@ -84,7 +85,9 @@ class CountingStore(MarkedWriter):
         return {i: f"text {i}" for i in ids if i in self.vectors}
 
 
-def problem(n: int, moved: int, dim: int) -> tuple[list[str], NDArray[np.float32], NDArray]:
+def problem(
+    n: int, moved: int, dim: int
+) -> tuple[list[str], NDArray[np.float32], NDArray[np.float32]]:
     """Ids, unit base vectors and the moved records' unit nudged vectors (seeded)."""
     rng = np.random.default_rng(0)
     base = rng.normal(size=(n, dim)).astype(np.float32)
@@ -100,94 +103,113 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def lifecycle_pair(
-    writer: Any, ledger: Path, ids: list[str], base: NDArray, nudged: NDArray, texts: Any
-) -> dict[str, float]:
-    """Time a swap of the moved records, then a revert, through the ledger."""
-    moved = ids[: len(nudged)]
-    hashes = {i: text_hash(f"text {i}") for i in moved}
-    nudged_d = dict(zip(moved, nudged, strict=True))
-    base_d = dict(zip(moved, base[: len(moved)], strict=True))
-    swap_s, report = timed(
-        lambda: lifecycle.swap(
+class Timers:
+    """Seconds and calls spent in a writer's public reads and writes, by method (the
+    writer's own methods wrapped on the instance)."""
+
+    METHODS = ("read", "write", "read_markers", "write_markers")
+
+    def __init__(self, writer: Any) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: Counter[str] = Counter()
+        for name in self.METHODS:
+            if hasattr(writer, name):
+                setattr(writer, name, self._wrap(name, getattr(writer, name)))
+
+    def _wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+                self.calls[name] += 1
+
+        return call
+
+    def take(self) -> dict[str, Any]:
+        out = {k: round(v, 3) for k, v in self.seconds.items()}
+        self.seconds.clear()
+        self.calls.clear()
+        return out
+
+
+def swaps(
+    writer: Any,
+    ledger: Path,
+    fits: list[tuple[list[str], NDArray[np.float32], NDArray[np.float32]]],
+    texts: Any,
+    after: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """Swap each fit (ids, base rows, nudged rows) in turn, then revert; the time of each
+    and what ``after`` says about it (request counts, time per writer method)."""
+    out: dict[str, Any] = {}
+    after()
+    for n, (ids, base, nudged) in enumerate(fits, start=1):
+        start = time.perf_counter()
+        report = lifecycle.swap(
             writer,
             NudgeLedger(ledger),
-            nudged_d,
-            base_d,
-            hashes,
+            dict(zip(ids, nudged, strict=True)),
+            dict(zip(ids, base, strict=True)),
+            {i: text_hash(f"text {i}") for i in ids},
             variant="N",
             gamma=0.1,
             model="bench",
             dim=base.shape[1],
             texts=texts,
         )
-    )
-    assert len(report.written) == len(moved), report
-    revert_s, back = timed(lambda: lifecycle.revert(writer, NudgeLedger(ledger), texts=texts))
-    assert len(back.restored) == len(moved), back
-    return {"swap_s": round(swap_s, 3), "revert_s": round(revert_s, 3)}
-
-
-def bench_counting(n: int, moved: int, dim: int, folder: Path) -> dict[str, Any]:
-    ids, base, nudged = problem(n, moved, dim)
-    store = CountingStore(dict(zip(ids, base, strict=True)), Limits(read=1000, write=500))
-    out: dict[str, Any] = {}
-    moved_ids = ids[:moved]
-    hashes = {i: text_hash(f"text {i}") for i in moved_ids}
-    for step in ("swap", "revert"):
-        store.requests.clear()
-        store.records.clear()
-        ledger = NudgeLedger(folder / "counting-ledger")
-        if step == "swap":
-            seconds, _ = timed(
-                lambda ledger=ledger: lifecycle.swap(
-                    store,
-                    ledger,
-                    dict(zip(moved_ids, nudged, strict=True)),
-                    dict(zip(moved_ids, base[:moved], strict=True)),
-                    hashes,
-                    variant="N",
-                    gamma=0.1,
-                    model="bench",
-                    dim=dim,
-                    texts=store.texts,
-                )
-            )
-        else:
-            seconds, _ = timed(
-                lambda ledger=ledger: lifecycle.revert(store, ledger, texts=store.texts)
-            )
-        out[step] = {
-            "seconds": round(seconds, 3),
-            "requests": dict(store.requests),
-            "records": dict(store.records),
-        }
+        seconds = time.perf_counter() - start
+        assert len(report.written) == len(ids), report
+        out[f"swap{n}"] = {"seconds": round(seconds, 3), **after()}
+    seconds, back = timed(lambda: lifecycle.revert(writer, NudgeLedger(ledger), texts=texts))
+    assert len(back.restored) == len(fits[-1][0]), back
+    out["revert"] = {"seconds": round(seconds, 3), **after()}
     return out
 
 
+def bench_counting(n: int, moved: int, dim: int, folder: Path) -> dict[str, Any]:
+    """swap1 moves records 0..moved, swap2 the next ``moved`` (giving the first their base
+    back), then revert: requests and records per kind show what each step reads."""
+    ids, base, nudged = problem(n, 2 * moved, dim)
+    store = CountingStore(dict(zip(ids, base, strict=True)), Limits(read=1000, write=500))
+
+    def counts() -> dict[str, Any]:
+        got = {"requests": dict(store.requests), "records": dict(store.records)}
+        store.requests.clear()
+        store.records.clear()
+        return got
+
+    halves = [slice(0, moved), slice(moved, 2 * moved)]
+    fits = [(ids[h], base[h], nudged[h]) for h in halves]
+    return swaps(store, folder / "counting-ledger", fits, store.texts, counts)
+
+
 def bench_chroma(n: int, moved: int, dim: int, folder: Path) -> dict[str, Any]:
+    """Chroma's own update of the moved vectors (forward and back), then the lifecycle's
+    swap and revert of the same vectors, with the time in each writer method."""
     import chromadb
 
-    from nudge_integrations.stores import ChromaWriter
+    from nudge_integrations.stores.chroma import ChromaWriter
 
     ids, base, nudged = problem(n, moved, dim)
     client = chromadb.PersistentClient(path=str(folder / "chroma"))
     col = client.create_collection("bench", metadata={"hnsw:space": "cosine"})
     step = int(client.get_max_batch_size())
-    load_s, _ = timed(
-        lambda: [
+
+    def load() -> None:
+        for s in range(0, n, step):
             col.add(
                 ids=ids[s : s + step],
                 embeddings=base[s : s + step],
                 documents=[f"text {i}" for i in ids[s : s + step]],
                 metadatas=[{"k": i} for i in ids[s : s + step]],
             )
-            for s in range(0, n, step)
-        ]
-    )
+
+    load_s, _ = timed(load)
     moved_ids = ids[:moved]
 
-    def own_update(vectors: NDArray) -> None:
+    def own_update(vectors: NDArray[np.float32]) -> None:
         for s in range(0, moved, step):
             col.update(ids=moved_ids[s : s + step], embeddings=vectors[s : s + step])
 
@@ -199,15 +221,17 @@ def bench_chroma(n: int, moved: int, dim: int, folder: Path) -> dict[str, Any]:
         return dict(zip(got["ids"], got["documents"] or [], strict=True))
 
     writer = ChromaWriter(col)
-    ours = lifecycle_pair(writer, folder / "chroma-ledger", ids, base, nudged, texts)
+    timers = Timers(writer)
+    fit = (moved_ids, base[:moved], nudged)
+    ours = swaps(writer, folder / "chroma-ledger", [fit], texts, timers.take)
     return {
         "max_batch_size": step,
         "load_s": round(load_s, 2),
         "own_update_s": round(own_fwd, 3),
         "own_update_back_s": round(own_back, 3),
         **ours,
-        "swap_over_own": round(ours["swap_s"] / own_fwd, 2),
-        "revert_over_own": round(ours["revert_s"] / own_back, 2),
+        "swap_over_own": round(ours["swap1"]["seconds"] / own_fwd, 2),
+        "revert_over_own": round(ours["revert"]["seconds"] / own_back, 2),
     }
 
 

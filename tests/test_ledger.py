@@ -18,7 +18,7 @@ DIM = 8
 class DictStore:
     """A store of vectors and texts by id; ``fail_on`` makes the n-th write raise."""
 
-    similarity = "dot"
+    similarity: str | None = "dot"
     limits = Limits()
 
     def __init__(self, n: int = 30, seed: int = 0) -> None:
@@ -50,7 +50,11 @@ def nudge(store: DictStore, ids: Sequence[str], shift: float) -> dict[str, np.nd
 
 
 def do_swap(
-    store: DictStore, ledger: NudgeLedger, nudged: dict[str, np.ndarray], base: dict, batch: int = 3
+    store: DictStore,
+    ledger: NudgeLedger,
+    nudged: dict[str, np.ndarray],
+    base: dict[str, np.ndarray],
+    batch: int = 3,
 ) -> lifecycle.SwapReport:
     hashes = {i: text_hash(store.text.get(i, "")) for i in nudged}
     return lifecycle.swap(
