@@ -272,3 +272,32 @@ def test_records_overwritten_by_a_reindex_are_reported_and_reapplied(tmp_path: P
     lifecycle.reapply(store, ledger, texts=store.texts)
     np.testing.assert_array_equal(store.vectors["d0"], nudged["d0"])
     assert lifecycle.status(store, ledger).state == "nudged"
+
+
+def test_an_operation_named_by_an_older_ledger_is_finished_or_rolled_back(
+    tmp_path: Path,
+) -> None:
+    """A ledger written before op.json existed kept the operation's ids in state.json."""
+    import json
+
+    for action in ("finish", "rollback"):
+        store = DictStore()
+        base = store.read(store.all_ids())
+        nudged = nudge(store, store.all_ids()[:12], 0.5)
+        store.fail_on = {2, 3}  # the swap's second batch, then the rollback's first write
+        path = tmp_path / action
+        with pytest.raises(LedgerError):
+            do_swap(store, NudgeLedger(path), nudged, base)
+        state = json.loads((path / "state.json").read_text())
+        records = json.loads((path / "op.json").read_text())
+        state["op"] = {k: v for k, v in state["op"].items() if k not in ("token", "batches")}
+        state["op"]["ids"] = records["ids"]
+        (path / "state.json").write_text(json.dumps(state))
+        (path / "op.json").unlink()
+        old = NudgeLedger(path)
+        assert old.op is not None and old.op.legacy and old.op.ids == records["ids"]
+        getattr(lifecycle, action)(store, old, texts=store.texts)
+        want = nudged if action == "finish" else {}
+        for i, v in base.items():
+            np.testing.assert_array_equal(store.vectors[i], want.get(i, v))
+        assert NudgeLedger(path).op is None

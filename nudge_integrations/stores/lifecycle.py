@@ -239,11 +239,19 @@ def _present(
     limits: Limits,
     *,
     allow_missing: bool,
+    show_progress: bool | None,
 ) -> tuple[list[str], list[str], dict[str, Any], dict[str, str]]:
     """(ids the store holds, ids it lacks, their vectors, their texts), read once within
     the store's limits; missing ids raise unless allowed, and the store's dimension must
     be NUDGE's."""
-    current = _read(writer, ids, limits.read)
+    current: dict[str, Any] = {}
+    now: dict[str, str] = {}
+    with Progress(len(ids), "swap: reading the fit's records", show_progress) as bar:
+        for chunk in batches(list(ids), limits.read):
+            got = _read(writer, chunk, limits.read)
+            current.update(got)
+            now.update(_read_texts(texts, [i for i in chunk if i in got], limits.read))
+            bar.update(len(chunk))
     missing = [i for i in ids if i not in current]
     if missing and not allow_missing:
         raise UnknownIdError(
@@ -257,7 +265,17 @@ def _present(
                 f"the store holds {np.asarray(current[i]).size}-d vectors but NUDGE produced "
                 f"{dim}-d ones: the store was built with another embedding model"
             )
-    return present, missing, current, _read_texts(texts, present, limits.read)
+    return present, missing, current, now
+
+
+def _refuse_pending(ledger: NudgeLedger) -> None:
+    """A new operation waits until an interrupted one is finished or rolled back."""
+    if ledger.op is not None:
+        raise LedgerError(
+            f"the store is half-swapped ({_describe(ledger.op)}); the ledger at "
+            f"{ledger.path} records it: call finish() to complete that operation or "
+            "rollback() to undo it first"
+        )
 
 
 # ---------------------------------------------------------------------------- transitions
@@ -406,12 +424,8 @@ def _run(
     markers included); a failure then writes back what the written batches held and
     re-raises. A resumed one (``finish``, ``rollback``) works through the operation the
     ledger names: on a failure that operation stays named, for another finish or rollback."""
-    if ledger.op is not None and not resume:
-        raise LedgerError(
-            f"the store is half-swapped ({_describe(ledger.op)}); the ledger at "
-            f"{ledger.path} records it: call finish() to complete that operation or "
-            "rollback() to undo it first"
-        )
+    if not resume:
+        _refuse_pending(ledger)
     chosen = ledger.ids if scope is None else [i for i in dict.fromkeys(scope) if i in ledger]
     plan = _plan(
         writer,
@@ -555,9 +569,16 @@ def swap(
     Reads and writes stay within the store's limits; ``batch_size`` lowers the records per
     ledgered batch (``batch`` is its old name); ``show_progress`` as in
     :mod:`~nudge_integrations.stores.progress`."""
+    _refuse_pending(ledger)  # before the fit goes into the ledger
     limits = _limits(writer, batch_size, batch)
     ids, gone, current, now = _present(
-        writer, list(nudged), dim, texts, limits, allow_missing=allow_missing
+        writer,
+        list(nudged),
+        dim,
+        texts,
+        limits,
+        allow_missing=allow_missing,
+        show_progress=show_progress,
     )
     changed = [i for i in ids if i in now and text_hash(now[i]) != hashes[i]]
     keep = [i for i in ids if i not in set(changed)]
