@@ -15,7 +15,7 @@ nudged:
 
 Run from the project root (about a minute on 2 cores)::
 
-    python benchmarks/bench_swap_speed.py --json benchmarks/results/swap-speed.json
+    python benchmarks/bench_swap_speed.py --json benchmarks/results/swap-speed-20000.json
 """
 
 from __future__ import annotations
