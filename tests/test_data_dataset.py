@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from nudge_integrations.data import QADataset
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
+from nudge_integrations.data import QADataset
 
 LLAMA_KEYS = {"queries", "corpus", "relevant_docs", "mode"}
 

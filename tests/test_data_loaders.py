@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from nudge_integrations.data import QADataset, beir_splits, from_hf, load_beir, load_files
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
+from nudge_integrations.data import QADataset, beir_splits, from_hf, load_beir, load_files
 
 SCIFACT_TAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact-beir.tar.gz"
 

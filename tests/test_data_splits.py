@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data import QADataset, paper_split, split_dataset
 from nudge_integrations.data.pseudo_queries import inverse_cloze, split_sentences
-from nudge_integrations.core.errors import NudgeError
 
 
 def synthetic(n: int, n_docs: int = 50, shuffle_seed: int | None = None) -> QADataset:

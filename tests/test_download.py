@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data import download
 from nudge_integrations.data.beir import load_beir
-from nudge_integrations.core.errors import NudgeError
 
 from .conftest import SCIFACT_BEIR
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nudge_integrations import NudgeM, NudgeN, NudgeResult
-from nudge_integrations.core.gamma import REFERENCE_N_GRID
 from nudge_integrations.core.errors import NotFittedError, UnknownIdError
+from nudge_integrations.core.gamma import REFERENCE_N_GRID
 
 from .conftest import Problem
 

@@ -11,7 +11,12 @@ import torch
 from numpy.typing import NDArray
 
 from nudge_integrations.core import ArraySource, NudgeM, NudgeN, SourceCompetitors, fit_by_id
-from nudge_integrations.core.errors import NonFiniteError, NudgeError, UnknownIdError, ZeroVectorError
+from nudge_integrations.core.errors import (
+    NonFiniteError,
+    NudgeError,
+    UnknownIdError,
+    ZeroVectorError,
+)
 
 from .same_fit import assert_same_fit
 

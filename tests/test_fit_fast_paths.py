@@ -16,8 +16,8 @@ import torch
 import nudge_integrations.core.fit as fit_module
 import nudge_integrations.core.gamma as gamma_module
 from nudge_integrations import NudgeM, NudgeN
-from nudge_integrations.core.ids import IdIndex, resolve_judgements
 from nudge_integrations.core.errors import UnknownIdError
+from nudge_integrations.core.ids import IdIndex, resolve_judgements
 from nudge_integrations.core.search import scan_chunks
 
 from .conftest import Problem, make_problem

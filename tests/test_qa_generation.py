@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 from nudge_integrations.data import QADataset
 from nudge_integrations.data.qa_generation import (
     DEFAULT_QA_PROMPT,
@@ -21,7 +22,6 @@ from nudge_integrations.data.qa_generation import (
     generate_qa_dataset,
     parse_questions,
 )
-from nudge_integrations.core.errors import DuplicateIdError, NudgeError
 
 NODES = [(f"doc{i}", f"Passage number {i} says something about topic {i}.") for i in range(12)]
 

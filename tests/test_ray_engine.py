@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from nudge_integrations import NudgeM, NudgeN
-from nudge_integrations.core.shards import ShardedCorpus, fit_shards, write_shards
 from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.core.shards import ShardedCorpus, fit_shards, write_shards
 
 from .conftest import Problem, make_problem
 

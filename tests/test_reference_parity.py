@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from nudge_integrations import NudgeM, NudgeN
-from nudge_integrations.data.beir import load_beir
-from nudge_integrations.data.splits import paper_split
 from nudge_integrations.core.metrics import evaluate
 from nudge_integrations.core.search import exact_search
+from nudge_integrations.data.beir import load_beir
+from nudge_integrations.data.splits import paper_split
 
 from .conftest import Problem, SciFact, make_problem
 

@@ -49,6 +49,11 @@ class _Nudge:
     """Shared machinery of NUDGE-N and NUDGE-M; use :class:`NudgeN` or :class:`NudgeM`."""
 
     variant: ClassVar[Literal["N", "M"]]
+    #: Learned by :meth:`fit` (absent before it, scikit-learn style).
+    result_: NudgeResult
+    #: Set by a fit by id (:func:`~nudge_integrations.core.fit_by_id`): the recall@k of the
+    #: source's own search on a sample of validation queries; None when exact or unmeasured.
+    index_recall_: float | None
 
     def __init__(
         self,

@@ -171,7 +171,7 @@ def fit_by_id(
     recall = competitors.recall if result.curve else None
     if not getattr(source, "exact", True) and result.curve:
         notes.append(_approximate_note(label, recall, recall_sample))
-    estimator.index_recall_ = None if recall is None else recall.value  # type: ignore[union-attr]
+    estimator.index_recall_ = None if recall is None else recall.value
     size = source_size(source)
     estimator.result_ = dataclasses.replace(
         result,

@@ -1,4 +1,5 @@
-"""A LangChain store's nudge ledger from any process: status, revert, finish, rollback.
+"""A LangChain vector store bound for the shared workflow, and its ledger's verbs from
+any process: status, revert, finish, rollback.
 
 These need only the store (and the ledger's path where the store cannot imply it, e.g.
 an in-memory FAISS store without markers): no fitter, no embeddings.
@@ -6,81 +7,78 @@ an in-memory FAISS store without markers): no fitter, no embeddings.
 
 from __future__ import annotations
 
-import contextlib
-import weakref
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from nudge_integrations.stores import lifecycle, registry
+import numpy as np
+from langchain_core.documents import Document
+from numpy.typing import NDArray
+
+from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.session import StoreSession
+from nudge_integrations.stores import registry
 from nudge_integrations.stores.binding import Bound
-from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
-from nudge_integrations.stores.location import LedgerLike, find_ledger
-
-#: The ledger each live store object was last swapped through, so a store without a
-#: location or markers (a reverted InMemoryVectorStore) still finds it in this process.
-_LEDGERS: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()
+from nudge_integrations.stores.location import LedgerLike
 
 
-def remember(store: Any, path: Path) -> None:
-    with contextlib.suppress(TypeError):  # an unhashable store: markers and paths only
-        _LEDGERS[store] = Path(path)
+def session_of(store: Any, ledger: LedgerLike = None) -> StoreSession:
+    """The shared workflow over this store and its ledger (remembered per store object)."""
+    return StoreSession(registry.bind(store, "langchain"), ledger, obj=store, what="document")
 
 
-def remembered(store: Any) -> Path | None:
-    try:
-        return _LEDGERS.get(store)
-    except TypeError:
-        return None
-
-
-def open_ledger(store: Any, ledger: LedgerLike = None) -> tuple[Bound, NudgeLedger]:
-    """The store, bound through the store registry, and its existing ledger (an error
-    when it has none)."""
-    bound = registry.bind(store, "langchain")
-    writer = bound.writer
-    found = find_ledger(writer, ledger or remembered(store), writer.all_ids())
-    if found is None or not found.exists:
-        where = f" at {found.path}" if found is not None else ""
-        raise LedgerError(
-            f"found no nudge ledger for this {type(store).__name__}{where}: nothing nudged "
-            "is swapped in, or its ledger is elsewhere (pass its path, ledger=...)"
+def read_all(bound: Bound) -> tuple[list[Document], dict[str, NDArray[np.float32]]]:
+    """Every document the store holds (metadata without the nudge marker), and the
+    vectors it returned, by id; read page by page within the store's limits."""
+    if bound.records is None:
+        raise NudgeError(
+            f"{bound.label} cannot list its records: fit from its Documents, or natively "
+            "(native=True)"
         )
-    return bound, found
+    docs: list[Document] = []
+    vectors: dict[str, NDArray[np.float32]] = {}
+    for page in bound.records():
+        for rec in page:
+            docs.append(Document(id=rec.id, page_content=rec.text, metadata=rec.metadata))
+            if rec.vector is not None:
+                vectors[rec.id] = np.asarray(rec.vector, dtype=np.float32)
+    return docs, vectors
 
 
 def status(store: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
     """Whether the store holds base vectors, a fit's nudged vectors, or is half-swapped."""
-    bound = registry.bind(store, "langchain")
-    writer = bound.writer
-    found = find_ledger(writer, ledger or remembered(store), writer.all_ids())
-    if found is None or not found.exists:
-        return lifecycle.never_nudged(type(store).__name__)
-    return lifecycle.status(writer, found, texts=bound.texts)
+    return session_of(store, ledger).status()
 
 
 def revert(
-    store: Any, ids: Sequence[str] | None = None, *, ledger: LedgerLike = None
+    store: Any,
+    ids: Sequence[str] | None = None,
+    *,
+    ledger: LedgerLike = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
 ) -> SwapReport:
     """Write the base vectors back from the ledger (of ``ids``, default every record)."""
-    bound, found = open_ledger(store, ledger)
-    report = lifecycle.revert(bound.writer, found, ids, texts=bound.texts)
-    lifecycle.warn_skipped(report, "documents")
-    return report
+    return session_of(store, ledger).revert(ids, batch_size=batch_size, show_progress=show_progress)
 
 
-def finish(store: Any, *, ledger: LedgerLike = None) -> SwapReport:
+def finish(
+    store: Any,
+    *,
+    ledger: LedgerLike = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+) -> SwapReport:
     """Complete a swap or revert that was interrupted (a killed process, a failed rollback)."""
-    bound, found = open_ledger(store, ledger)
-    report = lifecycle.finish(bound.writer, found, texts=bound.texts)
-    lifecycle.warn_skipped(report, "documents")
-    return report
+    return session_of(store, ledger).finish(batch_size=batch_size, show_progress=show_progress)
 
 
-def rollback(store: Any, *, ledger: LedgerLike = None) -> SwapReport:
+def rollback(
+    store: Any,
+    *,
+    ledger: LedgerLike = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+) -> SwapReport:
     """Undo a swap or revert that was interrupted: back to what the store held before it."""
-    bound, found = open_ledger(store, ledger)
-    report = lifecycle.rollback(bound.writer, found, texts=bound.texts)
-    lifecycle.warn_skipped(report, "documents")
-    return report
+    return session_of(store, ledger).rollback(batch_size=batch_size, show_progress=show_progress)

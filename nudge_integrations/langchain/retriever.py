@@ -34,6 +34,7 @@ from pydantic import (
 from nudge_integrations.core.errors import NudgeError, ShapeError
 from nudge_integrations.core.search import exact_search
 from nudge_integrations.core.validation import as_matrix
+from nudge_integrations.langchain.fitting import FitterCore
 from nudge_integrations.langchain.persist import (
     documents_from_state,
     documents_state,
@@ -194,10 +195,14 @@ class NudgeRetriever(BaseRetriever):
         ``QADataset``; ``id_key``: the metadata field holding the ids they use (see
         :meth:`NudgeFitter.fit`). ``fit_params`` go to :class:`NudgeFitter`.
         """
-        from nudge_integrations.langchain.fitter import NudgeFitter
-
-        fitter = NudgeFitter(embeddings, variant=variant, **fit_params)
-        return fitter.fit(documents, train, val=val, id_key=id_key).as_retriever(k=k)
+        fitter = FitterCore(embeddings, variant=variant, **fit_params)
+        fitter.fit(documents, train, val=val, id_key=id_key)
+        return cls(
+            documents=fitter.documents_,
+            vectors=fitter.nudged_matrix(),
+            embeddings=embeddings,
+            k=k,
+        )
 
     # ---------------------------------------------------------------- summary
     def __repr_args__(self) -> list[tuple[str, Any]]:

@@ -3,7 +3,7 @@ corpus) into ids, nodes and, where the store already holds them, base vectors.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from llama_index.core.schema import BaseNode, MetadataMode, TextNode
 from llama_index.core.storage.docstore.types import BaseDocumentStore
 from numpy.typing import NDArray
 
-from nudge_integrations.core.errors import DuplicateIdError, NudgeError
+from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index.ledger import bound_of, store_nodes
 
@@ -127,3 +127,30 @@ def stored_vectors(
             "nodes; the rest were re-embedded"
         )
     return out, None
+
+
+def check_relevant(nodes: Mapping[str, BaseNode], train: QADataset, val: QADataset | None) -> None:
+    """Every judged-relevant id must be a corpus node or the document (``ref_doc_id``) of
+    some nodes, else the fit would be meaningless."""
+    parents = chunks_by_document(nodes)
+    for name, ds in (("training", train), ("validation", val)):
+        if ds is None:
+            continue
+        for qid in ds.query_ids:
+            for doc in ds.relevant_docs[qid]:
+                if doc not in nodes and doc not in parents:
+                    raise UnknownIdError(
+                        f"{name} query {qid!r} marks {doc!r} relevant, but no node has that "
+                        "id and no node comes from a document with that id (ref_doc_id): add "
+                        "it to the corpus or fix the QA data"
+                    )
+
+
+def chunks_by_document(nodes: Mapping[str, BaseNode]) -> dict[str, list[str]]:
+    """Node ids by the id of the document they were split from (``ref_doc_id``)."""
+    out: dict[str, list[str]] = {}
+    for nid, node in nodes.items():
+        parent = node.ref_doc_id
+        if parent is not None and parent != nid:
+            out.setdefault(parent, []).append(nid)
+    return out

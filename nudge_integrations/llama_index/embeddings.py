@@ -46,10 +46,19 @@ class EmbeddingCache:
         """Query embeddings (rows in the order of ``queries``), fetched concurrently."""
         missing = list(dict.fromkeys(q for q in queries if q not in self.queries))
         if missing:
-            vectors = run_sync(self._aembed_queries(missing))
-            for text, vec in zip(missing, vectors, strict=True):
-                self.queries[text] = np.asarray(vec, dtype=np.float32)
+            self._keep(missing, run_sync(self._aembed_queries(missing)))
         return _stack([self.queries[q] for q in queries])
+
+    async def aembed_queries(self, queries: Sequence[str]) -> NDArray[np.float32]:
+        """:meth:`embed_queries` on the caller's event loop."""
+        missing = list(dict.fromkeys(q for q in queries if q not in self.queries))
+        if missing:
+            self._keep(missing, await self._aembed_queries(missing))
+        return _stack([self.queries[q] for q in queries])
+
+    def _keep(self, texts: list[str], vectors: list[Any]) -> None:
+        for text, vec in zip(texts, vectors, strict=True):
+            self.queries[text] = np.asarray(vec, dtype=np.float32)
 
     async def _aembed_queries(self, queries: list[str]) -> list[Any]:
         gate = asyncio.Semaphore(self.max_concurrency)

@@ -1,30 +1,30 @@
 """NUDGE for LlamaIndex: a finetune engine over your nodes, docstore or index.
 
 The engine embeds (or reuses) the corpus vectors and the QA queries with your
-``BaseEmbedding``, fits NUDGE on the framework-free core, and hands back the nudged
-vectors by node id, a ``VectorStoreIndex`` or retriever over them, or the user's vector
-store updated in place. The embed model is unchanged: it stays the query model.
+``BaseEmbedding``, fits NUDGE through the shared workflow (``nudge_integrations.session``),
+and hands back the nudged vectors by node id, a ``VectorStoreIndex`` or retriever over
+them, or the user's vector store updated in place. The embed model is unchanged: it stays
+the query model.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import warnings
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from llama_index.core import Settings, StorageContext, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode
-from llama_index.core.storage.docstore import SimpleDocumentStore
 from llama_index.core.storage.docstore.types import BaseDocumentStore
 from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 from numpy.typing import NDArray
 
-from nudge_integrations.core import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.core import NudgeResult
 from nudge_integrations.core.errors import (
     DuplicateIdError,
     EmptyTrainingSetError,
@@ -33,35 +33,38 @@ from nudge_integrations.core.errors import (
     ShapeError,
     UnknownIdError,
 )
-from nudge_integrations.core.fit_by_id import fit_by_id
-from nudge_integrations.core.params import check_fit_params
-from nudge_integrations.core.sources import RECALL_SAMPLE, is_record_source
-from nudge_integrations.data.chunks import (
-    DEFAULT_RULE,
-    ChunkRule,
-    check_rule,
-    needs_chunks,
-    to_chunks,
-)
+from nudge_integrations.core.sources import RECALL_SAMPLE
+from nudge_integrations.data.chunks import DEFAULT_RULE, ChunkRule
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import ledger as li_ledger
+from nudge_integrations.llama_index import persist
 from nudge_integrations.llama_index.corpus import (
     Corpus,
     CorpusLike,
+    check_relevant,
+    chunks_by_document,
     resolve_corpus,
 )
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
-from nudge_integrations.model_identity import model_identity, model_name
-from nudge_integrations.stores import lifecycle, registry
+from nudge_integrations.model_identity import model_name
+from nudge_integrations.session import FitSpec, StoreSource, judgements, run_fit
 from nudge_integrations.stores.base import require_inner_product
-from nudge_integrations.stores.ledger import text_hash
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
-from nudge_integrations.stores.location import LedgerLike, find_ledger
-from nudge_integrations.stores.native_fit import native_inputs
+from nudge_integrations.stores.location import LedgerLike
 
-Variant = Literal["N", "M"]
-_STATE = "nudge_engine.json"
+_OWN_ARGS = (
+    "train_dataset",
+    "embed_model",
+    "corpus",
+    "val_dataset",
+    "variant",
+    "show_progress",
+    "ledger",
+    "relevant_chunks",
+    "native",
+    "recall_sample",
+)
 
 
 class NudgeFinetuneEngine:
@@ -69,8 +72,10 @@ class NudgeFinetuneEngine:
 
     ``finetune()`` fits; ``get_finetuned_model()`` returns the (unchanged) query model;
     ``get_finetuned_corpus_embeddings()`` the nudged vectors by node id; ``as_index()``,
-    ``as_retriever()`` and ``nudged_nodes()`` put them to use. Every fit starts from the
-    base vectors, so growing, shrinking and re-fitting never compounds nudges.
+    ``as_retriever()`` and ``nudged_nodes()`` put them to use; ``swap_in(index)`` writes
+    them into the index's store through its nudge ledger (``revert``, ``status``,
+    ``finish``, ``rollback``, ``reapply`` as in LangChain's ``NudgeFitter``). Every fit
+    starts from the base vectors, so growing, shrinking and re-fitting never compounds.
 
     With a ``val_dataset``, the final nudge uses the training and validation queries at
     the gamma chosen on validation (``refit_with_validation=True``, measured better on
@@ -90,7 +95,7 @@ class NudgeFinetuneEngine:
         *,
         corpus: CorpusLike = None,
         val_dataset: Any = None,
-        variant: Variant = "N",
+        variant: str = "N",
         gamma: float | None = None,
         metric: str = "hit",
         k: int = 1,
@@ -102,33 +107,24 @@ class NudgeFinetuneEngine:
         recall_sample: int = RECALL_SAMPLE,
         **fit_params: Any,
     ) -> None:
-        if variant not in ("N", "M"):
-            raise NudgeError(f"variant must be 'N' or 'M', got {variant!r}")
-        self.relevant_chunks: ChunkRule = check_rule(relevant_chunks)
-        self.fit_params: dict[str, Any] = check_fit_params(
-            {
-                "gamma": gamma,
-                "metric": metric,
-                "k": k,
-                "device": device,
-                "refit_with_validation": True,  # measured better; False: the reference
-                **fit_params,
-            },
-            variant,
-            "NudgeFinetuneEngine",
-            _OWN_ARGS,
+        params = {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params}
+        self._spec = FitSpec.checked(
+            variant, relevant_chunks, params, where="NudgeFinetuneEngine", own=_OWN_ARGS
         )
+        self.variant = self._spec.variant
+        self.relevant_chunks = self._spec.relevant_chunks
+        self.fit_params: dict[str, Any] = self._spec.params
         self._train = _dataset(train_dataset, "train_dataset")
         self._val = None if val_dataset is None else _dataset(val_dataset, "val_dataset")
         self.embed_model: BaseEmbedding = embed_model or Settings.embed_model
-        self.variant: Variant = variant
         self.native_ = bool(native)
         self.recall_sample = int(recall_sample)
         #: Recall@k of the store's search measured by a store-native fit on an
         #: approximate index (None otherwise).
         self.index_recall_: float | None = None
         self.ledger_: Path | None = None
-        self._source: tuple[Any, dict[str, NDArray[np.float32]]] | None = None
+        self.result_: NudgeResult | None = None
+        self._source: StoreSource | None = None
         if native:
             self._corpus: Corpus = self._native_corpus(corpus, ledger)
         else:
@@ -139,13 +135,10 @@ class NudgeFinetuneEngine:
             warnings.warn(note, stacklevel=2)
         if isinstance(corpus, VectorStoreIndex) and not native:
             self._base_from_ledger(corpus, ledger)
-        self._check_judgements()
-        if self._val is None and gamma is None and len(self._train) < 2:
-            raise EmptyTrainingSetError(
-                "need at least 2 training queries to hold some out for choosing gamma: add "
-                "queries, pass val_dataset=..., or fix gamma="
-            )
-        self.result_: NudgeResult | None = None
+        check_relevant(self._corpus.nodes, self._train, self._val)
+        self._spec.check_training_size(
+            len(self._train), self._val is not None, hint="val_dataset=..."
+        )
 
     @classmethod
     def from_defaults(
@@ -157,71 +150,43 @@ class NudgeFinetuneEngine:
         nodes: Sequence[BaseNode] | None = None,
         docstore: BaseDocumentStore | None = None,
         index: VectorStoreIndex | None = None,
-        val_dataset: Any = None,
-        variant: Variant = "N",
-        gamma: float | None = None,
-        metric: str = "hit",
-        k: int = 1,
-        device: str = "auto",
-        show_progress: bool = False,
-        ledger: LedgerLike = None,
-        **fit_params: Any,
+        **kwargs: Any,
     ) -> NudgeFinetuneEngine:
         """Build an engine, LlamaIndex style: ``from_defaults(train_dataset=qa, index=index)``.
 
         The corpus comes from at most one of ``corpus``, ``nodes``, ``docstore`` or ``index``
         (none: the QA dataset's own corpus); ``embed_model`` defaults to
-        ``Settings.embed_model``. Nothing is fitted until :meth:`finetune`.
+        ``Settings.embed_model``; other keywords as the constructor. Nothing is fitted
+        until :meth:`finetune`.
         """
         if train_dataset is None:
             raise EmptyTrainingSetError(
                 "from_defaults needs train_dataset: pass the QA pairs to fit on "
                 "(an EmbeddingQAFinetuneDataset, a QADataset or its dict)"
             )
-        given = {
-            name: src
-            for name, src in (
-                ("corpus", corpus),
-                ("nodes", nodes),
-                ("docstore", docstore),
-                ("index", index),
-            )
-            if src is not None
-        }
+        named = {"corpus": corpus, "nodes": nodes, "docstore": docstore, "index": index}
+        given = {name: src for name, src in named.items() if src is not None}
         if len(given) > 1:
             raise NudgeError(
                 f"got {', '.join(given)} as the corpus: pass only one of corpus, nodes, "
                 "docstore or index"
             )
-        return cls(
-            train_dataset,
-            embed_model,
-            corpus=next(iter(given.values()), None),
-            val_dataset=val_dataset,
-            variant=variant,
-            gamma=gamma,
-            metric=metric,
-            k=k,
-            device=device,
-            show_progress=show_progress,
-            ledger=ledger,
-            **fit_params,
-        )
+        source = next(iter(given.values()), None)
+        return cls(train_dataset, embed_model, corpus=source, **kwargs)
 
     def _base_from_ledger(self, index: VectorStoreIndex, ledger: LedgerLike) -> None:
         """Take the base vectors of nudged nodes from the index's ledger, never the store."""
         try:
-            writer = li_ledger.writer_of(index)
+            session = li_ledger.session_of(index, ledger)
         except NudgeError:
             return  # a store that cannot be updated in place was never nudged by us
-        found = find_ledger(writer, ledger, self._corpus.ids, key=li_ledger.index_key(index))
-        if found is None or not found.exists:
+        found = session.find(self._corpus.ids)
+        if found is None:
             return
         self.ledger_ = found.path
         texts = {nid: self._corpus.text(nid) for nid in self._corpus.ids if nid in found}
-        restored = base_from_ledger(found, self._base, texts)
-        for nid in restored:  # the nodes carry the base vectors they stand for
-            node = self._corpus.nodes[nid]
+        for nid in base_from_ledger(found, self._base, texts):
+            node = self._corpus.nodes[nid]  # nodes carry the base vectors they stand for
             if node.embedding is not None:
                 self._corpus.nodes[nid] = node.model_copy(
                     update={"embedding": self._base[nid].tolist()}
@@ -235,13 +200,7 @@ class NudgeFinetuneEngine:
                 "native=True fits against the vector store behind a VectorStoreIndex: pass "
                 "index=... (or corpus=index)"
             )
-        bound = li_ledger.bound_of(index)
-        writer = bound.writer
-        if not is_record_source(writer):
-            raise NudgeError(
-                f"{bound.label} has no store-native search in nudge-integrations yet: "
-                "fit without native=True"
-            )
+        session = li_ledger.session_of(index, ledger)
         sets = [self._train] + ([self._val] if self._val is not None else [])
         named = list(dict.fromkeys(i for ds in sets for q in ds.query_ids for i in ds.grades(q)))
         nodes = {n.node_id: n for n in li_ledger.nodes_by_id(index, named)}
@@ -253,17 +212,9 @@ class NudgeFinetuneEngine:
                 "without native=True (a store-native fit needs node ids, since mapping "
                 "document ids onto their chunks reads every node)"
             )
-        got = native_inputs(
-            li_ledger.text_reader(index),
-            writer,
-            named,
-            ledger,
-            key=li_ledger.index_key(index),
-            what="node",
-            label=bound.label,
-        )
+        got = session.native_inputs(named)
         self.ledger_ = got.ledger
-        self._source = (writer, got.known)
+        self._source = StoreSource(session.writer, got.known, self.recall_sample)
         return Corpus({i: nodes[i] for i in named}, stored=got.vectors, notes=[])
 
     def _whole_corpus(self, what: str) -> None:
@@ -271,7 +222,7 @@ class NudgeFinetuneEngine:
         if self.native_:
             raise NudgeError(
                 f"{what} needs every node, but this engine was fitted store-native and read "
-                "only the nodes its questions name: apply_to_index(index) and serve from the "
+                "only the nodes its questions name: swap_in(index) and serve from the "
                 "index (NUDGE-M only from a store that ranks by inner product), or build the "
                 "engine without native=True"
             )
@@ -279,50 +230,43 @@ class NudgeFinetuneEngine:
     # ---------------------------------------------------------------- fitting
     def finetune(self) -> None:
         """Fit NUDGE from the base vectors of the current corpus and QA data."""
-        ids = self._corpus.ids
-        base = self.base_embeddings_matrix()
-        train_q = self._cache.embed_queries([self._train.queries[q] for q in self._train.query_ids])
-        val_args: tuple[Any, Any] = (None, None)
+        base = None if self._source is not None else self.base_embeddings_matrix()
+        embed = self._cache.embed_queries
+        train_q = embed([self._train.queries[q] for q in self._train.query_ids])
+        val_q = val_rel = None
         if self._val is not None and len(self._val):
-            val_q = self._cache.embed_queries([self._val.queries[q] for q in self._val.query_ids])
-            val_args = (val_q, self._judgements(self._val, val_q))
-        estimator = self._estimator()
-        judged = self._judgements(self._train, train_q)
-        if self._source is not None:
-            writer, known = self._source
-            fit_by_id(
-                estimator,
-                writer,
-                train_q,
-                judged,
-                *val_args,
-                base=known,
-                recall_sample=self.recall_sample,
-            )
-        else:
-            estimator.fit(base, train_q, judged, *val_args, ids=ids)
-        self.result_ = estimator.result_
-        self.index_recall_ = getattr(estimator, "index_recall_", None)
+            val_q = embed([self._val.queries[q] for q in self._val.query_ids])
+            val_rel = self._judgements(self._val, val_q)
+        fitted = run_fit(
+            self._spec,
+            train_q,
+            self._judgements(self._train, train_q),
+            val_q,
+            val_rel,
+            base=base,
+            ids=self._corpus.ids,
+            source=self._source,
+        )
+        self.result_, self.index_recall_ = fitted.result, fitted.index_recall
+
+    async def afinetune(self) -> None:
+        """:meth:`finetune`, the questions embedded with ``aget_query_embedding`` on this
+        event loop and the fit itself in a worker thread."""
+        sets = [self._train] + ([self._val] if self._val is not None else [])
+        await self._cache.aembed_queries([ds.queries[q] for ds in sets for q in ds.query_ids])
+        await asyncio.to_thread(self.finetune)
 
     def _judgements(self, ds: QADataset, queries: NDArray[np.float32]) -> list[dict[str, float]]:
-        """Per-query relevance over nodes: document ids become their chunks' node ids by
+        """Relevance over nodes: document ids become their chunks' node ids by
         ``relevant_chunks`` (every chunk, or the one the question scores highest)."""
-        judged = ds.judgements()
-        if not needs_chunks(judged, self._corpus.nodes):
-            return judged
-        return to_chunks(
-            judged,
-            chunks_by_document(self._corpus.nodes),
-            self._corpus.nodes,
-            rule=self.relevant_chunks,
-            queries=queries,
+        return judgements(
+            ds,
+            queries,
+            chunks_of=chunks_by_document(self._corpus.nodes),
+            known=self._corpus.nodes,
             vectors=self._base,
-            names=ds.query_ids,
+            rule=self.relevant_chunks,
         )
-
-    def _estimator(self) -> NudgeN | NudgeM:
-        params = {k: v for k, v in self.fit_params.items() if v is not None or k == "gamma"}
-        return NudgeN(**params) if self.variant == "N" else NudgeM(**params)
 
     # ---------------------------------------------------------------- results
     @property
@@ -349,8 +293,7 @@ class NudgeFinetuneEngine:
         missing = [nid for nid in ids if nid not in self._base]
         if missing:
             vectors = self._cache.embed_texts([self._corpus.text(nid) for nid in missing])
-            for nid, vec in zip(missing, vectors, strict=True):
-                self._base[nid] = vec
+            self._base.update(zip(missing, vectors, strict=True))
         dims = {self._base[nid].shape for nid in ids}
         if len(dims) != 1:
             raise NudgeError(
@@ -368,7 +311,9 @@ class NudgeFinetuneEngine:
     def nodes(self) -> list[BaseNode]:
         """Copies of the corpus nodes (text and metadata as given) carrying their base
         embeddings, in id order: another engine given them embeds nothing again."""
-        matrix = self.base_embeddings_matrix()
+        return self._nodes_with(self.base_embeddings_matrix())
+
+    def _nodes_with(self, matrix: NDArray[np.float32]) -> list[BaseNode]:
         return [
             self._corpus.nodes[nid].model_copy(update={"embedding": matrix[n].tolist()})
             for n, nid in enumerate(self._corpus.ids)
@@ -393,13 +338,7 @@ class NudgeFinetuneEngine:
     def nudged_nodes(self) -> list[BaseNode]:
         """Copies of the nodes (text and metadata kept) carrying their nudged vectors."""
         self._whole_corpus("nudged_nodes()")
-        matrix = self.finetuned_matrix()
-        out = []
-        for i, nid in enumerate(self._corpus.ids):
-            node = self._corpus.nodes[nid].model_copy()
-            node.embedding = matrix[i].tolist()
-            out.append(node)
-        return out
+        return self._nodes_with(self.finetuned_matrix())
 
     def as_index(
         self, storage_context: StorageContext | None = None, **index_kwargs: Any
@@ -410,17 +349,13 @@ class NudgeFinetuneEngine:
         pointer to ``as_retriever()`` or an inner-product store.
         """
         self._whole_corpus("as_index()")
-        result = self._result()
-        if result.variant == "M":
-            store = storage_context.vector_store if storage_context is not None else None
-            if store is None:  # LlamaIndex's default SimpleVectorStore ranks by cosine
+        if self._result().variant == "M":
+            target = storage_context.vector_store if storage_context is not None else None
+            if target is None:
                 require_inner_product("cosine", "the default SimpleVectorStore")
             else:
-                try:
-                    similarity = registry.bind(store, "llama_index").writer.similarity
-                except NudgeError:  # a store the registry does not know: metric unknown
-                    similarity = None
-                require_inner_product(similarity, type(store).__name__)
+                bound = li_ledger.bound_of(target)
+                require_inner_product(bound.writer.similarity, bound.label)
         return VectorStoreIndex(
             self.nudged_nodes(),
             storage_context=storage_context,
@@ -444,10 +379,9 @@ class NudgeFinetuneEngine:
         (``similarity``, ``callback_manager``, ``verbose``).
         """
         self._whole_corpus("as_retriever()")
-        matrix = self.finetuned_matrix()
         return NudgeRetriever(
             self.nodes,
-            matrix,
+            self.finetuned_matrix(),
             self.embed_model,
             similarity_top_k=similarity_top_k,
             filters=filters,
@@ -457,63 +391,119 @@ class NudgeFinetuneEngine:
         )
 
     # ---------------------------------------------------------------- stores in place
-    def apply_to_index(
-        self, index: VectorStoreIndex | Any, *, ledger: LedgerLike = None
+    def swap_in(
+        self,
+        index: VectorStoreIndex | Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+        _allow_missing: bool = False,
     ) -> SwapReport:
         """Overwrite the moved nodes' vectors in the user's index (or vector store).
 
         Text and metadata stay; only vectors of moved nodes change. The base vectors go
         into the store's nudge ledger first (beside the store, or keyed by the index id),
-        so :meth:`revert_index` works from any process. All or nothing: on a failure the
-        store is restored. Nodes whose text changed since the fit are skipped and
-        reported. Iterating the report gives the ids written.
+        so :meth:`revert` works from any process. All or nothing: on a failure the store
+        is restored. Nodes whose text changed since the fit are skipped and reported.
+        ``batch_size`` caps the records per request (never above the store's own limit);
+        ``show_progress`` reports long swaps. Iterating the report gives the ids written.
         """
         result = self._result()
-        bound = li_ledger.bound_of(index)
-        writer = bound.writer
-        if result.variant == "M":  # as_retriever() cannot serve a store-native fit
-            advice = _NATIVE_M_ADVICE if self.native_ else None
-            require_inner_product(writer.similarity, bound.label, advice)
-        moved = {str(k): v for k, v in result.as_dict().items()}
-        found = li_ledger.ledger_to_write(index, writer, list(moved), ledger or self.ledger_)
-        base = self.base_embeddings_matrix()
-        row = {nid: n for n, nid in enumerate(self._corpus.ids)}
-        report = lifecycle.swap(
-            writer,
-            found,
-            moved,
-            {nid: base[row[nid]] for nid in moved},
-            {nid: text_hash(self._corpus.text(nid)) for nid in moved},
-            variant=result.variant,
-            gamma=result.gamma,
+        session = li_ledger.session_of(index, ledger or self.ledger_)
+        moved = [str(k) for k in result.ids]
+        base = dict(zip(self._corpus.ids, self.base_embeddings_matrix(), strict=True))
+        report = session.swap(
+            result,
+            {nid: base[nid] for nid in moved},
+            {nid: self._corpus.text(nid) for nid in moved},
             model=model_name(self.embed_model),
-            dim=result.dim,
-            texts=li_ledger.text_reader(index),
-            batch=li_ledger._BATCH,
+            advice=_NATIVE_M_ADVICE if self.native_ else None,
+            allow_missing=_allow_missing,
+            batch_size=batch_size,
+            show_progress=show_progress,
         )
-        self.ledger_ = found.path
-        lifecycle.warn_skipped(report, "nodes")
+        self.ledger_ = session.ledger  # type: ignore[assignment]
         return report
 
-    def revert_index(
+    #: LlamaIndex-era name of :meth:`swap_in`.
+    apply_to_index = swap_in
+
+    def reapply(
+        self,
+        index: VectorStoreIndex | Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> SwapReport:
+        """Write the nudge again after a re-index overwrote it; nodes whose text changed
+        or that left the store are skipped and reported (refit to nudge them again)."""
+        return self.swap_in(
+            index,
+            ledger=ledger,
+            batch_size=batch_size,
+            show_progress=show_progress,
+            _allow_missing=True,
+        )
+
+    def revert(
         self,
         index: VectorStoreIndex | Any,
         node_ids: Iterable[str] | None = None,
         *,
         ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
     ) -> SwapReport:
         """Write the base vectors back from the store's nudge ledger (of ``node_ids``, else
         of every node ever nudged there). Nodes no longer in the store, or whose text
         changed, are skipped and reported; the rest are restored bit for bit."""
         ids = None if node_ids is None else list(node_ids)
-        report = li_ledger.revert(index, ids, ledger=ledger or self.ledger_)
-        return report
+        return li_ledger.revert(
+            index,
+            ids,
+            ledger=ledger or self.ledger_,
+            batch_size=batch_size,
+            show_progress=show_progress,
+        )
 
-    def index_status(
-        self, index: VectorStoreIndex | Any, *, ledger: LedgerLike = None
-    ) -> LedgerStatus:
+    #: LlamaIndex-era name of :meth:`revert`.
+    revert_index = revert
+
+    def status(self, index: VectorStoreIndex | Any, *, ledger: LedgerLike = None) -> LedgerStatus:
         """Whether the index's store holds base vectors, nudged vectors, or is half-swapped."""
         return li_ledger.status(index, ledger=ledger or self.ledger_)
+
+    #: LlamaIndex-era name of :meth:`status`.
+    index_status = status
+
+    def finish(self, index: VectorStoreIndex | Any, **kwargs: Any) -> SwapReport:
+        """Complete an interrupted swap or revert (:func:`~.ledger.finish`)."""
+        return li_ledger.finish(index, **{"ledger": self.ledger_, **kwargs})
+
+    def rollback(self, index: VectorStoreIndex | Any, **kwargs: Any) -> SwapReport:
+        """Undo an interrupted swap or revert (:func:`~.ledger.rollback`)."""
+        return li_ledger.rollback(index, **{"ledger": self.ledger_, **kwargs})
+
+    async def aswap_in(self, index: Any, **kwargs: Any) -> SwapReport:
+        """:meth:`swap_in` in a worker thread, not blocking the event loop."""
+        return await asyncio.to_thread(self.swap_in, index, **kwargs)
+
+    async def arevert(self, index: Any, *args: Any, **kwargs: Any) -> SwapReport:
+        """:meth:`revert` in a worker thread."""
+        return await asyncio.to_thread(self.revert, index, *args, **kwargs)
+
+    async def afinish(self, index: Any, **kwargs: Any) -> SwapReport:
+        """:meth:`finish` in a worker thread."""
+        return await asyncio.to_thread(self.finish, index, **kwargs)
+
+    async def arollback(self, index: Any, **kwargs: Any) -> SwapReport:
+        """:meth:`rollback` in a worker thread."""
+        return await asyncio.to_thread(self.rollback, index, **kwargs)
+
+    #: LlamaIndex-era name of :meth:`aswap_in`.
+    aapply_to_index = aswap_in
 
     # ---------------------------------------------------------------- growing
     def insert_nodes(
@@ -563,21 +553,12 @@ class NudgeFinetuneEngine:
                     "add none"
                 )
             if name == "train_dataset":
-                train = merge_datasets(train, extra)
+                train = train.merged(extra)
             else:
-                val = extra if val is None else merge_datasets(val, extra)
+                val = extra if val is None else val.merged(extra)
         corpus_nodes = {**self._corpus.nodes, **new.nodes}
-        _check_relevant(corpus_nodes, train, val)
-        before = (self._corpus, self._base, self._train, self._val, self.result_)
-        self._corpus = replace(self._corpus, nodes=corpus_nodes)
-        self._base = {**self._base, **new.stored}
-        self._train, self._val = train, val
-        if refit:
-            try:
-                self.finetune()
-            except BaseException:
-                self._corpus, self._base, self._train, self._val, self.result_ = before
-                raise
+        check_relevant(corpus_nodes, train, val)
+        self._change(corpus_nodes, {**self._base, **new.stored}, train, val, refit)
 
     def delete_nodes(self, node_ids: Iterable[str], *, refit: bool = True) -> None:
         """Remove nodes and every judgement naming them, then re-fit from the base vectors.
@@ -605,18 +586,29 @@ class NudgeFinetuneEngine:
                 "deleting these nodes would leave the corpus empty, so nothing was deleted: "
                 "keep at least one node, or build a new engine"
             )
-        train = drop_docs(self._train, gone)
-        val = None if self._val is None else drop_docs(self._val, gone)
+        train = self._train.without_docs(gone)
+        val = None if self._val is None else self._val.without_docs(gone)
         if refit and not len(train):
             raise EmptyTrainingSetError(
                 "deleting these nodes drops every training query (each judged only deleted "
                 "nodes relevant), so nothing was deleted: add training queries about the "
                 "remaining nodes first, or pass refit=False"
             )
+        base = {nid: v for nid, v in self._base.items() if nid not in gone}
+        self._change(corpus_nodes, base, train, val, refit)
+
+    def _change(
+        self,
+        nodes: dict[str, BaseNode],
+        base: dict[str, NDArray[np.float32]],
+        train: QADataset,
+        val: QADataset | None,
+        refit: bool,
+    ) -> None:
+        """Take the new corpus and QA data, refit; a refit that raises restores all."""
         before = (self._corpus, self._base, self._train, self._val, self.result_)
-        self._corpus = replace(self._corpus, nodes=corpus_nodes)
-        self._base = {nid: v for nid, v in self._base.items() if nid not in gone}
-        self._train, self._val = train, val
+        self._corpus = replace(self._corpus, nodes=nodes)
+        self._base, self._train, self._val = base, train, val
         if refit:
             try:
                 self.finetune()
@@ -624,110 +616,58 @@ class NudgeFinetuneEngine:
                 self._corpus, self._base, self._train, self._val, self.result_ = before
                 raise
 
-    def _check_judgements(self) -> None:
-        _check_relevant(self._corpus.nodes, self._train, self._val)
-
     # ---------------------------------------------------------------- persistence
-    def persist(self, persist_dir: str | Path) -> None:
+    def save(self, persist_dir: str | Path) -> None:
         """Write nodes, base and nudged vectors, QA data, gamma and settings."""
-        self._whole_corpus("persist()")
-        root = Path(persist_dir)
-        root.mkdir(parents=True, exist_ok=True)
-        docstore = SimpleDocumentStore()
-        docstore.add_documents([self._corpus.nodes[nid] for nid in self._corpus.ids])
-        docstore.persist(str(root / "docstore.json"))
-        np.save(root / "base.npy", self.base_embeddings_matrix())
-        self._train.save_json(root / "train.json")
-        if self._val is not None:
-            self._val.save_json(root / "val.json")
-        state: dict[str, Any] = {
-            "variant": self.variant,
-            "fit_params": self.fit_params,
-            "relevant_chunks": self.relevant_chunks,
-            "node_ids": self._corpus.ids,
-            "embed_model": model_identity(self.embed_model),  # its name only, never the model
-            "result": None,
-        }
-        if self.result_ is not None:
-            r = self.result_
-            np.save(root / "nudged.npy", r.vectors)
-            state["result"] = r.to_state()
-        (root / _STATE).write_text(json.dumps(state, indent=2))
+        self._whole_corpus("save()")
+        persist.save_engine(
+            persist_dir,
+            nodes=[self._corpus.nodes[nid] for nid in self._corpus.ids],
+            base=self.base_embeddings_matrix(),
+            train=self._train,
+            val=self._val,
+            state={
+                "variant": self.variant,
+                "fit_params": self.fit_params,
+                "relevant_chunks": self.relevant_chunks,
+                "node_ids": self._corpus.ids,
+            },
+            result=self.result_,
+            embed_model=self.embed_model,
+        )
+
+    #: LlamaIndex's name for :meth:`save`.
+    persist = save
 
     @classmethod
-    def from_persist_dir(
+    def load(
         cls,
         persist_dir: str | Path,
         embed_model: BaseEmbedding | None = None,
         *,
         check_model: bool = True,
     ) -> NudgeFinetuneEngine:
-        """Load what :meth:`persist` wrote; pass the same embed model.
+        """Load what :meth:`save` wrote; pass the same embed model.
 
         The vectors only fit the model they were made with: another model's name is
         refused unless ``check_model=False``. Without ``embed_model``,
         ``Settings.embed_model`` is used.
         """
-        root = Path(persist_dir)
-        for name in (_STATE, "docstore.json", "base.npy", "train.json"):
-            if not (root / name).is_file():
-                raise NudgeError(
-                    f"{root} holds no persisted NUDGE engine ({name} is missing): pass the "
-                    "folder given to persist(), or persist again"
-                )
-        try:
-            state = json.loads((root / _STATE).read_text())
-        except json.JSONDecodeError as exc:
-            raise NudgeError(f"{root / _STATE} is not valid JSON ({exc}): persist again") from exc
-        recorded: dict[str, str] | None = state.get("embed_model")  # None in older folders
-        made_with = (
-            f"{recorded['name']!r} ({recorded['class']})"
-            if recorded
-            else "the embed model it was fitted with"
-        )
-        if embed_model is None:
-            try:
-                embed_model = Settings.embed_model
-            except (ImportError, ValueError) as exc:
-                raise NudgeError(
-                    f"the engine in {root} was fitted with embed model {made_with}, and no "
-                    f"embed_model was given; LlamaIndex's default could not be built ({exc}): "
-                    "pass embed_model=<that model>"
-                ) from exc
-        if check_model and recorded:
-            given = model_identity(embed_model)
-            if given["name"] != recorded["name"]:
-                raise NudgeError(
-                    f"the engine in {root} was fitted with embed model {made_with}, but "
-                    f"{given['name']!r} ({given['class']}) was given: pass that model (queries "
-                    "must be embedded like the nodes), or check_model=False if it is the same "
-                    "model under another name"
-                )
-        docstore = SimpleDocumentStore.from_persist_path(str(root / "docstore.json"))
-        nodes = [docstore.get_node(nid) for nid in state["node_ids"]]
-        base = np.load(root / "base.npy")
-        for node, vec in zip(nodes, base, strict=True):
-            node.embedding = vec.tolist()
-        val_path = root / "val.json"
+        saved = persist.load_engine(persist_dir, embed_model, check_model=check_model)
         engine = cls(
-            QADataset.from_json(root / "train.json"),
-            embed_model,
-            corpus=nodes,
-            val_dataset=QADataset.from_json(val_path) if val_path.is_file() else None,
-            variant=state["variant"],
-            relevant_chunks=state.get("relevant_chunks", DEFAULT_RULE),
-            **state["fit_params"],
+            saved.train,
+            saved.embed_model,
+            corpus=saved.nodes,
+            val_dataset=saved.val,
+            variant=saved.state["variant"],
+            relevant_chunks=saved.state.get("relevant_chunks", DEFAULT_RULE),
+            **saved.state["fit_params"],
         )
-        saved = state["result"]
-        if saved is not None:
-            engine.result_ = NudgeResult.from_state(
-                saved,
-                np.load(root / "nudged.npy"),
-                variant=state["variant"],
-                n_records=base.shape[0],
-                dim=base.shape[1],
-            )
+        engine.result_ = saved.result
         return engine
+
+    #: LlamaIndex's name for :meth:`load`.
+    from_persist_dir = load
 
 
 #: What to do instead when a store refuses a store-native NUDGE-M fit.
@@ -736,19 +676,6 @@ _NATIVE_M_ADVICE = (
     "right for this store), or apply it to an index whose store ranks by inner product "
     "(FAISS IndexFlatIP, Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), "
     "or build it without native=True and serve with engine.as_retriever()"
-)
-
-_OWN_ARGS = (
-    "train_dataset",
-    "embed_model",
-    "corpus",
-    "val_dataset",
-    "variant",
-    "show_progress",
-    "ledger",
-    "relevant_chunks",
-    "native",
-    "recall_sample",
 )
 
 
@@ -764,61 +691,3 @@ def _dataset(obj: Any, name: str) -> QADataset:
             + (" (or val_dataset=None to hold out part of train_dataset)" if "val" in name else "")
         )
     return ds
-
-
-def merge_datasets(a: QADataset, b: QADataset) -> QADataset:
-    """Union of two QA datasets; a query id reused with other text is an error."""
-    for qid, text in b.queries.items():
-        if qid in a.queries and a.queries[qid] != text:
-            raise DuplicateIdError(
-                f"query id {qid!r} already exists with different text: give it a new id"
-            )
-    return QADataset(
-        queries={**a.queries, **b.queries},
-        corpus={**a.corpus, **b.corpus},
-        relevant_docs={**a.relevant_docs, **b.relevant_docs},
-        relevance_scores={**a.relevance_scores, **b.relevance_scores},
-    )
-
-
-def _check_relevant(nodes: Mapping[str, BaseNode], train: QADataset, val: QADataset | None) -> None:
-    """Every judged-relevant id must be a corpus node or the document (``ref_doc_id``) of
-    some nodes, else the fit would be meaningless."""
-    parents = chunks_by_document(nodes)
-    for name, ds in (("training", train), ("validation", val)):
-        if ds is None:
-            continue
-        for qid in ds.query_ids:
-            for doc in ds.relevant_docs[qid]:
-                if doc not in nodes and doc not in parents:
-                    raise UnknownIdError(
-                        f"{name} query {qid!r} marks {doc!r} relevant, but no node has that "
-                        "id and no node comes from a document with that id (ref_doc_id): add "
-                        "it to the corpus or fix the QA data"
-                    )
-
-
-def chunks_by_document(nodes: Mapping[str, BaseNode]) -> dict[str, list[str]]:
-    """Node ids by the id of the document they were split from (``ref_doc_id``)."""
-    out: dict[str, list[str]] = {}
-    for nid, node in nodes.items():
-        parent = node.ref_doc_id
-        if parent is not None and parent != nid:
-            out.setdefault(parent, []).append(nid)
-    return out
-
-
-def drop_docs(ds: QADataset, gone: set[str]) -> QADataset:
-    """Remove docs from the judgements; queries left with none are dropped."""
-    relevant = {q: [d for d in docs if d not in gone] for q, docs in ds.relevant_docs.items()}
-    keep = [q for q in ds.query_ids if relevant[q]]
-    return QADataset(
-        queries={q: ds.queries[q] for q in keep},
-        corpus={d: t for d, t in ds.corpus.items() if d not in gone},
-        relevant_docs={q: relevant[q] for q in keep},
-        relevance_scores={
-            q: {d: g for d, g in ds.relevance_scores[q].items() if d not in gone}
-            for q in keep
-            if q in ds.relevance_scores
-        },
-    )

@@ -15,15 +15,12 @@ from typing import Any
 from llama_index.core import VectorStoreIndex
 
 from nudge_integrations.core.errors import NudgeError
-from nudge_integrations.stores import lifecycle, registry
+from nudge_integrations.session import StoreSession
+from nudge_integrations.stores import registry
 from nudge_integrations.stores.base import StoreWriter
 from nudge_integrations.stores.binding import Bound
-from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, TextReader
-from nudge_integrations.stores.location import LedgerLike, find_ledger, ledger_for_write
-
-#: Records per ledgered batch; 0: the shared default (tests lower it to exercise rollback).
-_BATCH = 0
+from nudge_integrations.stores.location import LedgerLike
 
 
 def store_of(index: Any) -> Any:
@@ -48,13 +45,6 @@ def store_nodes(store: Any, ids: Sequence[str]) -> list[Any]:
     return bound.nodes(ids)
 
 
-def index_key(index: Any) -> str | None:
-    """A stable ledger key for an index whose store has no location of its own."""
-    if isinstance(index, VectorStoreIndex):
-        return f"llama-index-{index.index_id}"
-    return None
-
-
 def nodes_by_id(index: Any, ids: Sequence[str]) -> list[Any]:
     """The index's nodes of the given ids (from its docstore, else a text-keeping store);
     absent ids are left out."""
@@ -76,57 +66,52 @@ def text_reader(index: Any) -> TextReader:
 
 
 def writer_of(index: Any) -> StoreWriter:
+    """The writer of the index's store."""
     return bound_of(index).writer
 
 
-def open_ledger(index: Any, ledger: LedgerLike = None) -> tuple[StoreWriter, NudgeLedger]:
-    """The index's writer and its existing ledger (an error when it has none)."""
-    writer = writer_of(index)
-    found = find_ledger(writer, ledger, writer.all_ids(), key=index_key(index))
-    if found is None or not found.exists:
-        raise LedgerError(
-            f"found no nudge ledger for this {type(store_of(index)).__name__}: nothing "
-            "nudged is swapped in, or its ledger is elsewhere (pass its path, ledger=...)"
-        )
-    return writer, found
-
-
-def ledger_to_write(
-    index: Any, writer: StoreWriter, ids: Sequence[str], ledger: LedgerLike = None
-) -> NudgeLedger:
-    return ledger_for_write(writer, ledger, ids, key=index_key(index))
+def session_of(index: Any, ledger: LedgerLike = None) -> StoreSession:
+    """The shared workflow over the index's store and its ledger."""
+    return StoreSession(bound_of(index), ledger, what="node")
 
 
 def status(index: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
     """Whether the index's store holds base vectors, nudged vectors, or is half-swapped."""
-    writer = writer_of(index)
-    found = find_ledger(writer, ledger, writer.all_ids(), key=index_key(index))
-    if found is None or not found.exists:
-        return lifecycle.never_nudged(type(store_of(index)).__name__)
-    return lifecycle.status(writer, found, texts=text_reader(index))
+    return session_of(index, ledger).status()
 
 
 def revert(
-    index: Any, node_ids: Sequence[str] | None = None, *, ledger: LedgerLike = None
+    index: Any,
+    node_ids: Sequence[str] | None = None,
+    *,
+    ledger: LedgerLike = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
 ) -> SwapReport:
-    """Write the base vectors back from the ledger (of ``node_ids``, default every node)."""
-    writer, found = open_ledger(index, ledger)
-    report = lifecycle.revert(writer, found, node_ids, texts=text_reader(index), batch=_BATCH)
-    lifecycle.warn_skipped(report, "nodes")
-    return report
+    """Write the base vectors back from the ledger (of ``node_ids``, default every node);
+    ``batch_size`` caps the records per request (never above the store's own limit)."""
+    return session_of(index, ledger).revert(
+        node_ids, batch_size=batch_size, show_progress=show_progress
+    )
 
 
-def finish(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
+def finish(
+    index: Any,
+    *,
+    ledger: LedgerLike = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+) -> SwapReport:
     """Complete a swap or revert that was interrupted (a killed process, a failed rollback)."""
-    writer, found = open_ledger(index, ledger)
-    report = lifecycle.finish(writer, found, texts=text_reader(index), batch=_BATCH)
-    lifecycle.warn_skipped(report, "nodes")
-    return report
+    return session_of(index, ledger).finish(batch_size=batch_size, show_progress=show_progress)
 
 
-def rollback(index: Any, *, ledger: LedgerLike = None) -> SwapReport:
+def rollback(
+    index: Any,
+    *,
+    ledger: LedgerLike = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+) -> SwapReport:
     """Undo a swap or revert that was interrupted: back to what the store held before it."""
-    writer, found = open_ledger(index, ledger)
-    report = lifecycle.rollback(writer, found, texts=text_reader(index), batch=_BATCH)
-    lifecycle.warn_skipped(report, "nodes")
-    return report
+    return session_of(index, ledger).rollback(batch_size=batch_size, show_progress=show_progress)

@@ -32,15 +32,6 @@ from nudge_integrations.stores.native_fit import NativeInputs, native_inputs
 #: location or markers (a reverted in-memory store) still finds it in this process.
 _LEDGERS: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()
 
-#: What to do instead when a store refuses a store-native NUDGE-M fit.
-NATIVE_M_ADVICE = (
-    "This fit was made store-native: fit variant='N' natively (unit-norm vectors, right "
-    "for this store), or swap into a store configured for inner product (FAISS "
-    "IndexFlatIP / MAX_INNER_PRODUCT, Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant "
-    "Distance.DOT), or fit without native=True and serve with as_retriever()"
-)
-
-
 def remember(obj: Any, path: Path) -> None:
     """Note the ledger a live store object was swapped through."""
     with contextlib.suppress(TypeError):  # an unhashable store: markers and paths only
@@ -93,11 +84,15 @@ class StoreSession:
         return found
 
     def bases_from_ledger(
-        self, vectors: dict[str, NDArray[np.float32]], texts: Mapping[str, str]
+        self,
+        vectors: dict[str, NDArray[np.float32]],
+        texts: Mapping[str, str],
+        ids: Sequence[str],
     ) -> tuple[Path | None, list[str]]:
         """Replace, in ``vectors`` read from the store, the vector of every record the
-        ledger keeps (text unchanged) by its base; returns the ledger and those ids."""
-        found = self.find(list(vectors))
+        ledger keeps (text unchanged) by its base; the ledger is looked up through the
+        markers of ``ids``. Returns the ledger and the replaced ids."""
+        found = self.find(ids)
         if found is None:
             return None, []
         return found.path, lifecycle.base_from_ledger(found, vectors, texts)
@@ -128,16 +123,16 @@ class StoreSession:
         texts: Mapping[str, str],
         *,
         model: str | None,
-        native: bool = False,
+        advice: str | None = None,
         allow_missing: bool = False,
         batch_size: int | None = None,
         show_progress: bool | None = None,
     ) -> SwapReport:
         """Swap a fit's moved records into the store through its ledger (bases first; all
         or nothing). ``base`` and ``texts``: each moved record's base vector and the text
-        it was fitted with. NUDGE-M is refused by a store not ranking by inner product."""
+        it was fitted with. NUDGE-M is refused by a store not ranking by inner product
+        (``advice``: what to do instead, where the default advice does not apply)."""
         if result.variant == "M":
-            advice = NATIVE_M_ADVICE if native else None
             require_inner_product(self.writer.similarity, self.bound.label, advice)
         moved = {str(i): v for i, v in result.as_dict().items()}
         found = ledger_for_write(self.writer, self.ledger, list(moved), key=self.bound.key)

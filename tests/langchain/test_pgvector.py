@@ -15,9 +15,9 @@ from langchain_core.documents import Document
 
 from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.langchain import NudgeFitter, status
-from nudge_integrations.stores import base as store_base
-from nudge_integrations.stores import pgvector, registry
+from nudge_integrations.stores import registry
 from nudge_integrations.stores.base import MARKER
+from nudge_integrations.stores.pgvector import writer as pgvector_writer
 
 from ..pg_server import driver_url
 from .conftest import HashEmbeddings
@@ -62,7 +62,7 @@ def test_fit_swap_search_revert(
 ) -> None:
     store = build("cosine")
     docs: list[Document] = qa["docs"]
-    monkeypatch.setattr(pgvector, "PAGE", 7)  # load pages through the table by id
+    monkeypatch.setattr(pgvector_writer, "READ_IDS", 7)  # load pages through the table by id
     loaded = documents(store)
     assert len(loaded) == len(docs)
     assert {d.id: (d.page_content, d.metadata) for d in loaded} == {
@@ -121,7 +121,6 @@ def test_a_failed_batch_rolls_back(
     np.testing.assert_array_equal(writer.read([a])[a], base[a])
     # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
     fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
-    monkeypatch.setattr(store_base, "BATCH", 5)
     real, calls = type(writer).write, {"n": 0}
 
     def third_batch_breaks(self: Any, batch: dict[str, np.ndarray]) -> None:
@@ -132,7 +131,7 @@ def test_a_failed_batch_rolls_back(
 
     monkeypatch.setattr(type(writer), "write", third_batch_breaks)
     with pytest.raises(Exception, match="dimensions"):
-        fitter.swap_in(store)
+        fitter.swap_in(store, batch_size=5)
     assert calls["n"] > 3  # the rollback wrote too
     for i, vec in vectors(store).items():
         np.testing.assert_array_equal(vec, base[i])

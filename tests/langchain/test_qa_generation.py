@@ -24,8 +24,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import Field, PrivateAttr
 
-from nudge_integrations.data import QADataset, QAGenerationWarning
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError
+from nudge_integrations.data import QADataset, QAGenerationWarning
 from nudge_integrations.langchain.qa_generation import (
     GeneratedQuestions,
     agenerate_qa_pairs,

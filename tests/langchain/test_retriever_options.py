@@ -86,9 +86,7 @@ def test_dict_filter_matches_exactly_before_the_top_k(
     assert ids(retriever.invoke(query, filter={"topic": first.metadata["topic"]}))
 
 
-def test_callable_filter_like_in_memory_vector_store(
-    retriever: NudgeRetriever, query: str
-) -> None:
+def test_callable_filter_like_in_memory_vector_store(retriever: NudgeRetriever, query: str) -> None:
     def keep(doc: Document) -> bool:
         return doc.metadata["topic"].startswith("a") and doc.id is not None
 

@@ -9,8 +9,8 @@ import pytest
 from llama_index.core import VectorStoreIndex
 from llama_index.core.schema import TextNode
 
-from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError
+from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index.compat import Nudge
 
 from .conftest import HashEmbedding

@@ -165,14 +165,12 @@ def test_apply_refuses_m_on_a_cosine_store_and_writes_nothing(
 def test_a_failed_write_is_rolled_back(
     qa: dict[str, Any], embed_model: HashEmbedding, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nudge_integrations.llama_index import ledger
     from nudge_integrations.stores.memory import SimpleWriter
 
     index = VectorStoreIndex(qa["nodes"], embed_model=embed_model)
     before = {k: list(v) for k, v in index.vector_store.data.embedding_dict.items()}
     eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
     eng.finetune()
-    monkeypatch.setattr(ledger, "_BATCH", 5)
     calls = {"n": 0}
     real = SimpleWriter.write
 
@@ -184,7 +182,8 @@ def test_a_failed_write_is_rolled_back(
 
     monkeypatch.setattr(SimpleWriter, "write", flaky)
     with pytest.raises(RuntimeError, match="store went away"):
-        eng.apply_to_index(index)
+        eng.apply_to_index(index, batch_size=5)
+    assert calls["n"] > 3  # two batches written, the third failed, then the rollback
     after = index.vector_store.data.embedding_dict
     for nid, vec in before.items():
         np.testing.assert_allclose(after[nid], vec, atol=1e-7)

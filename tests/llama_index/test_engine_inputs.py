@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.core.errors import EmptyTrainingSetError, NudgeError
+from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 
 from .conftest import HashEmbedding

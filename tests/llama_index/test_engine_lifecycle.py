@@ -16,7 +16,6 @@ from llama_index.core import Settings
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.schema import TextNode
 
-from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.core.errors import (
     DuplicateIdError,
     EmptyTrainingSetError,
@@ -24,6 +23,7 @@ from nudge_integrations.core.errors import (
     ShapeError,
     UnknownIdError,
 )
+from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 
 from .conftest import HashEmbedding

@@ -14,6 +14,7 @@ from llama_index.core.indices.vector_store.retrievers import VectorIndexRetrieve
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.core.report import evaluate_ranked_ids
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.llama_index.evaluation import (
     compare_retrievers,
@@ -22,7 +23,6 @@ from nudge_integrations.llama_index.evaluation import (
     exact_plan,
     ranked_node_ids,
 )
-from nudge_integrations.core.report import evaluate_ranked_ids
 
 from .conftest import HashEmbedding
 

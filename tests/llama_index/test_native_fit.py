@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from llama_index.core import VectorStoreIndex
 
-from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.core.errors import NudgeError, UnknownIdError
+from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.llama_index import corpus as li_corpus
 

@@ -14,7 +14,6 @@ from llama_index.core import StorageContext, VectorStoreIndex
 
 from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.llama_index import NudgeFinetuneEngine, status
-from nudge_integrations.llama_index import ledger as li_ledger
 from nudge_integrations.stores import PgVectorWriter, registry
 from nudge_integrations.stores.base import MARKER
 
@@ -130,7 +129,6 @@ def test_a_failed_batch_rolls_back(
     # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
     eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
     eng.finetune()
-    monkeypatch.setattr(li_ledger, "_BATCH", 5)
     real, calls = type(writer).write, {"n": 0}
 
     def third_batch_breaks(self: Any, vectors: dict[str, np.ndarray]) -> None:
@@ -141,7 +139,7 @@ def test_a_failed_batch_rolls_back(
 
     monkeypatch.setattr(type(writer), "write", third_batch_breaks)
     with pytest.raises(Exception, match="dimensions"):
-        eng.apply_to_index(index)
+        eng.apply_to_index(index, batch_size=5)
     assert calls["n"] > 3  # the rollback wrote too
     after = stored(index)
     for nid, vec in after.items():

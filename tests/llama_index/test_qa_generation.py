@@ -26,8 +26,8 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.schema import TextNode
 from pydantic import PrivateAttr
 
-from nudge_integrations.data import QADataset, QAGenerationWarning
 from nudge_integrations.core.errors import DuplicateIdError
+from nudge_integrations.data import QADataset, QAGenerationWarning
 from nudge_integrations.llama_index.qa_generation import (
     agenerate_qa_embedding_pairs,
     generate_pseudo_queries,

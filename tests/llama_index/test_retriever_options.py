@@ -19,8 +19,8 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.core.errors import NudgeError, UnknownIdError
+from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import (
     EmbeddingQAFinetuneDataset,
     NudgeFinetuneEngine,
@@ -196,9 +196,9 @@ def test_doc_ids_and_node_ids_restrict_before_the_top_k(
     want = expected(
         eng,
         query,
-        lambda node: node.ref_doc_id in docs
-        and node.node_id in some
-        and "even" in node.metadata["tags"],
+        lambda node: (
+            node.ref_doc_id in docs and node.node_id in some and "even" in node.metadata["tags"]
+        ),
         50,
     )
     assert 0 < len(want) < 50 and ids(both, query) == want
@@ -256,9 +256,7 @@ def test_from_defaults_builds_the_same_engine(qa: dict[str, Any]) -> None:
     built = NudgeFinetuneEngine.from_defaults(
         train_dataset=qa["train"], embed_model=HashEmbedding(), nodes=nodes, val_dataset=qa["val"]
     )
-    plain = NudgeFinetuneEngine(
-        qa["train"], HashEmbedding(), corpus=nodes, val_dataset=qa["val"]
-    )
+    plain = NudgeFinetuneEngine(qa["train"], HashEmbedding(), corpus=nodes, val_dataset=qa["val"])
     built.finetune()
     plain.finetune()
     assert built.variant == "N" and built.fit_params == plain.fit_params
@@ -270,9 +268,7 @@ def test_from_defaults_takes_an_index_or_the_dataset_corpus(qa: dict[str, Any]) 
     embed = HashEmbedding()
     index = VectorStoreIndex(qa["nodes"], embed_model=embed)
     calls = embed.text_calls
-    eng = NudgeFinetuneEngine.from_defaults(
-        qa["train"], embed, index=index, variant="M", gamma=0.5
-    )
+    eng = NudgeFinetuneEngine.from_defaults(qa["train"], embed, index=index, variant="M", gamma=0.5)
     assert embed.text_calls == calls  # the index's vectors are reused
     assert eng.variant == "M" and eng.fit_params["gamma"] == 0.5
     own = NudgeFinetuneEngine.from_defaults(qa["train"], embed)
@@ -303,7 +299,10 @@ def test_embedding_qa_dataset_reads_old_llama_index_files(
     ds = EmbeddingQAFinetuneDataset.from_json(str(path))
     assert isinstance(ds, EmbeddingQAFinetuneDataset) and isinstance(ds, QADataset)
     assert (ds.queries, ds.corpus, ds.relevant_docs, ds.mode) == (
-        old["queries"], old["corpus"], old["relevant_docs"], "text"
+        old["queries"],
+        old["corpus"],
+        old["relevant_docs"],
+        "text",
     )
     assert ds.query_docid_pairs == [
         ("What is an assert statement?", ["assert-0"]),
