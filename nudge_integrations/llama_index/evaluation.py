@@ -27,6 +27,7 @@ from llama_index.core.indices.vector_store.retrievers import VectorIndexRetrieve
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
 from numpy.typing import NDArray
 
+from nudge_integrations.compat import llama_index as compat
 from nudge_integrations.core.errors import NudgeError, ShapeError
 from nudge_integrations.core.report import evaluate_ranked_ids, format_table
 from nudge_integrations.core.search import exact_search
@@ -56,13 +57,13 @@ def exact_plan(retriever: BaseRetriever) -> ExactPlan | None:
     if getattr(retriever, "object_map", None):
         return None
     if type(retriever) is NudgeRetriever:
-        nodes = retriever._nodes
+        nodes = retriever.nodes
         return ExactPlan(
             [n.node_id for n in nodes],
-            retriever._vectors,
-            retriever._similarity,
+            retriever.vectors,
+            retriever.similarity,
             min(retriever.similarity_top_k, len(nodes)),
-            retriever._embed_model,
+            retriever.embed_model,
         )
     if type(retriever) is VectorIndexRetriever:
         return _vector_index_plan(retriever)
@@ -71,21 +72,22 @@ def exact_plan(retriever: BaseRetriever) -> ExactPlan | None:
 
 def _vector_index_plan(retriever: VectorIndexRetriever) -> ExactPlan | None:
     """The plan for a ``VectorStoreIndex`` retriever over a store queried exactly."""
+    store: Any = compat.retriever_vector_store(retriever)
     if (
-        retriever._vector_store_query_mode != VectorStoreQueryMode.DEFAULT
-        or retriever._filters is not None
-        or retriever._doc_ids is not None
-        or retriever._kwargs
-        or not retriever._needs_embedding()
-        or retriever._similarity_top_k < 1
+        compat.retriever_query_mode(retriever) != VectorStoreQueryMode.DEFAULT
+        or compat.retriever_filters(retriever) is not None
+        or compat.retriever_doc_ids(retriever) is not None
+        or compat.retriever_store_kwargs(retriever)
+        or not store.is_embedding_query  # in the default mode: whether queries are embedded
+        or retriever.similarity_top_k < 1
     ):
         return None
-    store: Any = retriever._vector_store
-    nodes_dict = retriever._index.index_struct.nodes_dict
+    nodes_dict = compat.retriever_index(retriever).index_struct.nodes_dict
     name = type(store).__name__
     if name == "SimpleVectorStore":  # cosine over the stored ids, restricted to node_ids
         table = store.data.embedding_dict
-        allowed = None if retriever._node_ids is None else set(retriever._node_ids)
+        node_ids = compat.retriever_node_ids(retriever)
+        allowed = None if node_ids is None else set(node_ids)
         store_ids = [i for i in table if allowed is None or i in allowed]
         vectors = _matrix([table[i] for i in store_ids])
         similarity = "cosine"
@@ -103,8 +105,8 @@ def _vector_index_plan(retriever: VectorIndexRetriever) -> ExactPlan | None:
         [str(nodes_dict[i]) for i in store_ids],
         vectors,
         similarity,
-        min(retriever._similarity_top_k, len(store_ids)),
-        retriever._embed_model,
+        min(retriever.similarity_top_k, len(store_ids)),
+        compat.retriever_embed_model(retriever),
     )
 
 
@@ -179,9 +181,13 @@ def _ranked(
 
 def _parents(retriever: BaseRetriever, ids: Sequence[str]) -> dict[str, str]:
     """The document (``ref_doc_id``) each retrieved node was split from, where known."""
-    nodes: Any = getattr(retriever, "_nodes", None)
+    nodes: Any = (
+        retriever.nodes
+        if isinstance(retriever, NudgeRetriever)
+        else compat.retriever_nodes(retriever)
+    )
     if nodes is None:
-        index: Any = getattr(retriever, "_index", None)
+        index: Any = compat.retriever_index(retriever)
         if index is None:
             return {}
         nodes = [n for n in index.docstore.get_nodes(list(ids), raise_error=False) if n]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from nudge_integrations.compat import llama_index as compat
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.llama_index.ledger import writer_of
 from nudge_integrations.stores.recall import exact_ids, recall_at_k
@@ -27,7 +28,7 @@ def index_recall(
     if not items:
         raise NudgeError("no queries: recall needs at least one")
     if all(isinstance(q, str) for q in items):
-        model = getattr(index, "_embed_model", None)
+        model = compat.index_embed_model(index)
         if model is None:
             raise NudgeError("text queries need the index's embed model; pass vectors instead")
         vecs = np.asarray([model.get_query_embedding(q) for q in items], dtype=np.float32)

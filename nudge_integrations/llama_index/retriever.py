@@ -69,6 +69,26 @@ class NudgeRetriever(BaseRetriever):
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
     @property
+    def nodes(self) -> list[BaseNode]:
+        """The nodes ranked, one per row of :attr:`vectors` (fixed at construction)."""
+        return self._nodes
+
+    @property
+    def vectors(self) -> NDArray[np.float32]:
+        """The (nudged) vectors ranked, one row per node (fixed at construction)."""
+        return self._vectors
+
+    @property
+    def embed_model(self) -> BaseEmbedding:
+        """The model queries are embedded with."""
+        return self._embed_model
+
+    @property
+    def similarity(self) -> str:
+        """How a query is scored against a row: ``"dot"`` or ``"cosine"``."""
+        return self._similarity
+
+    @property
     def filters(self) -> MetadataFilters | None:
         """The metadata filters (fixed at construction)."""
         return self._filters
