@@ -202,7 +202,7 @@ def _faiss_store(path: Path, files: dict[str, Path]) -> str:
 def _stored(spec: str) -> dict[str, np.ndarray]:
     from nudge_integrations.cli.commands import open_store
 
-    writer, _ = open_store(spec)
+    writer = open_store(spec).writer
     return writer.read(writer.all_ids())
 
 

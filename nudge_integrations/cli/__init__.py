@@ -117,13 +117,25 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--store", required=True, help=f"as for finetune: {store_kinds}")
+        cmd.add_argument("--quiet", action="store_true", help="no progress")
         _store_options(cmd)
     return parser
 
 
 def _store_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ledger", type=Path, default=None, help="the ledger folder (default: found)")
-    p.add_argument("--vector-field", default="vector", help="Milvus vector field name")
+    p.add_argument(
+        "--vector-field",
+        default="vector",
+        help="the vector field or column (Milvus, LanceDB, pgvector), or Qdrant's dense "
+        "vector name",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="records per request to the store (default and most: the store's own limit)",
+    )
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "nudge") -> int:

@@ -28,7 +28,9 @@ from nudge_integrations.data.splits import paper_split
 
 if TYPE_CHECKING:
     from nudge_integrations.core.sources import RecordSource
+    from nudge_integrations.session import StoreSession
     from nudge_integrations.stores.base import StoreWriter
+    from nudge_integrations.stores.binding import Bound
 
 NUDGED = "nudged.npy"
 NUDGED_IDS = "nudged_ids.json"
@@ -149,8 +151,8 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     if store is not None and args.native:
         from nudge_integrations.stores.native_fit import fit_store
 
-        texts = _ledger_texts(store[0], args, data, r_tr + r_va)
-        fit_store(est, store[0], q_tr, r_tr, q_va, r_va, ledger=args.ledger, texts=texts)
+        texts = _ledger_texts(store.writer, args, data, r_tr + r_va)
+        fit_store(est, store.writer, q_tr, r_tr, q_va, r_va, ledger=args.ledger, texts=texts)
     else:
         est.fit(data.base, q_tr, r_tr, q_va, r_va, ids=data.ids)
     seconds = time.perf_counter() - start
@@ -160,12 +162,12 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     (out / NUDGED_IDS).write_text(json.dumps([str(i) for i in result.ids]))
     swapped: dict[str, Any] | None = None
     if store is not None and args.native:
-        writer, save = store
+        writer = store.writer
         search = cast("RecordSource", writer).nearest
         depth = max(k for _, k in DEFAULT_COLUMNS)
         before = search(q_te, depth)  # what the store serves the test queries now
         base = _native_base(args, result, data, writer)
-        swapped = swap_into_store(args, writer, save, result, data, base)
+        swapped = swap_into_store(args, store, result, data, base)
         table = {
             "store before": evaluate_ranked_ids(before, j_te),
             "store after": evaluate_ranked_ids(search(q_te, depth), j_te),
@@ -180,7 +182,7 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
         }
         if store is not None:
             base = {str(i): data.base[data.row[str(i)]] for i in result.ids}
-            swapped = swap_into_store(args, *store, result, data, base)
+            swapped = swap_into_store(args, store, result, data, base)
     summary = {
         "data": str(data.source),
         "variant": args.variant,
@@ -236,12 +238,9 @@ def _check_native(args: argparse.Namespace) -> None:
         )
 
 
-def open_store(
-    spec: str, *, vector_field: str = "vector"
-) -> tuple[StoreWriter, Callable[[], None]]:
-    """The writer for ``--store KIND:PATH:NAME`` (KIND: a store the registry can open from
-    the command line), and a function that saves it (FAISS) or does nothing (stores that
-    persist every write)."""
+def open_store(spec: str, *, vector_field: str = "vector") -> Bound:
+    """``--store KIND:PATH:NAME`` (KIND: a store the registry can open from the command
+    line) bound for the lifecycle, labelled by the spec in messages."""
     from nudge_integrations.stores.registry import cli_kinds
 
     kinds = {e.name: e for e in cli_kinds()}
@@ -253,19 +252,35 @@ def open_store(
             "(e.g. chroma:./chroma_db:docs, faiss:index.faiss:ids.json)"
         )
     try:
-        bound = kinds[kind].binding("cli").open_store(path, name, vector_field=vector_field)
+        bound: Bound = kinds[kind].binding("cli").open_store(path, name, vector_field=vector_field)
     except NudgeError as exc:
         raise NudgeError(f"--store {spec!r}: {exc}") from exc
-    return bound.writer, bound.save or (lambda: None)
+    bound.label = spec
+    return bound
 
 
-def _open_for_fit(args: argparse.Namespace) -> tuple[StoreWriter, Callable[[], None]]:
+def _session(args: argparse.Namespace, bound: Bound) -> StoreSession:
+    from nudge_integrations.session import StoreSession
+
+    return StoreSession(bound, args.ledger)
+
+
+def _batches(args: argparse.Namespace) -> dict[str, Any]:
+    """``--batch-size`` and progress (off with ``--quiet``) for the lifecycle's calls."""
+    return {
+        "batch_size": args.batch_size,
+        "show_progress": False if getattr(args, "quiet", False) else None,
+    }
+
+
+def _open_for_fit(args: argparse.Namespace) -> Bound:
     """``--store``, opened and checked before any fit: it can serve the fit (``--native``)
     and NUDGE-M's vectors (only a store ranking by inner product can)."""
     from nudge_integrations.core.sources import is_record_source
     from nudge_integrations.stores import require_inner_product
 
-    writer, save = open_store(args.store, vector_field=args.vector_field)
+    bound = open_store(args.store, vector_field=args.vector_field)
+    writer = bound.writer
     if args.native and not is_record_source(writer):
         raise NudgeError(
             f"--store {args.store}: {type(writer).__name__} has no store-native search in "
@@ -284,7 +299,7 @@ def _open_for_fit(args: argparse.Namespace) -> tuple[StoreWriter, Callable[[], N
                 "product (FAISS IndexFlatIP, Milvus metric 'IP', Chroma hnsw:space 'ip', "
                 "Qdrant Distance.DOT)"
             ) from None
-    return writer, save
+    return bound
 
 
 def _ledger_texts(
@@ -317,32 +332,16 @@ def _native_base(
 
 def swap_into_store(
     args: argparse.Namespace,
-    writer: StoreWriter,
-    save: Callable[[], None],
+    bound: Bound,
     result: NudgeResult,
     data: Inputs,
     base: Mapping[str, NDArray[np.float32]],
 ) -> dict[str, Any]:
     """Write the moved vectors into ``--store`` through its nudge ledger; ``base`` holds
     the moved records' base vectors (kept in the ledger for revert)."""
-    from nudge_integrations.stores import lifecycle
-    from nudge_integrations.stores.ledger import text_hash
-    from nudge_integrations.stores.location import ledger_for_write
-
-    moved = {str(i): v for i, v in result.as_dict().items()}
-    ledger = ledger_for_write(writer, args.ledger, list(moved))
-    report = lifecycle.swap(
-        writer,
-        ledger,
-        moved,
-        {i: base[i] for i in moved},
-        {i: text_hash(data.dataset.corpus[i]) for i in moved},
-        variant=result.variant,
-        gamma=result.gamma,
-        model=args.model_name,
-        dim=result.dim,
+    report = _session(args, bound).swap(
+        result, base, data.dataset.corpus, model=args.model_name, **_batches(args)
     )
-    save()
     return {
         "spec": args.store,
         "ledger": str(report.ledger),
@@ -354,24 +353,21 @@ def swap_into_store(
 
 
 def store_command(args: argparse.Namespace) -> str:
-    """``nudge status`` / ``nudge revert`` on a store named with ``--store``."""
+    """``nudge status`` / ``revert`` / ``finish`` / ``rollback`` on a ``--store``."""
     from nudge_integrations.stores import lifecycle
-    from nudge_integrations.stores.location import find_ledger
 
-    writer, save = open_store(args.store, vector_field=args.vector_field)
-    ledger = find_ledger(writer, args.ledger, writer.all_ids())
-    if (ledger is None or not ledger.exists) and args.command == "status":
-        return str(lifecycle.never_nudged(args.store))
-    if ledger is None or not ledger.exists:
+    session = _session(args, open_store(args.store, vector_field=args.vector_field))
+    if session.find() is None:
+        if args.command == "status":
+            return str(lifecycle.never_nudged(args.store))
         raise NudgeError(
             f"{args.store} has no nudge ledger: nothing was swapped in (or pass --ledger PATH)"
         )
     if args.command == "status":
-        return str(lifecycle.status(writer, ledger))
-    action = {"revert": lifecycle.revert, "finish": lifecycle.finish,
-              "rollback": lifecycle.rollback}[args.command]  # fmt: skip
-    report = action(writer, ledger)
-    save()
+        return str(session.status())
+    action = {"revert": session.revert, "finish": session.finish,
+              "rollback": session.rollback}[args.command]  # fmt: skip
+    report = action(**_batches(args))
     return (
         f"{args.command}: {len(report.restored)} records given their base vectors back, "
         f"{len(report.written)} nudged, {len(report.unchanged)} already as wanted; "
