@@ -14,11 +14,10 @@ skipped and reported, since their nudge no longer fits them).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from langchain_core.documents import Document
@@ -37,9 +36,10 @@ from nudge_integrations.langchain.embedding import QueryEmbedder
 from nudge_integrations.langchain.ids import document_ids
 from nudge_integrations.langchain.persist import documents_from_state, documents_state
 from nudge_integrations.model_identity import model_name
-from nudge_integrations.session import FitSpec, StoreSource, judgements, run_fit
+from nudge_integrations.session import FitSpec, StoreSession, StoreSource, judgements, run_fit
 from nudge_integrations.session.persist import load_folder, save_folder
-from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
+from nudge_integrations.session.verbs import StoreVerbs
+from nudge_integrations.stores.lifecycle import SwapReport
 from nudge_integrations.stores.location import LedgerLike
 
 if TYPE_CHECKING:
@@ -54,14 +54,6 @@ _OWN_ARGS = (
     "concurrency",
     "show_progress",
     "relevant_chunks",
-)
-
-#: What to do instead when a store refuses a store-native NUDGE-M fit.
-_NATIVE_M_ADVICE = (
-    "This fit was made store-native: fit NudgeFitter(variant='N') natively (unit-norm "
-    "vectors, right for this store), or swap into a store configured for inner product "
-    "(FAISS MAX_INNER_PRODUCT, Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant "
-    "Distance.DOT), or fit without native=True and serve with fitter.as_retriever()"
 )
 
 #: What :meth:`NudgeFitter.reapply` did (the same report as a swap).
@@ -87,7 +79,7 @@ class _Prepared:
         return [ds.queries[q] for ds in sets for q in ds.query_ids]
 
 
-class FitterCore:
+class FitterCore(StoreVerbs):
     """Everything :class:`~nudge_integrations.langchain.NudgeFitter` does but serve a
     retriever (kept apart so ``NudgeRetriever.fit`` can fit without importing it back).
     Construct with the embeddings and NUDGE parameters, ``fit``, then swap in.
@@ -424,78 +416,26 @@ class FitterCore:
         return f"{type(self).__name__}(variant={self.variant!r}, embeddings={name!r}{where})"
 
     # ----------------------------------------------------------------- stores
-    def swap_in(
+    # swap_in, reapply, revert, status, finish, rollback and a...: session.StoreVerbs
+    NATIVE_M_ADVICE: ClassVar[str] = (
+        "This fit was made store-native: fit NudgeFitter(variant='N') natively (unit-norm "
+        "vectors, right for this store), or swap into a store configured for inner product "
+        "(FAISS MAX_INNER_PRODUCT, Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant "
+        "Distance.DOT), or fit without native=True and serve with fitter.as_retriever()"
+    )
+
+    def _session(self, store: Any, ledger: LedgerLike) -> StoreSession:
+        return lc_store.session_of(store, ledger)
+
+    def _swap_inputs(
         self,
-        store: VectorStore | Any,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-        _allow_missing: bool = False,
-    ) -> SwapReport:
-        """Write the moved documents' nudged vectors into the store (same ids, text and
-        metadata), through the store's nudge ledger: base vectors are kept there first, so
-        :func:`revert` works from any process. All or nothing. Documents whose text changed
-        since the fit are skipped and reported. NUDGE-M is refused by stores not ranking by
-        inner product. ``batch_size`` caps the records per request (never above the
-        store's own limit); ``show_progress`` reports long swaps. Iterating the report
-        gives the ids written."""
+    ) -> tuple[NudgeResult, dict[str, NDArray[np.float32]], dict[str, str], str | None]:
         result = self._fitted()
-        session = lc_store.session_of(store, ledger or self.ledger_)
         row = {i: n for n, i in enumerate(self.ids_)}
         moved = [str(i) for i in result.ids]
-        report = session.swap(
+        return (
             result,
             {i: self.base_vectors_[row[i]] for i in moved},
             {i: self.documents_[row[i]].page_content for i in moved},
-            model=model_name(self.embeddings),
-            advice=_NATIVE_M_ADVICE if self.native_ else None,
-            allow_missing=_allow_missing,
-            batch_size=batch_size,
-            show_progress=show_progress,
+            model_name(self.embeddings),
         )
-        self.ledger_ = Path(session.ledger) if session.ledger is not None else None  # type: ignore[arg-type]
-        return report
-
-    def reapply(self, store: VectorStore | Any, **kwargs: Any) -> SwapReport:
-        """Re-write the nudge after a re-index overwrote it (``index()``, re-adds).
-
-        Documents whose text changed since the fit, or that left the store, are skipped and
-        reported (``changed``, ``missing``): refit to nudge them again.
-        """
-        return self.swap_in(store, _allow_missing=True, **kwargs)
-
-    def revert(
-        self, store: VectorStore | Any, ids: Sequence[str] | None = None, **kwargs: Any
-    ) -> SwapReport:
-        """Write the base vectors back from the store's ledger (of ``ids``, default every
-        nudged document). Works unfitted and in a new process: the ledger is enough."""
-        return lc_store.revert(store, ids, **{"ledger": self.ledger_, **kwargs})
-
-    def status(self, store: VectorStore | Any, *, ledger: LedgerLike = None) -> LedgerStatus:
-        """Whether ``store`` holds base vectors, nudged vectors, or is half-swapped."""
-        return lc_store.status(store, ledger=ledger or self.ledger_)
-
-    def finish(self, store: VectorStore | Any, **kwargs: Any) -> SwapReport:
-        """Complete an interrupted swap or revert (:func:`~.store.finish`)."""
-        return lc_store.finish(store, **{"ledger": self.ledger_, **kwargs})
-
-    def rollback(self, store: VectorStore | Any, **kwargs: Any) -> SwapReport:
-        """Undo an interrupted swap or revert (:func:`~.store.rollback`)."""
-        return lc_store.rollback(store, **{"ledger": self.ledger_, **kwargs})
-
-    async def aswap_in(self, store: Any, **kwargs: Any) -> SwapReport:
-        """:meth:`swap_in` in a worker thread, not blocking the event loop."""
-        return await asyncio.to_thread(self.swap_in, store, **kwargs)
-
-    async def arevert(self, store: Any, *args: Any, **kwargs: Any) -> SwapReport:
-        """:meth:`revert` in a worker thread."""
-        return await asyncio.to_thread(self.revert, store, *args, **kwargs)
-
-    async def afinish(self, store: Any, **kwargs: Any) -> SwapReport:
-        """:meth:`finish` in a worker thread."""
-        return await asyncio.to_thread(self.finish, store, **kwargs)
-
-    async def arollback(self, store: Any, **kwargs: Any) -> SwapReport:
-        """:meth:`rollback` in a worker thread."""
-        return await asyncio.to_thread(self.rollback, store, **kwargs)

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from llama_index.core import Settings, StorageContext, VectorStoreIndex
@@ -48,9 +48,10 @@ from nudge_integrations.llama_index.corpus import (
 from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
 from nudge_integrations.model_identity import model_name
-from nudge_integrations.session import FitSpec, StoreSource, judgements, run_fit
+from nudge_integrations.session import FitSpec, StoreSession, StoreSource, judgements, run_fit
+from nudge_integrations.session.verbs import StoreVerbs
 from nudge_integrations.stores.base import require_inner_product
-from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport, base_from_ledger
+from nudge_integrations.stores.lifecycle import base_from_ledger
 from nudge_integrations.stores.location import LedgerLike
 
 _OWN_ARGS = (
@@ -67,7 +68,7 @@ _OWN_ARGS = (
 )
 
 
-class NudgeFinetuneEngine:
+class NudgeFinetuneEngine(StoreVerbs):
     """Fine-tune a corpus's embeddings with NUDGE, in the shape of LlamaIndex's finetune engines.
 
     ``finetune()`` fits; ``get_finetuned_model()`` returns the (unchanged) query model;
@@ -391,119 +392,35 @@ class NudgeFinetuneEngine:
         )
 
     # ---------------------------------------------------------------- stores in place
-    def swap_in(
-        self,
-        index: VectorStoreIndex | Any,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-        _allow_missing: bool = False,
-    ) -> SwapReport:
-        """Overwrite the moved nodes' vectors in the user's index (or vector store).
+    # swap_in, reapply, revert, status, finish, rollback and a...: session.StoreVerbs
+    NATIVE_M_ADVICE: ClassVar[str] = (
+        "This engine was fitted store-native: build it with variant='N' (unit-norm vectors, "
+        "right for this store), or apply it to an index whose store ranks by inner product "
+        "(FAISS IndexFlatIP, Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant "
+        "Distance.DOT), or build it without native=True and serve with engine.as_retriever()"
+    )
 
-        Text and metadata stay; only vectors of moved nodes change. The base vectors go
-        into the store's nudge ledger first (beside the store, or keyed by the index id),
-        so :meth:`revert` works from any process. All or nothing: on a failure the store
-        is restored. Nodes whose text changed since the fit are skipped and reported.
-        ``batch_size`` caps the records per request (never above the store's own limit);
-        ``show_progress`` reports long swaps. Iterating the report gives the ids written.
-        """
+    def _session(self, store: Any, ledger: LedgerLike) -> StoreSession:
+        return li_ledger.session_of(store, ledger)
+
+    def _swap_inputs(
+        self,
+    ) -> tuple[NudgeResult, dict[str, NDArray[np.float32]], dict[str, str], str | None]:
         result = self._result()
-        session = li_ledger.session_of(index, ledger or self.ledger_)
         moved = [str(k) for k in result.ids]
         base = dict(zip(self._corpus.ids, self.base_embeddings_matrix(), strict=True))
-        report = session.swap(
+        return (
             result,
             {nid: base[nid] for nid in moved},
             {nid: self._corpus.text(nid) for nid in moved},
-            model=model_name(self.embed_model),
-            advice=_NATIVE_M_ADVICE if self.native_ else None,
-            allow_missing=_allow_missing,
-            batch_size=batch_size,
-            show_progress=show_progress,
-        )
-        self.ledger_ = session.ledger  # type: ignore[assignment]
-        return report
-
-    #: LlamaIndex-era name of :meth:`swap_in`.
-    apply_to_index = swap_in
-
-    def reapply(
-        self,
-        index: VectorStoreIndex | Any,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-    ) -> SwapReport:
-        """Write the nudge again after a re-index overwrote it; nodes whose text changed
-        or that left the store are skipped and reported (refit to nudge them again)."""
-        return self.swap_in(
-            index,
-            ledger=ledger,
-            batch_size=batch_size,
-            show_progress=show_progress,
-            _allow_missing=True,
+            model_name(self.embed_model),
         )
 
-    def revert(
-        self,
-        index: VectorStoreIndex | Any,
-        node_ids: Iterable[str] | None = None,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-    ) -> SwapReport:
-        """Write the base vectors back from the store's nudge ledger (of ``node_ids``, else
-        of every node ever nudged there). Nodes no longer in the store, or whose text
-        changed, are skipped and reported; the rest are restored bit for bit."""
-        ids = None if node_ids is None else list(node_ids)
-        return li_ledger.revert(
-            index,
-            ids,
-            ledger=ledger or self.ledger_,
-            batch_size=batch_size,
-            show_progress=show_progress,
-        )
-
-    #: LlamaIndex-era name of :meth:`revert`.
-    revert_index = revert
-
-    def status(self, index: VectorStoreIndex | Any, *, ledger: LedgerLike = None) -> LedgerStatus:
-        """Whether the index's store holds base vectors, nudged vectors, or is half-swapped."""
-        return li_ledger.status(index, ledger=ledger or self.ledger_)
-
-    #: LlamaIndex-era name of :meth:`status`.
-    index_status = status
-
-    def finish(self, index: VectorStoreIndex | Any, **kwargs: Any) -> SwapReport:
-        """Complete an interrupted swap or revert (:func:`~.ledger.finish`)."""
-        return li_ledger.finish(index, **{"ledger": self.ledger_, **kwargs})
-
-    def rollback(self, index: VectorStoreIndex | Any, **kwargs: Any) -> SwapReport:
-        """Undo an interrupted swap or revert (:func:`~.ledger.rollback`)."""
-        return li_ledger.rollback(index, **{"ledger": self.ledger_, **kwargs})
-
-    async def aswap_in(self, index: Any, **kwargs: Any) -> SwapReport:
-        """:meth:`swap_in` in a worker thread, not blocking the event loop."""
-        return await asyncio.to_thread(self.swap_in, index, **kwargs)
-
-    async def arevert(self, index: Any, *args: Any, **kwargs: Any) -> SwapReport:
-        """:meth:`revert` in a worker thread."""
-        return await asyncio.to_thread(self.revert, index, *args, **kwargs)
-
-    async def afinish(self, index: Any, **kwargs: Any) -> SwapReport:
-        """:meth:`finish` in a worker thread."""
-        return await asyncio.to_thread(self.finish, index, **kwargs)
-
-    async def arollback(self, index: Any, **kwargs: Any) -> SwapReport:
-        """:meth:`rollback` in a worker thread."""
-        return await asyncio.to_thread(self.rollback, index, **kwargs)
-
-    #: LlamaIndex-era name of :meth:`aswap_in`.
-    aapply_to_index = aswap_in
+    #: LlamaIndex-era names of :meth:`swap_in`, :meth:`revert`, :meth:`status`.
+    apply_to_index = StoreVerbs.swap_in
+    aapply_to_index = StoreVerbs.aswap_in
+    revert_index = StoreVerbs.revert
+    index_status = StoreVerbs.status
 
     # ---------------------------------------------------------------- growing
     def insert_nodes(
@@ -668,15 +585,6 @@ class NudgeFinetuneEngine:
 
     #: LlamaIndex's name for :meth:`load`.
     from_persist_dir = load
-
-
-#: What to do instead when a store refuses a store-native NUDGE-M fit.
-_NATIVE_M_ADVICE = (
-    "This engine was fitted store-native: build it with variant='N' (unit-norm vectors, "
-    "right for this store), or apply it to an index whose store ranks by inner product "
-    "(FAISS IndexFlatIP, Milvus metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), "
-    "or build it without native=True and serve with engine.as_retriever()"
-)
 
 
 def _dataset(obj: Any, name: str) -> QADataset:
