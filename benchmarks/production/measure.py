@@ -1,0 +1,125 @@
+"""Timing, memory and where a lifecycle call spends its time, measured from outside.
+
+:func:`phase` times a block (wall seconds, the share of the machine's CPU other
+processes used meanwhile, peak RSS above the RSS before it). :class:`Breakdown` wraps a
+writer class's one-request methods (``_read``, ``_write``, ``_read_markers``,
+``_write_markers``), ``Bound.texts`` and the ledger's durable file writes and text
+hashes with timers, without editing the package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_fit import GB, _busy_cpu_s, _own_cpu_s, current_rss, max_rss, read_hwm, reset_hwm
+
+
+@contextlib.contextmanager
+def phase(out: dict[str, Any], name: str) -> Iterator[None]:
+    """Time the block into ``out[name]``: seconds, others' CPU share, peak RSS growth."""
+    gc.collect()
+    before = current_rss()
+    hwm_ok = reset_hwm()
+    busy0, own0, t0 = _busy_cpu_s(), _own_cpu_s(), time.perf_counter()
+    try:
+        yield
+    finally:
+        wall = time.perf_counter() - t0
+        others = max(0.0, (_busy_cpu_s() - busy0) - (_own_cpu_s() - own0))
+        hwm = read_hwm() if hwm_ok else None
+        out[name] = {
+            "seconds": round(wall, 3),
+            "others_cpu_share": round(others / (wall * (os.cpu_count() or 1)), 3),
+            "rss_before_gb": round(before / GB, 3),
+            "peak_growth_gb": None if hwm is None else round((hwm - before) / GB, 3),
+        }
+
+
+def peak_rss_gb() -> float:
+    """This process's RSS high-water mark since it started (ru_maxrss)."""
+    return round(max_rss() / GB, 3)
+
+
+class Breakdown:
+    """Seconds and calls in a writer class's requests, text reads, ledger file writes and
+    text hashes, while installed (class attributes wrapped; ``remove`` puts them back)."""
+
+    STORE = ("_read", "_write", "_read_markers", "_write_markers")
+
+    def __init__(self, writer_class: type) -> None:
+        from nudge_integrations.stores import binding, ledger
+
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._undo: list[Callable[[], None]] = []
+        for name in self.STORE:
+            if hasattr(writer_class, name):
+                self._patch(writer_class, name, name.lstrip("_"))
+        self._patch(binding.Bound, "texts", "read_texts")
+        self._patch(ledger, "_atomic_write", "ledger_files")
+        self._patch(ledger, "_atomic_npy", "ledger_files")
+        for module in list(sys.modules.values()):  # every module that imported text_hash
+            if getattr(
+                module, "text_hash", None
+            ) is ledger.text_hash and module.__name__.startswith("nudge_integrations"):
+                self._patch(module, "text_hash", "text_hash")
+
+    def _patch(self, owner: Any, attr: str, label: str) -> None:
+        real = owner.__dict__[attr] if attr in getattr(owner, "__dict__", {}) else None
+        fn = getattr(owner, attr)
+        seconds, calls = self.seconds, self.calls
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
+                calls[label] = calls.get(label, 0) + 1
+
+        if isinstance(owner, type):
+            unbound = owner.__dict__.get(attr)
+            base = getattr(owner, attr)
+
+            def method(self_: Any, *args: Any, **kwargs: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return base(self_, *args, **kwargs)
+                finally:
+                    seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
+                    calls[label] = calls.get(label, 0) + 1
+
+            setattr(owner, attr, method)
+            if unbound is None:
+                self._undo.append(lambda: delattr(owner, attr))
+            else:
+                self._undo.append(lambda: setattr(owner, attr, unbound))
+            return
+        setattr(owner, attr, timed)
+        self._undo.append(lambda: setattr(owner, attr, real if real is not None else fn))
+
+    def take(self, total: float) -> dict[str, Any]:
+        """Seconds per part (nested calls are not double counted: hashes and ledger
+        writes happen outside the store's requests), the rest, and call counts."""
+        parts = {k: round(v, 3) for k, v in sorted(self.seconds.items())}
+        out = {
+            "seconds": parts,
+            "calls": dict(sorted(self.calls.items())),
+            "rest_s": round(total - sum(self.seconds.values()), 3),
+        }
+        self.seconds.clear()
+        self.calls.clear()
+        return out
+
+    def remove(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
