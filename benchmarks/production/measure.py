@@ -56,13 +56,22 @@ class Breakdown:
 
     def __init__(self, writer_class: type) -> None:
         from nudge_integrations.stores import binding, ledger
+        from nudge_integrations.stores.base import BatchedWriter, MarkedWriter
 
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self._undo: list[Callable[[], None]] = []
-        for name in self.STORE:
-            if hasattr(writer_class, name):
-                self._patch(writer_class, name, name.lstrip("_"))
+        # every writer class of the store's module that defines a request itself: a store
+        # may be bound to one of several classes (Qdrant local mode: with or without its
+        # in-place scan), and a class inheriting a request runs its parent's, timed once
+        module = sys.modules[writer_class.__module__]
+        classes = {c for c in vars(module).values() if isinstance(c, type)} | {writer_class}
+        for cls in classes:
+            if not issubclass(cls, BatchedWriter) or cls in (BatchedWriter, MarkedWriter):
+                continue
+            for name in self.STORE:
+                if name in vars(cls):
+                    self._patch(cls, name, name.lstrip("_"))
         self._patch(binding.Bound, "texts", "read_texts")
         self._patch(ledger, "_atomic_write", "ledger_files")
         self._patch(ledger, "_atomic_npy", "ledger_files")

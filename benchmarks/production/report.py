@@ -93,6 +93,28 @@ def breakdown_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def explain(r: dict[str, Any]) -> list[str]:
+    """For each of swap and revert over the bound: where its time went against the
+    store's own update (measured parts, largest first)."""
+    out = []
+    for op, own in (("swap", "own_update"), ("revert", "own_update_back")):
+        ours, theirs, b = timed(r, op), timed(r, own), r.get(f"{op}_breakdown")
+        if ours is None or not theirs or not b or ours / theirs <= BOUND:
+            continue
+        parts = {**b["seconds"], "rest": b.get("rest_s", 0.0)}
+        if r["store"] in SAVED:
+            parts["save"] = _s(r, f"{op}_save") or 0.0
+        top = sorted(parts.items(), key=lambda kv: -kv[1])
+        listed = ", ".join(f"{k} {v:.1f} s" for k, v in top if v >= 0.05 * ours)
+        writes = b["seconds"].get("write", 0.0)
+        out.append(
+            f"* {TITLES.get(r['store'], r['store'])}, {FW.get(r['framework'], r['framework'])}, "
+            f"{op}: {ours:.1f} s against {theirs:.1f} s ({ours / theirs:.2f}x); {listed}; its "
+            f"vector writes alone {writes:.1f} s ({writes / theirs:.2f}x the own update)."
+        )
+    return out
+
+
 def repro_row(r: dict[str, Any]) -> str:
     check = r.get("revert_check") or {}
     cells = [FW.get(r["framework"], r["framework"]), f"{r['n']:,}",
@@ -157,6 +179,10 @@ def page(data: dict[str, Any]) -> str:
         "| store | framework | step | total | " + " | ".join(PARTS) + " | rest |",
         "|" + "---|" * (5 + len(PARTS)),
         *[row for r in cases for row in breakdown_rows(r)],
+        "",
+        "Over the bound, measured:",
+        "",
+        *[ln for r in cases for ln in explain(r)],
         "",
         "## Issue 18's reproductions (Chroma persistent, 100k)",
         "",
