@@ -20,11 +20,10 @@ record the ledger keeps.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,13 +35,29 @@ from nudge_integrations.stores.base import (
     Located,
     StoreWriter,
     batches,
-    read_batched,
 )
 from nudge_integrations.stores.binding import TextReader
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, Operation, text_hash
 from nudge_integrations.stores.progress import Progress
+from nudge_integrations.stores.records import (
+    ATOL,
+    describe,
+    read_markers,
+    read_texts,
+    read_vectors,
+    rows_hold,
+    write_markers,
+)
+from nudge_integrations.stores.reports import (
+    LedgerStatus,
+    SwapReport,
+    never_nudged,
+    warn_skipped,
+)
+from nudge_integrations.stores.status import status
 
 __all__ = [
+    "ATOL",
     "LedgerStatus",
     "SwapReport",
     "TextReader",
@@ -59,176 +74,11 @@ __all__ = [
     "warn_skipped",
 ]
 
-State = Literal["base", "nudged", "half-swapped", "overwritten"]
-
-
-@dataclass
-class SwapReport:
-    """What a swap, revert or reapply wrote, and what it skipped.
-
-    ``written``: records given their nudged vector; ``restored``: given their base vector
-    back; ``unchanged``: records that already held what the operation would have written
-    them (e.g. a fit swapped in again), left untouched; ``changed`` and ``missing``:
-    skipped, left as they are (text changed since the ledger was written, or no longer in
-    the store). Each record is in exactly one list: a record whose text changed since the
-    fit but whose current text's base the ledger keeps is given that base (``restored``,
-    or ``unchanged`` if it holds it already), not listed as ``changed``."""
-
-    written: list[str] = field(default_factory=list)
-    restored: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    ledger: Path | None = None
-    unchanged: list[str] = field(default_factory=list)
-
-    @property
-    def skipped(self) -> list[str]:
-        return self.changed + self.missing
-
-    @property
-    def ids(self) -> list[str]:
-        """Every record written: nudged ones first, then those given their base back."""
-        return self.written + self.restored
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.ids)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __repr__(self) -> str:  # counts, not thousands of ids
-        return (
-            f"SwapReport(written={len(self.written)}, restored={len(self.restored)}, "
-            f"unchanged={len(self.unchanged)}, changed={len(self.changed)}, "
-            f"missing={len(self.missing)}, ledger={self.ledger})"
-        )
-
-
-@dataclass
-class LedgerStatus:
-    """Where a store stands against its ledger, record by record."""
-
-    state: State
-    ledger: Path | None
-    active_fit: str | None
-    fit: dict[str, Any] | None
-    operation: str | None
-    base: list[str] = field(default_factory=list)
-    nudged: list[str] = field(default_factory=list)
-    overwritten: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    note: str | None = None
-
-    def __str__(self) -> str:
-        fit = ""
-        if self.fit:
-            fit = (
-                f" (NUDGE-{self.fit['variant']}, gamma {self.fit['gamma']:.4g}, model "
-                f"{self.fit['model'] or 'unknown'})"
-            )
-        lines = [f"{self.state}: ledger {self.ledger}, active fit {self.active_fit}{fit}"]
-        if self.operation:
-            lines.append(f"  interrupted: {self.operation}")
-        if self.note:
-            lines.append(f"  note: {self.note}")
-        lines.append(
-            f"  records: {len(self.base)} base, {len(self.nudged)} nudged, "
-            f"{len(self.overwritten)} overwritten (neither base nor nudged), "
-            f"{len(self.changed)} with changed text, {len(self.missing)} missing"
-        )
-        return "\n".join(lines)
-
 
 # ---------------------------------------------------------------------------- helpers
-#: How far a stored vector may be from what the ledger says and still count as it: float32
-#: rounding, and stores that re-normalise vectors for cosine (measured: at most 6e-8).
-ATOL = 2e-6
-
-Vector = NDArray[np.float32]
-
-
-def _limits(writer: StoreWriter, batch_size: int | None, batch: int) -> Limits:
-    """The store's limits, capped by the caller's ``batch_size`` (``batch``: its old name,
-    0 for none, still passed by the adapters)."""
-    return writer.limits.capped(batch_size if batch_size is not None else (batch or None))
-
-
-def _rows_hold(
-    current: Sequence[Any], wanted: Sequence[Any], close: Sequence[bool]
-) -> NDArray[np.bool_]:
-    """Per row: does ``current`` hold ``wanted``, within :data:`ATOL` where ``close``, else
-    bit for bit (a shape that differs never does)."""
-    cur = [np.asarray(c, np.float32) for c in current]
-    want = [np.asarray(w, np.float32) for w in wanted]
-    if not cur:
-        return np.zeros(0, dtype=bool)
-    shape = want[0].shape
-    if any(c.shape != shape for c in cur) or any(w.shape != shape for w in want):
-        return np.array(
-            [
-                c.shape == w.shape
-                and bool(np.all(np.abs(c - w) <= ATOL) if near else np.array_equal(c, w))
-                for c, w, near in zip(cur, want, close, strict=True)
-            ],
-            dtype=bool,
-        )
-    a, b = np.stack(cur), np.stack(want)
-    exact = np.all(a == b, axis=1)
-    near = np.all(np.abs(a - b) <= ATOL, axis=1)
-    return np.asarray(np.where(np.asarray(close, dtype=bool), near, exact), dtype=np.bool_)
-
-
-def warn_skipped(report: SwapReport, what: str = "records") -> None:
-    """Warn about records a swap, revert or reapply left alone, and why."""
-    if report.changed or report.missing:
-        warnings.warn(
-            f"{len(report.changed)} {what} whose text changed since the ledger was written "
-            f"and {len(report.missing)} no longer in the store were left as they are (e.g. "
-            f"{(report.changed + report.missing)[0]!r}); a refit takes them as they are now",
-            stacklevel=3,
-        )
-
-
-def read_markers(
-    writer: StoreWriter, ids: Sequence[str], size: int | None = None
-) -> dict[str, str]:
-    """Ledger paths recorded on the records (stores that keep metadata), by id, read in
-    requests of at most ``size`` ids (default: the store's read limit)."""
-    if not isinstance(writer, KeepsMarkers) or not ids:
-        return {}
-    return read_batched(writer.read_markers, ids, size or writer.limits.read)
-
-
-def _write_markers(writer: StoreWriter, marks: Mapping[str, str | None], size: int) -> None:
-    """Set each record's marker to its value (None: removed), ``size`` records a request."""
-    if not isinstance(writer, KeepsMarkers):
-        return
-    by_value: dict[str | None, list[str]] = {}
-    for i, value in marks.items():
-        by_value.setdefault(value, []).append(i)
-    for value, ids in by_value.items():
-        for chunk in batches(ids, size):
-            writer.write_markers(chunk, value)
-
-
-def _read_texts(texts: TextReader, ids: Sequence[str], size: int) -> dict[str, str]:
-    """Current text of ``ids`` (none without a reader), ``size`` ids a request."""
-    if texts is None or not ids:
-        return {}
-    return read_batched(lambda chunk: texts(chunk), ids, size)
-
-
-def _read(writer: StoreWriter, ids: Sequence[str], size: int) -> dict[str, Any]:
-    """Current vectors, ``size`` ids a request (some clients refuse an empty id list)."""
-    return read_batched(writer.read, ids, size) if ids else {}
-
-
-def _describe(op: Operation) -> str:
-    src = "base vectors" if op.source is None else f"fit {op.source}"
-    dst = "base vectors" if op.target is None else f"fit {op.target}"
-    text = f"{op.kind} from {src} to {dst}: {op.done} of {op.n_batches} batches written"
-    return text + (f"; {op.error}" if op.error else "")
+def _limits(writer: StoreWriter, batch_size: int | None) -> Limits:
+    """The store's limits, capped by the caller's ``batch_size``."""
+    return writer.limits.capped(batch_size)
 
 
 def _present(
@@ -248,9 +98,9 @@ def _present(
     now: dict[str, str] = {}
     with Progress(len(ids), "swap: reading the fit's records", show_progress) as bar:
         for chunk in batches(list(ids), limits.read):
-            got = _read(writer, chunk, limits.read)
+            got = read_vectors(writer, chunk, limits.read)
             current.update(got)
-            now.update(_read_texts(texts, [i for i in chunk if i in got], limits.read))
+            now.update(read_texts(texts, [i for i in chunk if i in got], limits.read))
             bar.update(len(chunk))
     missing = [i for i in ids if i not in current]
     if missing and not allow_missing:
@@ -272,7 +122,7 @@ def _refuse_pending(ledger: NudgeLedger) -> None:
     """A new operation waits until an interrupted one is finished or rolled back."""
     if ledger.op is not None:
         raise LedgerError(
-            f"the store is half-swapped ({_describe(ledger.op)}); the ledger at "
+            f"the store is half-swapped ({describe(ledger.op)}); the ledger at "
             f"{ledger.path} records it: call finish() to complete that operation or "
             "rollback() to undo it first"
         )
@@ -342,18 +192,20 @@ def _plan(
                 want.update({i: nudged[i] for i in chunk if i in moved})
             unseen = [i for i in chunk if i not in seen_texts]
             now = {**{i: seen_texts[i] for i in chunk if i in seen_texts}}
-            now.update(_read_texts(texts, unseen, limits.read))
+            now.update(read_texts(texts, unseen, limits.read))
             changed = {i for i in chunk if i in now and text_hash(now[i]) != ledger.hash_of(i)}
             readable = [i for i in chunk if i not in changed]
             current = {i: seen_vecs[i] for i in readable if i in seen_vecs}
-            current.update(_read(writer, [i for i in readable if i not in current], limits.read))
+            current.update(
+                read_vectors(writer, [i for i in readable if i not in current], limits.read)
+            )
             present = [i for i in readable if i in current]
             marks_now = read_markers(writer, present, limits.read) if keeps_marks else {}
             checked = [i for i in present if i in want]
             holds = dict(
                 zip(
                     checked,
-                    _rows_hold(
+                    rows_hold(
                         [current[i] for i in checked],
                         [want[i] for i in checked],
                         [resume or i in moved for i in checked],
@@ -392,11 +244,11 @@ def _write_batch(writer: StoreWriter, plan: _Plan, chunk: Sequence[str], size: i
     """One ledgered batch: markers naming the ledger before the nudged vectors they mark,
     the vectors, then the markers of records back at their base removed, so a record
     holding a nudged vector is marked at every instant a process could be killed."""
-    _write_markers(writer, {i: plan.marks[i] for i in chunk if plan.marks.get(i)}, size)
+    write_markers(writer, {i: plan.marks[i] for i in chunk if plan.marks.get(i)}, size)
     vectors = {i: plan.want[i] for i in chunk if i in plan.want}
     if vectors:
         writer.write(vectors)
-    _write_markers(
+    write_markers(
         writer, {i: None for i in chunk if i in plan.marks and plan.marks[i] is None}, size
     )
 
@@ -505,11 +357,11 @@ def _roll_back_after(
     assert op is not None
     marks = {i: plan.marks_before[i] for i in touched if i in plan.marks_before}
     try:
-        _write_markers(writer, {i: v for i, v in marks.items() if v is not None}, step)
+        write_markers(writer, {i: v for i, v in marks.items() if v is not None}, step)
         vectors = [i for i in touched if i in plan.before]
         for chunk in batches(vectors, step):
             writer.write({i: plan.before[i] for i in chunk})
-        _write_markers(writer, {i: v for i, v in marks.items() if v is None}, step)
+        write_markers(writer, {i: v for i, v in marks.items() if v is None}, step)
     except Exception as again:
         op.error = f"failed with {exc!r}, and rolling back failed with {again!r}"
         ledger.save_state()
@@ -558,7 +410,6 @@ def swap(
     allow_missing: bool = False,
     batch_size: int | None = None,
     show_progress: bool | None = None,
-    batch: int = 0,
 ) -> SwapReport:
     """Swap a fit's nudged vectors into the store: the base vectors and the fit go into the
     ledger first; records of an earlier fit that this one does not move get their base
@@ -567,10 +418,10 @@ def swap(
     that dropped some), where they are skipped and reported.
 
     Reads and writes stay within the store's limits; ``batch_size`` lowers the records per
-    ledgered batch (``batch`` is its old name); ``show_progress`` as in
+    ledgered batch; ``show_progress`` as in
     :mod:`~nudge_integrations.stores.progress`."""
     _refuse_pending(ledger)  # before the fit goes into the ledger
-    limits = _limits(writer, batch_size, batch)
+    limits = _limits(writer, batch_size)
     ids, gone, current, now = _present(
         writer,
         list(nudged),
@@ -619,11 +470,10 @@ def revert(
     texts: TextReader = None,
     batch_size: int | None = None,
     show_progress: bool | None = None,
-    batch: int = 0,
 ) -> SwapReport:
     """Write the base vectors back, of ``ids`` or of every record the ledger keeps (all
     of them are read: whatever the store went through since, each ends at its base)."""
-    limits = _limits(writer, batch_size, batch)
+    limits = _limits(writer, batch_size)
     if ids is None:
         return _run(
             writer, ledger, "revert", None, texts=texts, limits=limits, show_progress=show_progress
@@ -655,7 +505,6 @@ def reapply(
     texts: TextReader = None,
     batch_size: int | None = None,
     show_progress: bool | None = None,
-    batch: int = 0,
 ) -> SwapReport:
     """Write the active fit's vectors again (after a re-index overwrote them); every
     ledger record is read, so those overwritten outside the fit get their base back."""
@@ -668,7 +517,7 @@ def reapply(
         ledger.active,
         held_back=ledger.held_back,
         texts=texts,
-        limits=_limits(writer, batch_size, batch),
+        limits=_limits(writer, batch_size),
         show_progress=show_progress,
     )
 
@@ -680,7 +529,6 @@ def finish(
     texts: TextReader = None,
     batch_size: int | None = None,
     show_progress: bool | None = None,
-    batch: int = 0,
 ) -> SwapReport:
     """Complete an interrupted swap or revert (no-op when none is pending): its records
     are read and those not yet at the operation's target written, markers included."""
@@ -699,7 +547,7 @@ def finish(
         scope=op.records,
         held_back=op.held_back,
         texts=texts,
-        limits=_limits(writer, batch_size, batch),
+        limits=_limits(writer, batch_size),
         show_progress=show_progress,
         resume=True,
     )
@@ -712,7 +560,6 @@ def rollback(
     texts: TextReader = None,
     batch_size: int | None = None,
     show_progress: bool | None = None,
-    batch: int = 0,
 ) -> SwapReport:
     """Undo an interrupted swap or revert: each of its records back to the vector and the
     marker it held before (the ledger's snapshot, whatever the ledger expected)."""
@@ -731,127 +578,11 @@ def rollback(
         scope=op.records,
         held_back=held,
         texts=texts,
-        limits=_limits(writer, batch_size, batch),
+        limits=_limits(writer, batch_size),
         show_progress=show_progress,
         resume=True,
         restore=restore,
         restore_marks=None if op.legacy else op.marks,
-    )
-
-
-def status(
-    writer: StoreWriter,
-    ledger: NudgeLedger,
-    *,
-    texts: TextReader = None,
-    batch_size: int | None = None,
-    show_progress: bool | None = None,
-) -> LedgerStatus:
-    """Read every ledger record from the store and say where the store stands.
-
-    Each record is compared with what the active fit says it holds first (so a nudge too
-    small for the store's own rounding to keep still counts), then with the alternative;
-    vectors that are neither were overwritten (a re-index). Read ``limits.read`` records a
-    request (``batch_size`` lowers it)."""
-    if not ledger.exists:
-        raise LedgerError(f"no nudge ledger at {ledger.path}: nothing was swapped in there")
-    limits = writer.limits.capped(batch_size)
-    op = ledger.op
-    fits = [ledger.fit(f) for f in {ledger.active, *((op.source, op.target) if op else ())}]
-    nudged_vecs = [f.as_dict() for f in fits if f is not None]
-    active = ledger.fit(ledger.active)
-    held = set(ledger.held_back)
-    expected = (
-        {} if active is None else {i: v for i, v in active.as_dict().items() if i not in held}
-    )
-    out = LedgerStatus(
-        state="base",
-        ledger=ledger.path,
-        active_fit=ledger.active,
-        fit=None
-        if active is None
-        else {"variant": active.variant, "gamma": active.gamma, "model": active.model},
-        operation=None if op is None else _describe(op),
-    )
-    with Progress(len(ledger), "status: reading the store", show_progress) as bar:
-        for chunk in batches(ledger.ids, limits.read):
-            _classify(writer, ledger, chunk, texts, limits, expected, nudged_vecs, out)
-            bar.update(len(chunk))
-    present = set(expected) - set(out.changed) - set(out.missing)
-    if op is not None:
-        out.state = "half-swapped"
-    elif out.overwritten:
-        out.state = "overwritten"
-        out.note = (
-            f"{len(out.overwritten)} records hold neither their base nor their nudged vector "
-            "(re-embedded by a re-index?): reapply() writes the nudge again, revert() the base"
-        )
-    elif present and set(out.nudged) == present:
-        out.state = "nudged"
-    elif out.nudged:
-        out.state = "half-swapped"
-    elif present:
-        out.note = (
-            f"the ledger's active fit {ledger.active} is not in the store (it was saved "
-            "before the swap, or reloaded from an older copy): reapply() swaps it in, "
-            "revert() clears it"
-        )
-    return out
-
-
-def _classify(
-    writer: StoreWriter,
-    ledger: NudgeLedger,
-    chunk: list[str],
-    texts: TextReader,
-    limits: Limits,
-    expected: Mapping[str, Any],
-    nudged_vecs: Sequence[Mapping[str, Any]],
-    out: LedgerStatus,
-) -> None:
-    """Sort one request's worth of ledger records into ``out``'s lists."""
-    now = _read_texts(texts, chunk, limits.read)
-    changed = {i for i in chunk if i in now and text_hash(now[i]) != ledger.hash_of(i)}
-    current = _read(writer, [i for i in chunk if i not in changed], limits.read)
-    present = [i for i in chunk if i not in changed and i in current]
-    base = ledger.base(present)
-
-    def holding(vectors: Mapping[str, Any]) -> set[str]:
-        ids = [i for i in present if i in vectors]
-        rows = _rows_hold([current[i] for i in ids], [vectors[i] for i in ids], [True] * len(ids))
-        return {i for i, ok in zip(ids, rows, strict=True) if ok}
-
-    as_expected, as_base = holding(expected), holding(base)
-    as_other: set[str] = set()
-    for vectors in nudged_vecs:
-        as_other |= holding(vectors)
-    for i in chunk:
-        if i in changed:
-            out.changed.append(i)
-        elif i not in current:
-            out.missing.append(i)
-        elif i in as_expected:
-            out.nudged.append(i)
-        elif i in as_base:
-            out.base.append(i)
-        elif i in as_other:
-            out.nudged.append(i)
-        else:
-            out.overwritten.append(i)
-
-
-def never_nudged(what: str) -> LedgerStatus:
-    """The status of a store that has no nudge ledger: it holds its base vectors."""
-    return LedgerStatus(
-        state="base",
-        ledger=None,
-        active_fit=None,
-        fit=None,
-        operation=None,
-        note=(
-            f"this {what} has no nudge ledger: nothing was ever swapped in (if one was, "
-            "pass the ledger's path, ledger=...)"
-        ),
     )
 
 

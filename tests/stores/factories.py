@@ -292,6 +292,15 @@ def pgvector_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
 def pgvector_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
     """langchain-postgres ``PGVector`` in a fresh database of the tests' server."""
     mod = pytest.importorskip("langchain_postgres")
+    # langchain-postgres builds its table classes once per process, with the dimension of
+    # the first store made (0.0.19: vectorstores._classes on one declarative Base): give
+    # this store its own, so an earlier test's 64-d store does not refuse these 16-d rows
+    from sqlalchemy.orm import declarative_base
+
+    patch = pytest.MonkeyPatch()
+    request.addfinalizer(patch.undo)
+    patch.setattr(mod.vectorstores, "_classes", None)
+    patch.setattr(mod.vectorstores, "Base", declarative_base())
     store = mod.PGVector(
         lc_embeddings(),
         connection=driver_url(request.getfixturevalue("pg_url"), "psycopg"),

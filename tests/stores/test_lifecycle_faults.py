@@ -253,13 +253,13 @@ def test_a_failed_finish_or_rollback_keeps_the_operation_for_another_try(
         assert state(store, path) == (after if other == "finish" else before), f"write {m}"
 
 
-def test_batch_size_and_the_old_batch_keyword_cut_the_ledgered_batches(tmp_path: Path) -> None:
+def test_batch_size_cuts_the_ledgered_batches(tmp_path: Path) -> None:
     store = TinyStore()
     base = {i: v.copy() for i, v in store.vectors.items()}
     swap(store, tmp_path / "a", first_fit(base), base, batch_size=1)
     assert store.counts["write"] == 11 and store.counts["write_markers"] == 11
     store.counts.clear()
-    lifecycle.revert(store, NudgeLedger(tmp_path / "a"), batch=1)  # the adapters' keyword
+    lifecycle.revert(store, NudgeLedger(tmp_path / "a"), batch_size=1)
     assert store.counts["write"] == 11
     assert state(store, tmp_path / "a") == ({i: v.tobytes() for i, v in base.items()}, {})
     with pytest.raises(Exception, match="batch_size must be a positive"):
