@@ -32,6 +32,7 @@ from nudge_integrations.stores.native_fit import NativeInputs, native_inputs
 #: location or markers (a reverted in-memory store) still finds it in this process.
 _LEDGERS: weakref.WeakKeyDictionary[Any, Path] = weakref.WeakKeyDictionary()
 
+
 def remember(obj: Any, path: Path) -> None:
     """Note the ledger a live store object was swapped through."""
     with contextlib.suppress(TypeError):  # an unhashable store: markers and paths only
