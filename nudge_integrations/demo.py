@@ -23,6 +23,8 @@ from nudge_integrations.data.pseudo_queries import inverse_cloze
 from nudge_integrations.data.splits import paper_split
 from nudge_integrations.embedding import MODEL_NAME, default_cache_dir, embed_texts, load_minilm
 
+__all__ = ["DemoReport", "demo_dataset", "python_docs_corpus", "run_demo"]
+
 
 def python_docs_corpus(
     max_passages: int = 400, words: int = 90, *, distinct: bool = False

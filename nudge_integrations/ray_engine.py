@@ -33,6 +33,8 @@ from nudge_integrations.core.fit import NudgeM, NudgeN
 from nudge_integrations.core.ids import Judgements
 from nudge_integrations.core.shards import ShardedCorpus, fit_shards, merge_topk
 
+__all__ = ["RayScan", "fit_ray"]
+
 Estimator = TypeVar("Estimator", NudgeN, NudgeM)
 
 #: Rows per Ray task by default (about 380 MB of float32 at d = 384).

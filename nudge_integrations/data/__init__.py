@@ -2,6 +2,7 @@
 
 from nudge_integrations.data.beir import beir_splits, load_beir
 from nudge_integrations.data.dataset import QADataset
+from nudge_integrations.data.download import beir_folder
 from nudge_integrations.data.hf import from_hf, load_files
 from nudge_integrations.data.qa_generation import (
     DEFAULT_QA_PROMPT,
@@ -19,6 +20,7 @@ __all__ = [
     "QAGenerationState",
     "QAGenerationWarning",
     "agenerate_qa_dataset",
+    "beir_folder",
     "beir_splits",
     "from_hf",
     "generate_qa_dataset",

@@ -1,5 +1,10 @@
 """NUDGE for LangChain (extra ``langchain``): fitter, retriever, stores, training queries."""
 
+from nudge_integrations.langchain.evaluation import (
+    compare_retrievers,
+    comparison_table,
+    evaluate_retriever,
+)
 from nudge_integrations.langchain.fitter import NudgeFitter, ReapplyReport
 from nudge_integrations.langchain.ledger import finish, revert, rollback, status
 from nudge_integrations.langchain.qa_generation import (
@@ -17,6 +22,9 @@ __all__ = [
     "NudgeRetriever",
     "ReapplyReport",
     "agenerate_qa_pairs",
+    "compare_retrievers",
+    "comparison_table",
+    "evaluate_retriever",
     "finish",
     "generate_pseudo_queries",
     "generate_qa_pairs",

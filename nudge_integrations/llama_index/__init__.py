@@ -2,6 +2,11 @@
 
 from nudge_integrations.llama_index.dataset import EmbeddingQAFinetuneDataset
 from nudge_integrations.llama_index.engine import NudgeFinetuneEngine
+from nudge_integrations.llama_index.evaluation import (
+    compare_retrievers,
+    comparison_table,
+    evaluate_retriever,
+)
 from nudge_integrations.llama_index.ledger import finish, revert, rollback, status
 from nudge_integrations.llama_index.qa_generation import (
     agenerate_qa_embedding_pairs,
@@ -16,6 +21,9 @@ __all__ = [
     "NudgeFinetuneEngine",
     "NudgeRetriever",
     "agenerate_qa_embedding_pairs",
+    "compare_retrievers",
+    "comparison_table",
+    "evaluate_retriever",
     "finish",
     "generate_pseudo_queries",
     "generate_qa_embedding_pairs",

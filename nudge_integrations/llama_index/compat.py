@@ -19,6 +19,8 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index.corpus import nodes_from_dataset
 from nudge_integrations.llama_index.engine import NudgeFinetuneEngine
 
+__all__ = ["Nudge"]
+
 
 class Nudge:
     """``Nudge(embed_model, train_dataset, val_dataset=None, use_nudge_n=True, device=None)``.

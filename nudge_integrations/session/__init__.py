@@ -4,12 +4,14 @@
 
 from nudge_integrations.session.fitting import FitSpec, Fitted, StoreSource, judgements, run_fit
 from nudge_integrations.session.store import StoreSession, remember, remembered
+from nudge_integrations.session.verbs import StoreVerbs
 
 __all__ = [
     "FitSpec",
     "Fitted",
     "StoreSession",
     "StoreSource",
+    "StoreVerbs",
     "judgements",
     "remember",
     "remembered",

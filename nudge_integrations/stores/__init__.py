@@ -22,6 +22,7 @@ from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
 from nudge_integrations.stores.location import clear_markers, ledger_root
 from nudge_integrations.stores.memory import InMemoryWriter, SimpleWriter
 from nudge_integrations.stores.milvus import MilvusWriter
+from nudge_integrations.stores.native_fit import fit_store
 from nudge_integrations.stores.pgvector import PgVectorTableWriter, PgVectorWriter
 from nudge_integrations.stores.qdrant import (
     QdrantDenseWriter,
@@ -73,6 +74,7 @@ __all__ = [
     "entries",
     "entry",
     "entry_for",
+    "fit_store",
     "ledger_root",
     "register",
     "require_inner_product",
