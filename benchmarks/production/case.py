@@ -1,7 +1,8 @@
 """One (store, framework) case, in this process: build the store, fit it twice (reading
 the store, then store-native), swap, status from a new process, revert (checked), the
-store's own bulk update of the same vectors (forward and back), then a kill -9 at a
-random batch of a swap and a rollback from a new process, and again with a finish.
+store's own bulk update of the same vectors (forward and back, before the swap and after
+the revert), then a kill -9 at a random batch of a swap and a rollback from a new process,
+and again with a finish.
 
 Findings go to ``out`` (and its JSON file) after every step, so a case stopped part-way
 keeps what it measured. A step over ``STEP_LIMIT_S`` stops the case, recorded as such.
@@ -130,8 +131,11 @@ class Case:
         }  # fmt: skip
         del moved_a
         save_vectors(self.root / "nudged.npz", moved)
+        # the store's own update before the swap too: a store may still be settling after
+        # its build (Chroma indexes its log), which the first writes would otherwise pay
+        self.own(h, p, moved, "own_before")
         h = self.swap_revert(h, p, native, moved)
-        self.own(h, p, moved)
+        self.own(h, p, moved, "own_update")
         h.close()
         self.kills()
 
@@ -166,11 +170,12 @@ class Case:
         timers.remove()
         return h
 
-    def own(self, h: Any, p: Any, moved: dict[str, Any]) -> None:
-        """The store's own bulk update of the same vectors, forward then back."""
+    def own(self, h: Any, p: Any, moved: dict[str, Any], name: str) -> None:
+        """The store's own bulk update of the same vectors, forward (``name``) then back
+        (``name``_back)."""
         out, ids = self.out, list(moved)
         size, update = own_update(h.writer(), self.kind)
-        rows = {"own_update": moved, "own_update_back": base_of(p, ids)}
+        rows = {name: moved, f"{name}_back": base_of(p, ids)}
         for name, vectors in rows.items():
             matrix = __import__("numpy").stack([vectors[i] for i in ids])
             with self.step(name):
@@ -178,7 +183,7 @@ class Case:
             with self.step(f"{name}_save"):
                 h.save()
             out[name]["requests"], out[name]["request_size"] = requests, size
-        out["own_back_check"] = check(h, p, base_of(p, ids), h.tolerance, None)
+        out[f"{name}_back_check"] = check(h, p, base_of(p, ids), h.tolerance, None)
 
     def kills(self) -> None:
         """kill -9 mid-swap, rollback from a new process; again, finish from a new process."""

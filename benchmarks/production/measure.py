@@ -52,7 +52,7 @@ class Breakdown:
     """Seconds and calls in a writer class's requests, text reads, ledger file writes and
     text hashes, while installed (class attributes wrapped; ``remove`` puts them back)."""
 
-    STORE = ("_read", "_write", "_read_markers", "_write_markers")
+    STORE = ("_read", "_write", "_read_markers", "_write_markers", "all_ids")
 
     def __init__(self, writer_class: type) -> None:
         from nudge_integrations.stores import binding, ledger
