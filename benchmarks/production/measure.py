@@ -75,10 +75,10 @@ class Breakdown:
         self._patch(binding.Bound, "texts", "read_texts")
         self._patch(ledger, "_atomic_write", "ledger_files")
         self._patch(ledger, "_atomic_npy", "ledger_files")
+        original = ledger.text_hash
         for module in list(sys.modules.values()):  # every module that imported text_hash
-            if getattr(
-                module, "text_hash", None
-            ) is ledger.text_hash and module.__name__.startswith("nudge_integrations"):
+            own = module.__name__.startswith("nudge_integrations")
+            if own and getattr(module, "text_hash", None) is original:
                 self._patch(module, "text_hash", "text_hash")
 
     def _patch(self, owner: Any, attr: str, label: str) -> None:
