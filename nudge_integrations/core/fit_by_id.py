@@ -37,6 +37,7 @@ from nudge_integrations.core.sources import (
     RecordSource,
     SourceCompetitors,
     StoreRecall,
+    is_exact,
     read_vectors,
     relevant_ids,
     source_size,
@@ -169,7 +170,7 @@ def fit_by_id(
     )
     notes = list(result.notes)
     recall = competitors.recall if result.curve else None
-    if not getattr(source, "exact", True) and result.curve:
+    if not is_exact(source) and result.curve:
         notes.append(_approximate_note(label, recall, recall_sample))
     estimator.index_recall_ = None if recall is None else recall.value
     size = source_size(source)

@@ -11,9 +11,9 @@ candidates exactly, so an exact source gives exactly the in-memory fit's competi
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -38,12 +38,11 @@ class RecordSource(Protocol):
     inner product / L2 over unit-norm vectors). ``exact`` says whether that search is
     exhaustive (a flat index) or approximate (HNSW, IVF, ...).
 
-    A source that can leave ids out of its search itself (a filter, a mask over a scan)
-    may also define ``nearest_outside(queries, limit, skip) -> list[list[str]]``; it is
-    then used instead of over-fetching and widening ``nearest``. An approximate source
-    may define ``scan(batch) -> Iterator[(ids, vectors)]`` (every stored record, ``batch``
-    at a time) for the fit to measure its recall (:func:`exact_outside`); without it,
-    ``all_ids()`` and ``read`` are used.
+    The optional abilities are declared by the protocols below: :class:`SearchesOutside`
+    (a filter or a mask leaves ids out: used instead of over-fetching and widening
+    ``nearest``), :class:`Scans` and :class:`ListsIds` (every record, for an approximate
+    source's recall, :func:`exact_outside`), :class:`Counts`. ``exact`` (a source without
+    it counts as exact) says whether its search is exhaustive.
     """
 
     exact: bool
@@ -57,12 +56,80 @@ class RecordSource(Protocol):
         ...
 
 
+@runtime_checkable
+class Reads(Protocol):
+    """A source that reads stored vectors by id."""
+
+    def read(self, ids: Sequence[str]) -> Mapping[str, NDArray[np.float32]]:
+        """Stored vectors of the ids the source holds."""
+        ...
+
+
+@runtime_checkable
+class Searches(Protocol):
+    """A source searched by its own nearest-neighbour index."""
+
+    def nearest(self, queries: NDArray[np.float32], limit: int) -> list[list[str]]:
+        """Up to ``limit`` ids per query, best first."""
+        ...
+
+
+@runtime_checkable
+class SaysExact(Protocol):
+    """A source that says whether its search is exhaustive."""
+
+    exact: bool
+
+
+@runtime_checkable
+class SearchesOutside(Protocol):
+    """A source that leaves ids out of its own search (one pass, no over-fetching)."""
+
+    def nearest_outside(
+        self, queries: NDArray[np.float32], limit: int, skip: set[str]
+    ) -> list[list[str]]:
+        """Up to ``limit`` ids per query outside ``skip``, best first."""
+        ...
+
+
+@runtime_checkable
+class Scans(Protocol):
+    """A source that streams every record it holds."""
+
+    def scan(self, batch: int) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+        """Every record's id and vector, ``batch`` at a time."""
+        ...
+
+
+@runtime_checkable
+class ListsIds(Protocol):
+    """A source that lists every id it holds."""
+
+    def all_ids(self) -> list[str]:
+        """Every id."""
+        ...
+
+
+@runtime_checkable
+class Counts(Protocol):
+    """A source that says how many records it holds."""
+
+    def count(self) -> int:
+        """The number of records."""
+        ...
+
+
+def is_exact(source: object) -> bool:
+    """Whether a source's own search is exhaustive (one that does not say counts as so)."""
+    return bool(source.exact) if isinstance(source, SaysExact) else True
+
+
 #: Ids read per call to the source.
 READ_BATCH = 1024
 
 
 def read_vectors(
-    source: RecordSource, ids: Sequence[str], batch: int = READ_BATCH
+    source: Reads, ids: Sequence[str], batch: int = READ_BATCH
 ) -> dict[str, NDArray[np.float32]]:
     """The stored vectors of ``ids``, read in batches (absent ids left out)."""
     out: dict[str, NDArray[np.float32]] = {}
@@ -85,20 +152,18 @@ def scan_records(
     """Every record ``source`` holds as ``(ids, vectors)`` batches of at most ``batch``:
     its own ``scan`` when it has one, else ``all_ids()`` read back ``batch`` ids at a time
     (then the id list, not the vectors, is held whole)."""
-    own = getattr(source, "scan", None)
-    if callable(own):
-        for ids, vecs in own(batch):
+    if isinstance(source, Scans):
+        for ids, vecs in source.scan(batch):
             if len(ids):
                 rows = np.asarray(vecs, dtype=np.float32).reshape(len(ids), -1)
                 yield [str(i) for i in ids], rows
         return
-    all_ids = getattr(source, "all_ids", None)
-    if not callable(all_ids):
+    if not isinstance(source, ListsIds) or not isinstance(source, Reads):
         raise NudgeError(
             f"{type(source).__name__} can neither scan its records nor list their ids, so "
             "its recall cannot be measured"
         )
-    ids = [str(i) for i in all_ids()]
+    ids = [str(i) for i in source.all_ids()]
     for start in range(0, len(ids), batch):
         got = read_vectors(source, ids[start : start + batch], batch)
         if got:
@@ -296,7 +361,7 @@ class SourceCompetitors:
         skip = touched | set(self.override_ids)
         cands = self._candidates(q, k + _SPARE, skip)
         self.recall = None
-        if self.recall_sample and not getattr(self.source, "exact", True):
+        if self.recall_sample and not is_exact(self.source):
             picked = sample_rows(m, self.recall_sample)
             self.recall = measure_recall(
                 self.source,
@@ -344,10 +409,9 @@ class SourceCompetitors:
     def _candidates(self, q: NDArray[np.float32], want: int, skip: set[str]) -> list[list[str]]:
         """Per query, up to ``want`` ids outside ``skip``, widening the search as needed."""
         m = q.shape[0]
-        outside = getattr(self.source, "nearest_outside", None)
-        if outside is not None:  # the source excludes ids itself: one pass, no widening
+        if isinstance(self.source, SearchesOutside):  # it leaves ids out: one pass
             self.calls, self.widest = 1, want
-            return [list(per)[:want] for per in outside(q, want, skip)]
+            return [list(per)[:want] for per in self.source.nearest_outside(q, want, skip)]
         out: list[list[str]] = [[] for _ in range(m)]
         pending = np.arange(m)
         limit = min(self.max_limit, max(2 * want, want + 16))
@@ -406,21 +470,18 @@ class ArraySource:
 def is_record_source(obj: Any) -> bool:
     """Whether ``obj`` can serve a fit by id: ``read`` and ``nearest`` (or
     ``nearest_outside``)."""
-    search = callable(getattr(obj, "nearest", None)) or callable(
-        getattr(obj, "nearest_outside", None)
-    )
-    return callable(getattr(obj, "read", None)) and search
+    return isinstance(obj, Reads) and isinstance(obj, (Searches, SearchesOutside))
 
 
 def source_size(source: Any) -> int | None:
     """How many records a source holds, when it can say."""
-    for name in ("count", "__len__"):
-        fn = getattr(source, name, None)
-        if callable(fn):
-            try:
-                return int(fn())
-            except (TypeError, NotImplementedError):
-                return None
+    try:
+        if isinstance(source, Counts):
+            return int(source.count())
+        if isinstance(source, Sized):
+            return len(source)
+    except (TypeError, NotImplementedError):
+        return None
     return None
 
 

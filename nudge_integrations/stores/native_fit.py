@@ -81,7 +81,7 @@ def native_inputs(
                 f"{found.path} keeps were read from it, not from the store"
             )
     todo = [i for i in ids if i not in out.overrides]
-    out.vectors = read_vectors(writer, todo, size)  # type: ignore[arg-type]
+    out.vectors = read_vectors(writer, todo, size)
     out.vectors.update({i: out.overrides[i] for i in ids if i in out.overrides})
     if texts is not None:
         out.texts = {str(k): v for k, v in read_batched(texts, list(ids), size).items()}
