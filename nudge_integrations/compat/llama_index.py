@@ -55,62 +55,62 @@ def pgvector_custom_query(store: Any) -> bool:
 
 def retriever_index(retriever: Any) -> Any:
     """The index a retriever searches (``VectorIndexRetriever`` and the other index
-    retrievers), or None for one without. Checked: llama-index-core 0.14.25."""
+    retrievers), or None for one without. Checked: llama-index-core 0.14.23 (the floor), 0.14.25."""
     return getattr(retriever, "_index", None)
 
 
 def retriever_nodes(retriever: Any) -> Any:
     """The nodes a retriever holds itself (e.g. a BM25 retriever's), or None for one that
-    reads an index. Checked: llama-index-core 0.14.25."""
+    reads an index. Checked: llama-index-core 0.14.23 (the floor), 0.14.25."""
     return getattr(retriever, "_nodes", None)
 
 
 def retriever_vector_store(retriever: Any) -> Any:
     """The vector store a ``VectorIndexRetriever`` queries. Checked: llama-index-core
-    0.14.25."""
+    0.14.23 (the floor), 0.14.25."""
     return retriever._vector_store
 
 
 def retriever_embed_model(retriever: Any) -> Any:
     """The model a ``VectorIndexRetriever`` embeds its queries with (its own, else its
-    index's). Checked: llama-index-core 0.14.25."""
+    index's). Checked: llama-index-core 0.14.23 (the floor), 0.14.25."""
     return retriever._embed_model
 
 
 def retriever_query_mode(retriever: Any) -> Any:
     """A ``VectorIndexRetriever``'s ``VectorStoreQueryMode``. Checked: llama-index-core
-    0.14.25."""
+    0.14.23 (the floor), 0.14.25."""
     return retriever._vector_store_query_mode
 
 
 def retriever_filters(retriever: Any) -> Any:
     """A ``VectorIndexRetriever``'s ``MetadataFilters`` (None: none). Checked:
-    llama-index-core 0.14.25."""
+    llama-index-core 0.14.23 (the floor), 0.14.25."""
     return retriever._filters
 
 
 def retriever_doc_ids(retriever: Any) -> list[str] | None:
     """The ref doc ids a ``VectorIndexRetriever`` is restricted to (None: all). Checked:
-    llama-index-core 0.14.25."""
+    llama-index-core 0.14.23 (the floor), 0.14.25."""
     doc_ids: list[str] | None = retriever._doc_ids
     return doc_ids
 
 
 def retriever_node_ids(retriever: Any) -> list[str] | None:
     """The node ids a ``VectorIndexRetriever`` is restricted to (None: all). Checked:
-    llama-index-core 0.14.25."""
+    llama-index-core 0.14.23 (the floor), 0.14.25."""
     node_ids: list[str] | None = retriever._node_ids
     return node_ids
 
 
 def retriever_store_kwargs(retriever: Any) -> dict[str, Any]:
     """The ``vector_store_kwargs`` a ``VectorIndexRetriever`` passes to every store query.
-    Checked: llama-index-core 0.14.25."""
+    Checked: llama-index-core 0.14.23 (the floor), 0.14.25."""
     kwargs: dict[str, Any] = retriever._kwargs
     return kwargs
 
 
 def index_embed_model(index: Any) -> Any:
     """The embed model a ``VectorStoreIndex`` embeds with (None for an index without one).
-    Checked: llama-index-core 0.14.25."""
+    Checked: llama-index-core 0.14.23 (the floor), 0.14.25."""
     return getattr(index, "_embed_model", None)
