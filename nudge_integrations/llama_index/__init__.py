@@ -6,6 +6,7 @@ from nudge_integrations.llama_index.evaluation import (
     compare_retrievers,
     comparison_table,
     evaluate_retriever,
+    ranked_node_ids,
 )
 from nudge_integrations.llama_index.ledger import finish, revert, rollback, status
 from nudge_integrations.llama_index.qa_generation import (
@@ -28,6 +29,7 @@ __all__ = [
     "generate_pseudo_queries",
     "generate_qa_embedding_pairs",
     "index_recall",
+    "ranked_node_ids",
     "revert",
     "rollback",
     "status",
