@@ -65,7 +65,8 @@ def open_langchain(kind: str, p: Problem, root: Path, emb: Any, build: bool) -> 
     if kind == "lancedb":
         from langchain_community.vectorstores import LanceDB
 
-        store = LanceDB(uri=str(root / "lance"), embedding=emb, table_name="bench")
+        # mode "append": the store's default, "overwrite", keeps only the last add_texts
+        store = LanceDB(uri=str(root / "lance"), embedding=emb, table_name="bench", mode="append")
         if build:
             _add(store, p)
         return Handle(store, "langchain", kind, notes={"distance": "l2 (default), no index"})
