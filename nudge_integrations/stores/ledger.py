@@ -26,7 +26,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,10 @@ from numpy.typing import NDArray
 from nudge_integrations.core.errors import NudgeError, ShapeError
 
 FORMAT = 1
+
+
+#: Ledgers whose lock this process holds (an operation may call another under it).
+_HELD: set[Path] = set()
 
 
 class LedgerError(NudgeError):
@@ -195,6 +199,35 @@ class NudgeLedger:
         self.op: Operation | None = None
         if (self.path / "ledger.json").is_file():
             self._load()
+
+    @contextlib.contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Hold this ledger's lock for one operation, so no other process swaps, reverts,
+        finishes or rolls back through it meanwhile (the OS drops the lock of a killed
+        process, so ``finish``/``rollback`` after a ``kill -9`` take it at once)."""
+        import fcntl
+
+        if self.path in _HELD:  # an operation calling another (finish -> rollback)
+            yield
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LedgerError(
+                    f"another process is writing this store through the ledger at "
+                    f"{self.path} right now, so the {what} was not started: wait for it to "
+                    "end (or, if it is hung, stop it; then finish() or rollback())"
+                ) from None
+            _HELD.add(self.path)
+            try:
+                if self.exists:
+                    self._load()  # what another process wrote before it let go
+                yield
+            finally:
+                _HELD.discard(self.path)
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     # ------------------------------------------------------------------ reading
     @property

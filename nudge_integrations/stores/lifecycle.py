@@ -20,10 +20,11 @@ record the ledger keeps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -395,6 +396,21 @@ def _keep_after(ledger: NudgeLedger, kind: str, exc: BaseException) -> None:
         )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _exclusive(operation: F) -> F:
+    """Run a transition holding its ledger's lock (one writer per store at a time)."""
+
+    @functools.wraps(operation)
+    def locked(writer: StoreWriter, ledger: NudgeLedger, *args: Any, **kwargs: Any) -> Any:
+        with ledger.exclusive(operation.__name__):
+            return operation(writer, ledger, *args, **kwargs)
+
+    return cast(F, locked)
+
+
+@_exclusive
 def swap(
     writer: StoreWriter,
     ledger: NudgeLedger,
@@ -462,6 +478,7 @@ def swap(
     return report
 
 
+@_exclusive
 def revert(
     writer: StoreWriter,
     ledger: NudgeLedger,
@@ -498,6 +515,7 @@ def revert(
     )
 
 
+@_exclusive
 def reapply(
     writer: StoreWriter,
     ledger: NudgeLedger,
@@ -522,6 +540,7 @@ def reapply(
     )
 
 
+@_exclusive
 def finish(
     writer: StoreWriter,
     ledger: NudgeLedger,
@@ -553,6 +572,7 @@ def finish(
     )
 
 
+@_exclusive
 def rollback(
     writer: StoreWriter,
     ledger: NudgeLedger,
