@@ -56,6 +56,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cases", nargs="+", default=DEFAULT_CASES, help="store:framework ...")
     ap.add_argument("--repro", action="store_true", help="issue 18's reproductions (Chroma)")
+    skip = "stores whose store-native fit is skipped (the swap uses the other fit)"
+    ap.add_argument("--no-native", nargs="*", default=[], metavar="KIND", help=skip)
     ap.add_argument("--report", action="store_true", help="only regenerate the docs page")
     ap.add_argument("--workdir", default=tempfile.gettempdir(), help="where stores are built")
     ap.add_argument("--keep", action="store_true", help="keep the stores after a case")
@@ -86,6 +88,7 @@ def run_case(args: argparse.Namespace, spec: str, command: str) -> dict[str, Any
            "--n", str(args.n), "--train", str(args.train), "--val", str(args.val),
            "--seed", str(args.seed), "--workdir", args.workdir]  # fmt: skip
     cmd += ["--repro"] if args.repro else []
+    cmd += ["--no-native", *args.no_native] if args.no_native else []
     cmd += ["--keep"] if args.keep else []
     if not args.no_lock:
         cmd = ["flock", LOCK, *cmd]
