@@ -72,6 +72,14 @@ def _pair(r: dict[str, Any], suffix: str) -> str:
     return f"{_f(timed(r, f'own_before{suffix}'))} / {_f(timed(r, f'own_update{suffix}'))}"
 
 
+def _native(r: dict[str, Any]) -> str:
+    """The store-native fit's seconds, or that it was stopped at the limit or skipped."""
+    if "stopped" not in (r.get("native_fit_result") or {}):
+        return _f(_s(r, "native_fit"))
+    secs = _s(r, "native_fit")
+    return f"> {secs:.0f} (stopped)" if secs else "skipped"
+
+
 def case_row(r: dict[str, Any]) -> str:
     sw, rv = ratios(r)
     within = "-" if sw is None or rv is None else ("yes" if max(sw, rv) <= BOUND else "**no**")
@@ -83,7 +91,7 @@ def case_row(r: dict[str, Any]) -> str:
     cells = [
         TITLES.get(r["store"], r["store"]), FW.get(r["framework"], r["framework"]),
         f"{r['n']:,}", _f(native.get("moved") or first.get("moved")),
-        _f(_s(r, "build")), _f(_s(r, "fit_reads_store")), _f(_s(r, "native_fit")),
+        _f(_s(r, "build")), _f(_s(r, "fit_reads_store")), _native(r),
         _f(timed(r, "swap")), _pair(r, ""), _f(sw, 2),
         _f(timed(r, "revert")), _pair(r, "_back"), _f(rv, 2), within, st,
         "-" if diff is None else f"{diff:.1g}",
