@@ -137,6 +137,13 @@ def explain(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def stopped_row(r: dict[str, Any]) -> str:
+    cells = [TITLES.get(r["store"], r["store"]), FW.get(r["framework"], r["framework"]),
+             f"{r['n']:,}", _f(_s(r, "build")), _f(_s(r, "fit_reads_store")),
+             _f(_s(r, "native_fit")), r.get("status", "-")[:90]]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
 def repro_row(r: dict[str, Any]) -> str:
     check = r.get("revert_check") or {}
     cells = [FW.get(r["framework"], r["framework"]), f"{r['n']:,}",
@@ -207,6 +214,15 @@ def page(data: dict[str, Any]) -> str:
         "Over the bound, measured:",
         "",
         *[ln for r in cases for ln in explain(r)],
+        "",
+        "## Runs stopped at the step limit",
+        "",
+        "Steps that ran past 600 s stop their case (`STEP_LIMIT_S`); the case was run again "
+        "with that store's native fit skipped (`--no-native`), above.",
+        "",
+        "| store | framework | N | build | fit reading the store | native fit | stopped at |",
+        "|---|---|---|---|---|---|---|",
+        *[stopped_row(r) for r in data.get("earlier_runs", [])],
         "",
         "## Issue 18's reproductions (Chroma persistent, 100k)",
         "",
