@@ -70,7 +70,7 @@ class StoreSession:
     def find(self, ids: Sequence[str] | None = None) -> NudgeLedger | None:
         """The store's existing ledger (records' markers read for ``ids``, default every
         record), or None when nothing was ever swapped in."""
-        chosen = self.writer.all_ids() if ids is None else list(ids)
+        chosen = self.writer.all_ids if ids is None else list(ids)
         found = find_ledger(self.writer, self.ledger, chosen, key=self.bound.key)
         return found if found is not None and found.exists else None
 

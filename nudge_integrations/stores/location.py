@@ -14,7 +14,7 @@ import os
 import re
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nudge_integrations.core.cache import default_cache_dir
@@ -23,6 +23,14 @@ from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.lifecycle import read_markers, store_name
 
 LedgerLike = str | os.PathLike[str] | NudgeLedger | None
+
+#: Record ids, or how to list them: a store's every id is listed only when needed.
+IdsLike = Sequence[str] | Callable[[], Sequence[str]]
+
+
+def _listed(ids: IdsLike) -> list[str]:
+    """``ids`` as a list, listing them (e.g. every id in the store) only now."""
+    return list(ids() if callable(ids) else ids)
 
 
 def ledger_root() -> Path:
@@ -51,10 +59,11 @@ def default_location(writer: StoreWriter, key: str | None = None) -> Path | None
 
 
 def find_ledger(
-    writer: StoreWriter, ledger: LedgerLike, ids: Sequence[str], *, key: str | None = None
+    writer: StoreWriter, ledger: LedgerLike, ids: IdsLike, *, key: str | None = None
 ) -> NudgeLedger | None:
     """The existing ledger of a store, or None when it has none (nothing was nudged).
-    Markers of ``ids`` are read within the store's read limit.
+    Markers of ``ids`` (listed only when they must be read) are read within the store's
+    read limit.
 
     Raises when records carry nudge markers but their ledger is gone: their current
     vectors are nudged and must not be taken as the base.
@@ -66,7 +75,7 @@ def find_ledger(
     default = default_location(writer, key)
     if default is not None and NudgeLedger(default).exists:
         return NudgeLedger(default)
-    marks = read_markers(writer, ids)
+    marks = read_markers(writer, _listed(ids))
     paths = sorted(set(marks.values()))
     for p in paths:
         if NudgeLedger(p).exists:
@@ -83,7 +92,7 @@ def find_ledger(
 
 
 def ledger_for_write(
-    writer: StoreWriter, ledger: LedgerLike, ids: Sequence[str], *, key: str | None = None
+    writer: StoreWriter, ledger: LedgerLike, ids: IdsLike, *, key: str | None = None
 ) -> NudgeLedger:
     """The ledger a swap writes to: the store's existing one, its implied location, or a
     new folder under :func:`ledger_root` (with a warning naming it)."""
@@ -124,18 +133,14 @@ def _where(store: str) -> str:
     return store.split(":", 1)[1] if ":" in store else store
 
 
-def _check_named(
-    writer: StoreWriter, named: NudgeLedger, ids: Sequence[str], key: str | None
-) -> None:
+def _check_named(writer: StoreWriter, named: NudgeLedger, ids: IdsLike, key: str | None) -> None:
     """Refuse a ledger path that is not this store's: taking a nudged store's vectors as
-    the base (a typo in the path), or rewriting another store's ledger."""
+    the base (a typo in the path), or rewriting another store's ledger. A ledger the
+    store's location confirms has only its own records' markers read, not every record's
+    (status and revert of a large store would otherwise read them all)."""
     located = isinstance(writer, Located) and writer.location() is not None
-    if (
-        named.exists
-        and named.store
-        and located
-        and _where(named.store) != _where(store_name(writer))
-    ):
+    confirmed = named.exists and bool(named.store) and located
+    if confirmed and _where(named.store or "") != _where(store_name(writer)):
         raise LedgerError(
             f"the ledger at {named.path} belongs to another store ({named.store}), not "
             f"this one ({store_name(writer)}): pass this store's ledger, or none"
@@ -146,7 +151,8 @@ def _check_named(
             f"this store's ledger is at {default}, not {named.path}: pass ledger=None (it is "
             "found beside the store) or that path"
         )
-    marks = {Path(p).resolve() for p in read_markers(writer, ids).values()}
+    chosen = list(named.ids) if confirmed else _listed(ids)
+    marks = {Path(p).resolve() for p in read_markers(writer, chosen).values()}
     others = sorted(str(p) for p in marks if p != named.path)
     if others:
         raise LedgerError(
