@@ -102,6 +102,24 @@ class Scans(Protocol):
 
 
 @runtime_checkable
+class SearchesByScan(Protocol):
+    """A source whose exact search reads every record for each query (no index serves
+    it, e.g. pgvector or LanceDB with the index bypassed): many queries at once are then
+    answered faster by one streamed scan (:func:`exact_outside`) than by its search."""
+
+    #: True when each search is a full scan of the records.
+    search_scans: bool
+
+    def scan(self, batch: int) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+        """Every record's id and vector, ``batch`` at a time."""
+        ...
+
+
+#: Queries from which a source whose search is a scan is streamed once instead.
+SCAN_SEARCH_FROM = 32
+
+
+@runtime_checkable
 class ListsIds(Protocol):
     """A source that lists every id it holds."""
 
@@ -409,6 +427,12 @@ class SourceCompetitors:
     def _candidates(self, q: NDArray[np.float32], want: int, skip: set[str]) -> list[list[str]]:
         """Per query, up to ``want`` ids outside ``skip``, widening the search as needed."""
         m = q.shape[0]
+        source = self.source
+        if isinstance(source, SearchesByScan) and source.search_scans and m >= SCAN_SEARCH_FROM:
+            # one streamed scan for all queries instead of one full scan per query
+            self.calls, self.widest = 1, want
+            found, _ = exact_outside(source, q, want, skip, batch=self.scan_batch)
+            return found
         if isinstance(self.source, SearchesOutside):  # it leaves ids out: one pass
             self.calls, self.widest = 1, want
             return [list(per)[:want] for per in self.source.nearest_outside(q, want, skip)]

@@ -225,3 +225,36 @@ def test_native_fit_reads_the_documents_questions_name_not_a_datasets_corpus(
     _same(by_pairs, by_dataset)
     if kind == "chroma":  # competitors outside the named documents: recall measured
         assert by_dataset.index_recall_ is not None
+
+
+@pytest.mark.parametrize("kind", ["lancedb", "pgvector"])
+def test_native_fit_streams_a_store_whose_search_is_a_scan(
+    kind: str,
+    corpus: Callable[..., Any],  # noqa: F811
+    embeddings: HashEmbeddings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pgvector and LanceDB scan the table for each exact search: from SCAN_SEARCH_FROM
+    validation queries the fit streams the table once instead, with the same result."""
+    from nudge_integrations.core import sources
+
+    store, _, pairs = corpus(kind, False)
+    memory = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"))
+    cls = type(writer_of(store))
+    scans: list[int] = []
+    real_scan = cls.scan
+
+    def scan(self: Any, batch: int) -> Any:
+        scans.append(batch)
+        return real_scan(self, batch)
+
+    def no_search(*_: Any, **__: Any) -> Any:
+        raise AssertionError("searched the store once per query")
+
+    monkeypatch.setattr(sources, "SCAN_SEARCH_FROM", 1)
+    monkeypatch.setattr(cls, "scan", scan)
+    monkeypatch.setattr(cls, "nearest", no_search)
+    monkeypatch.setattr(cls, "nearest_outside", no_search, raising=False)
+    native = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"), native=True)
+    _same(memory, native)
+    assert scans

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,8 @@ class LanceDBWriter(BatchedWriter):
 
     #: Searches bypass any vector index: a flat scan, exact.
     exact = True
+    #: Each search scans the table: a fit's many queries stream it once instead.
+    search_scans = True
 
     def __init__(
         self,
@@ -169,6 +171,17 @@ class LanceDBWriter(BatchedWriter):
             for chunk in batches(list(ids), self.limits.read)
         ]
         return pa.concat_tables(parts) if parts else None
+
+    def scan(self, batch: int) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+        """Every record's id and vector, ``batch`` rows at a time."""
+        import pyarrow as pa
+
+        self._refresh()
+        columns = [self.id_column, self.vector_column]
+        for part in self.table.search().select(columns).to_batches(max(1, batch)):
+            got = self.vectors_of(pa.Table.from_batches([part]))
+            if got:
+                yield list(got), np.stack(list(got.values()))
 
     # ------------------------------------------------------------------ StoreWriter
     def all_ids(self) -> list[str]:

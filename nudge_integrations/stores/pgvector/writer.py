@@ -93,6 +93,8 @@ class PgVectorTableWriter(BatchedWriter):
 
     #: Searches run with index scans off: a sequential scan, exact.
     exact = True
+    #: Each search scans the table: a fit's many queries stream it once instead.
+    search_scans = True
 
     def __init__(
         self,
@@ -235,6 +237,14 @@ class PgVectorTableWriter(BatchedWriter):
     def _unpack(row: Any, width: int, vectors: bool) -> Row:
         raw = row[1 + width] if vectors else None
         return str(row[0]), list(row[1 : 1 + width]), None if raw is None else _decode(raw)
+
+    def scan(self, batch: int) -> Iterator[tuple[list[str], NDArray[np.float32]]]:
+        """Every record's id and vector, a page of at most ``limits.read`` at a time."""
+        del batch  # pages follow the read limit
+        for page in self.pages((), vectors=True):
+            kept = [(i, v) for i, _, v in page if v is not None]
+            if kept:
+                yield [i for i, _ in kept], np.stack([v for _, v in kept])
 
     def pages(self, columns: Sequence[str], *, vectors: bool = False) -> Iterator[list[Row]]:
         """(id, values of ``columns``, vector or None) of every record, a page of at most
