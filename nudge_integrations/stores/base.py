@@ -104,6 +104,19 @@ class KeepsMarkers(Protocol):
 
 
 @runtime_checkable
+class WritesMarked(Protocol):
+    """A store that keeps markers and writes a batch's vectors and marker changes
+    together (in one request per record where the store takes both at once)."""
+
+    def write_marked(
+        self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
+    ) -> None:
+        """Overwrite ``vectors`` and set ``marks`` (None: removed), each record marked no
+        later than its nudged vector lands and unmarked no earlier than its base does."""
+        ...
+
+
+@runtime_checkable
 class Located(Protocol):
     """A store with an identity a new process can find again (a path or a server)."""
 
@@ -160,6 +173,34 @@ class MarkedWriter(BatchedWriter):
     def write_markers(self, ids: Sequence[str], value: str | None) -> None:
         for chunk in batches(list(ids), self.limits.write):
             self._write_markers(chunk, value)
+
+    def write_marked(
+        self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
+    ) -> None:
+        keys = list(dict.fromkeys([*vectors, *marks]))
+        for chunk in batches(keys, self.limits.write):
+            self._write_marked(
+                {i: vectors[i] for i in chunk if i in vectors},
+                {i: marks[i] for i in chunk if i in marks},
+            )
+
+    def _write_marked(
+        self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
+    ) -> None:
+        """One batch within the limits: markers set, then the vectors, then markers
+        removed (three kinds of request). A store that takes vectors and metadata in one
+        request overrides this to send them together."""
+        by_value: dict[str, list[str]] = {}
+        for i, value in marks.items():
+            if value is not None:
+                by_value.setdefault(value, []).append(i)
+        for value, ids in by_value.items():
+            self._write_markers(ids, value)
+        if vectors:
+            self._write(dict(vectors))
+        removed = [i for i, value in marks.items() if value is None]
+        if removed:
+            self._write_markers(removed, None)
 
 
 def read_batched(

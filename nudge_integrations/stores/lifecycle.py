@@ -35,6 +35,7 @@ from nudge_integrations.stores.base import (
     Limits,
     Located,
     StoreWriter,
+    WritesMarked,
     batches,
 )
 from nudge_integrations.stores.binding import TextReader
@@ -245,8 +246,11 @@ def _write_batch(writer: StoreWriter, plan: _Plan, chunk: Sequence[str], size: i
     """One ledgered batch: markers naming the ledger before the nudged vectors they mark,
     the vectors, then the markers of records back at their base removed, so a record
     holding a nudged vector is marked at every instant a process could be killed."""
-    write_markers(writer, {i: plan.marks[i] for i in chunk if plan.marks.get(i)}, size)
     vectors = {i: plan.want[i] for i in chunk if i in plan.want}
+    if isinstance(writer, WritesMarked):
+        writer.write_marked(vectors, {i: plan.marks[i] for i in chunk if i in plan.marks})
+        return
+    write_markers(writer, {i: plan.marks[i] for i in chunk if plan.marks.get(i)}, size)
     if vectors:
         writer.write(vectors)
     write_markers(

@@ -83,6 +83,21 @@ class ChromaWriter(MarkedWriter):
         rows = np.stack([np.asarray(vectors[i], dtype=np.float32) for i in ids])
         self.collection.update(ids=ids, embeddings=rows)
 
+    def _write_marked(
+        self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
+    ) -> None:
+        # a record's vector and marker in one update (one request, as Chroma's own update
+        # takes them): separate marker requests added 5-8 s to a 30k-record swap at 200k
+        both = [i for i in vectors if i in marks]
+        if both:
+            rows = np.stack([np.asarray(vectors[i], dtype=np.float32) for i in both])
+            metas = [{MARKER: marks[i]} for i in both]
+            self.collection.update(ids=both, embeddings=rows, metadatas=metas)
+        super()._write_marked(
+            {i: v for i, v in vectors.items() if i not in marks},
+            {i: v for i, v in marks.items() if i not in vectors},
+        )
+
     def count(self) -> int:
         return int(self.collection.count())
 
