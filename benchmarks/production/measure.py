@@ -3,8 +3,8 @@
 :func:`phase` times a block (wall seconds, the share of the machine's CPU other
 processes used meanwhile, peak RSS above the RSS before it). :class:`Breakdown` wraps a
 writer class's one-request methods (``_read``, ``_write``, ``_read_markers``,
-``_write_markers``), ``Bound.texts`` and the ledger's durable file writes and text
-hashes with timers, without editing the package.
+``_write_markers``, a store's own combined ``_write_marked``), ``Bound.texts`` and the
+ledger's durable file writes and text hashes with timers, without editing the package.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Breakdown:
     """Seconds and calls in a writer class's requests, text reads, ledger file writes and
     text hashes, while installed (class attributes wrapped; ``remove`` puts them back)."""
 
-    STORE = ("_read", "_write", "_read_markers", "_write_markers", "all_ids")
+    STORE = ("_read", "_write", "_read_markers", "_write_markers", "_write_marked", "all_ids")
 
     def __init__(self, writer_class: type) -> None:
         from nudge_integrations.stores import binding, ledger
@@ -60,6 +60,9 @@ class Breakdown:
 
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        #: Store requests in progress: one made inside another (a combined write passing
+        #: the rest on to the plain ones) is timed as part of the outer one only.
+        self.depth = [0]
         self._undo: list[Callable[[], None]] = []
         # every writer class of the store's module that defines a request itself: a store
         # may be bound to one of several classes (Qdrant local mode: with or without its
@@ -98,11 +101,17 @@ class Breakdown:
             unbound = owner.__dict__.get(attr)
             base = getattr(owner, attr)
 
+            depth = self.depth
+
             def method(self_: Any, *args: Any, **kwargs: Any) -> Any:
+                if depth[0]:
+                    return base(self_, *args, **kwargs)
+                depth[0] += 1
                 t0 = time.perf_counter()
                 try:
                     return base(self_, *args, **kwargs)
                 finally:
+                    depth[0] -= 1
                     seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
                     calls[label] = calls.get(label, 0) + 1
 

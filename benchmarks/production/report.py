@@ -14,7 +14,7 @@ TITLES = {
     "memory": "in memory, persisted",
 }  # fmt: skip
 FW = {"langchain": "LangChain", "llama_index": "LlamaIndex"}
-PARTS = ("read", "write", "read_markers", "write_markers", "all_ids", "read_texts",
+PARTS = ("read", "write", "write_marked", "read_markers", "write_markers", "all_ids", "read_texts",
          "ledger_files", "text_hash")  # fmt: skip
 
 
@@ -203,7 +203,8 @@ def page(data: dict[str, Any]) -> str:
         "## Where swap and revert spend their time",
         "",
         "Seconds in each part, timed from outside the package: the writer's one-request "
-        "methods (vector reads and writes, marker reads and writes), `Bound.texts` (current "
+        "methods (vector reads and writes, a store's combined vector-and-marker write "
+        "(`write_marked`), marker reads and writes), `Bound.texts` (current "
         "texts), the ledger's durable file writes (write, fsync, rename) and text hashes; "
         "*rest* is the ledger's own work and the comparisons in between.",
         "",
