@@ -1,13 +1,15 @@
 """Saving fits without pickle: a folder of ``.npy`` arrays and one JSON file (both adapters).
 
 The JSON is written last (temp file, then rename), so its presence marks a complete save.
-The embedding model is never written, only its name, which loading checks.
+The embedding model is never written, only its identity (name, class and a fingerprint of
+its vectors for three fixed strings), which loading checks.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core.errors import NudgeError
-from nudge_integrations.model_identity import model_identity
+from nudge_integrations.model_identity import compare, describe, model_identity
 
 FORMAT = 1
 
@@ -33,7 +35,7 @@ def save_folder(
     root = Path(path)
     if root.exists() and not root.is_dir():
         raise NudgeError(f"{root} is a file: pass a folder path to save into")
-    full = {"format": FORMAT, "embeddings": model_identity(embeddings), **state}
+    full = {"format": FORMAT, "embeddings": recorded_identity(embeddings), **state}
     try:  # serialise first, so a bad value leaves no half-written folder
         text = json.dumps(full, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -81,13 +83,11 @@ def load_folder(
             f"{root / json_name} is not a {what} save of format {FORMAT}: save it again with "
             "this version of nudge-integrations"
         )
-    try:
-        saved = state["embeddings"]
-        saved_model, saved_class = str(saved["name"]), str(saved["class"])
-    except (KeyError, TypeError) as exc:
-        raise NudgeError(f"{root / json_name} is incomplete (no {exc}): save again") from exc
+    saved = state.get("embeddings")
+    if not isinstance(saved, dict) or "name" not in saved or "class" not in saved:
+        raise NudgeError(f"{root / json_name} is incomplete (no model identity): save again")
     if check_model:
-        require_same_model(saved_model, saved_class, embeddings, str(root))
+        check_model_identity(saved, embeddings, str(root))
     arrays = {}
     for name in names:
         try:
@@ -97,13 +97,51 @@ def load_folder(
     return state, arrays
 
 
-def require_same_model(saved: str, saved_class: str, model: Any, where: str) -> None:
-    """Refuse a model other than the one that made the saved vectors (by name)."""
-    given = model_identity(model)
-    if given["name"] != saved:
-        raise NudgeError(
-            f"the vectors in {where} were made with embedding model {saved!r} "
-            f"({saved_class}), but {given['name']!r} ({given['class']}) was given: pass that "
-            "model (queries must be embedded like the documents), or check_model=False if it "
-            "is the same model under another name"
+def recorded_identity(model: Any) -> dict[str, Any]:
+    """What a save records of the embedding model: name, class and fingerprint (three
+    query embeddings). A model that fails to embed them (an API that is down) is
+    recorded by name and class alone, with a warning: loading then checks the name."""
+    try:
+        return model_identity(model, with_fingerprint=True)
+    except Exception as exc:  # the model's own error, of whatever kind: the save goes on
+        found = model_identity(model)
+        warnings.warn(
+            f"embedding model {found['name']!r} could not embed the fingerprint's probe "
+            f"strings ({type(exc).__name__}: {exc}): saved with its name only, which is all "
+            "a load will check",
+            stacklevel=3,
         )
+        return {**found, "fingerprint": None}
+
+
+def check_model_identity(
+    recorded: Mapping[str, Any], model: Any, where: str, *, warn: bool = True
+) -> None:
+    """Refuse a model other than the one that made the saved vectors: another name, or
+    the same name with other weights (its vectors for the probe strings differ). A save
+    without a fingerprint (an earlier version's) is checked by name, with a warning
+    (``warn=False``: without)."""
+    found = compare(recorded, model)
+    if found.same:
+        if found.note is not None and warn:
+            warnings.warn(f"loading {where}: {found.note}", stacklevel=4)
+        return
+    raise NudgeError(
+        f"the vectors in {where} were made with embedding model {describe(recorded)}, but "
+        f"{describe(found.given)} was given ({found.problem}): pass that model (queries must "
+        "be embedded like the documents), or check_model=False if it is the same model"
+    )
+
+
+def require_same_model(
+    saved: str,
+    saved_class: str,
+    model: Any,
+    where: str,
+    *,
+    fingerprint: dict[str, Any] | None = None,
+) -> None:
+    """:func:`check_model_identity` of a recorded name, class and fingerprint; without a
+    fingerprint, of the name alone, silently (callers that record none)."""
+    recorded = {"name": saved, "class": saved_class, "fingerprint": fingerprint}
+    check_model_identity(recorded, model, where, warn=fingerprint is not None)
