@@ -21,6 +21,8 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import get_config_list
 from numpy.typing import NDArray
 from pydantic import (
     ConfigDict,
@@ -85,6 +87,8 @@ class NudgeRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     _matrix: NDArray[np.float32] = PrivateAttr()
+    #: (the embeddings, whether they embed queries as documents), once a batch found out.
+    _symmetry: tuple[Any, bool] | None = PrivateAttr(default=None)
 
     @field_serializer("vectors")
     def _vectors_as_lists(self, vectors: Any) -> list[list[float]]:
@@ -161,9 +165,11 @@ class NudgeRetriever(BaseRetriever):
         run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None,
         filter: DocumentFilter | None = None,
+        _query_vector: Sequence[float] | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        return self._search(self.embeddings.embed_query(query), k, filter)
+        vector = self.embeddings.embed_query(query) if _query_vector is None else _query_vector
+        return self._search(vector, k, filter)
 
     async def _aget_relevant_documents(
         self,
@@ -172,9 +178,126 @@ class NudgeRetriever(BaseRetriever):
         run_manager: AsyncCallbackManagerForRetrieverRun,
         k: int | None = None,
         filter: DocumentFilter | None = None,
+        _query_vector: Sequence[float] | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        return self._search(await self.embeddings.aembed_query(query), k, filter)
+        if _query_vector is None:
+            _query_vector = await self.embeddings.aembed_query(query)
+        return self._search(_query_vector, k, filter)
+
+    # ---------------------------------------------------------------- batches
+    def batch(
+        self,
+        inputs: list[str],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[list[Document]]:
+        """Retrieve for many questions, embedding them in one ``embed_documents`` call.
+
+        Each question is then searched as :meth:`invoke` would (its own config, callbacks
+        and run), with the same results. The first batch also embeds its first question
+        with ``embed_query``: a model that embeds queries unlike documents (an
+        instruction prefix, an ``input_type``) is found so, and its questions are then
+        embedded one by one with ``embed_query``, as :meth:`invoke` does."""
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        try:
+            vectors = self._batch_vectors(inputs)
+        except Exception:
+            if not return_exceptions:
+                raise
+            vectors = None  # each question on its own, so each gets its own outcome
+        if vectors is None:
+            return super().batch(inputs, configs, return_exceptions=return_exceptions, **kwargs)
+        out: list[Any] = []
+        for query, conf, vector in zip(inputs, configs, vectors, strict=True):
+            try:
+                out.append(self.invoke(query, conf, _query_vector=vector, **kwargs))
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                out.append(exc)
+        return out
+
+    async def abatch(
+        self,
+        inputs: list[str],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[list[Document]]:
+        """:meth:`batch` with ``aembed_documents`` (and ``aembed_query``)."""
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        try:
+            vectors = await self._abatch_vectors(inputs)
+        except Exception:
+            if not return_exceptions:
+                raise
+            vectors = None
+        if vectors is None:
+            return await super().abatch(
+                inputs, configs, return_exceptions=return_exceptions, **kwargs
+            )
+        out: list[Any] = []
+        for query, conf, vector in zip(inputs, configs, vectors, strict=True):
+            try:
+                out.append(await self.ainvoke(query, conf, _query_vector=vector, **kwargs))
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                out.append(exc)
+        return out
+
+    def _batch_vectors(self, queries: list[str]) -> list[list[float]] | None:
+        """The questions' vectors from one ``embed_documents`` call, or None where this
+        model embeds queries otherwise (found once, with one ``embed_query``)."""
+        if self._symmetric() is False:
+            return None
+        vectors = self._checked_batch(queries, self.embeddings.embed_documents(queries))
+        if self._symmetric() is None:
+            self._same_as_queries(vectors[0], self.embeddings.embed_query(queries[0]))
+        return vectors if self._symmetric() else None
+
+    async def _abatch_vectors(self, queries: list[str]) -> list[list[float]] | None:
+        if self._symmetric() is False:
+            return None
+        got = await self.embeddings.aembed_documents(queries)
+        vectors = self._checked_batch(queries, got)
+        if self._symmetric() is None:
+            self._same_as_queries(vectors[0], await self.embeddings.aembed_query(queries[0]))
+        return vectors if self._symmetric() else None
+
+    def _symmetric(self) -> bool | None:
+        """Whether these embeddings embed a query as they embed a document (None: not
+        known yet)."""
+        known = self._symmetry
+        return known[1] if known is not None and known[0] is self.embeddings else None
+
+    def _same_as_queries(self, as_document: Sequence[float], as_query: Sequence[float]) -> None:
+        """Note whether a text embedded as a document equals it embedded as a query (up
+        to the rounding a batch of another shape brings)."""
+        doc = np.asarray(as_document, dtype=np.float64)
+        query = np.asarray(as_query, dtype=np.float64)
+        scale = float(np.abs(query).max()) if query.size else 0.0
+        same = doc.shape == query.shape and bool(
+            np.abs(doc - query).max(initial=0.0) <= 1e-4 * max(scale, 1e-12)
+        )
+        self._symmetry = (self.embeddings, same)
+
+    @staticmethod
+    def _checked_batch(queries: list[str], vectors: list[list[float]]) -> list[list[float]]:
+        if len(vectors) != len(queries):
+            raise ShapeError(
+                f"embed_documents returned {len(vectors)} vectors for {len(queries)} "
+                "questions: the embeddings must return one vector per text"
+            )
+        return vectors
 
     @classmethod
     def fit(
