@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.splits import paper_split
-from nudge_integrations.demo import DemoReport, demo_dataset
+from nudge_integrations.demo import CORPUS_NAME, DemoReport, demo_dataset
 from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
 
 Ranker = Callable[[str], list[str]]
@@ -80,15 +80,19 @@ def examples(
     return lines
 
 
-def _plots(result: Any, table: dict[str, dict[str, float]], out: Path | None) -> list[str]:
+def _plots(
+    result: Any, table: dict[str, dict[str, float]], out: Path | None, dataset: str
+) -> list[str]:
+    """The gamma curve (validation split) and the before/after chart (test split), titled
+    with the dataset; none without the ``plots`` extra."""
     if out is None:
         return []
     try:
         from nudge_integrations.core import plots
 
         paths = [out / "curve.png", out / "comparison.png"]
-        plots.plot_curve(result, paths[0])
-        plots.plot_comparison(table, paths[1])
+        plots.plot_curve(result, paths[0], dataset=dataset)
+        plots.plot_comparison(table, paths[1], dataset=dataset, split="test")
     except ImportError:
         return []
     return [str(p) for p in paths]
@@ -112,7 +116,7 @@ def _report(
         corpus_name=dataset or "",
         framework=framework,
         examples=examples,
-        plots=_plots(results[0], table, out),
+        plots=_plots(results[0], table, out, dataset or CORPUS_NAME),
     )
 
 

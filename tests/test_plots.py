@@ -16,7 +16,7 @@ import matplotlib.image as mpimg
 from matplotlib.figure import Figure
 
 from nudge_integrations import NudgeError, NudgeM, NudgeN, NudgeResult
-from nudge_integrations.core.plots import plot_comparison, plot_curve
+from nudge_integrations.core.plots import merge_equal_columns, plot_comparison, plot_curve
 from nudge_integrations.core.report import evaluate_embeddings
 
 from .conftest import Problem, make_problem
@@ -149,6 +149,52 @@ def test_comparison_png_has_a_bar_per_label_and_metric(
     assert len(one.axes[0].patches) == 2 * len(table)
     assert one.axes[0].get_ylim()[1] > 1.5  # a value above 1 lets the axis scale
     assert (tmp_path / "one.svg").stat().st_size > 0
+
+
+# LlamaIndex's compare_retrievers on queries with one relevant record each (the demo):
+# hit_rate@10 = recall@10 and li_ndcg@10 = ndcg@10, five columns for three facts
+LLAMA_TABLE = {
+    "no fine-tuning": {"hit_rate@10": 0.69, "mrr@10": 0.43, "li_ndcg@10": 0.49,
+                       "recall@10": 0.69, "ndcg@10": 0.49},
+    "NUDGE-N": {"hit_rate@10": 0.77, "mrr@10": 0.46, "li_ndcg@10": 0.54,
+                "recall@10": 0.77, "ndcg@10": 0.54},
+}  # fmt: skip
+
+
+def test_equal_columns_are_drawn_once(tmp_path: Path) -> None:
+    merged = merge_equal_columns(LLAMA_TABLE)
+    names = ["hit_rate@10 = recall@10", "mrr@10", "li_ndcg@10 = ndcg@10"]
+    assert list(merged["NUDGE-N"]) == names
+    assert merged["NUDGE-N"]["li_ndcg@10 = ndcg@10"] == 0.54
+    fig = plot_comparison(LLAMA_TABLE, tmp_path / "cmp.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert len(ax.patches) == 2 * 3
+    # columns equal in one row only are two facts: both stay
+    graded = {**LLAMA_TABLE, "graded": {**LLAMA_TABLE["NUDGE-N"], "ndcg@10": 0.6}}
+    assert list(merge_equal_columns(graded)["graded"]) == [
+        "hit_rate@10 = recall@10", "mrr@10", "li_ndcg@10", "ndcg@10"
+    ]  # fmt: skip
+    # columns the caller names are drawn as named
+    fig = plot_comparison(LLAMA_TABLE, metrics=["hit_rate@10", "recall@10"])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["hit_rate@10", "recall@10"]
+    # a timing column is never merged with a score
+    timed = {k: {**v, "fit s": v["mrr@10"]} for k, v in LLAMA_TABLE.items()}
+    assert "fit s" in merge_equal_columns(timed, ["mrr@10", "recall@10"])["NUDGE-N"]
+
+
+def test_default_titles_name_the_dataset_and_split(
+    fits: dict[str, NudgeN | NudgeM], tmp_path: Path
+) -> None:
+    curve = plot_curve(fits["NUDGE-N"].result_, tmp_path / "c.png", dataset="SciFact")
+    assert curve.axes[0].get_title() == "SciFact, validation split: NUDGE-N hit@1 by gamma"
+    bars = plot_comparison(LLAMA_TABLE, dataset="SciFact", split="test")
+    assert bars.axes[0].get_title() == "SciFact, test split: retrieval by method"
+    assert plot_comparison(LLAMA_TABLE).axes[0].get_title() == "Retrieval metrics by method"
+    assert plot_comparison(LLAMA_TABLE, dataset="x", title="mine").axes[0].get_title() == "mine"
+    from PIL.PngImagePlugin import PngImageFile  # the title is in the file, for image viewers
+
+    assert PngImageFile(tmp_path / "c.png").text["Title"] == curve.axes[0].get_title()
 
 
 def test_bad_input_raises_nudge_errors(fits: dict[str, NudgeN | NudgeM], tmp_path: Path) -> None:

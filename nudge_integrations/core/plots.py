@@ -42,7 +42,7 @@ class FitCurve(Protocol):
     def baseline_score(self) -> float | None: ...
 
 
-__all__ = ["MissingExtraError", "plot_comparison", "plot_curve"]
+__all__ = ["MissingExtraError", "merge_equal_columns", "plot_comparison", "plot_curve"]
 
 PathLike = str | os.PathLike[str]
 
@@ -88,7 +88,10 @@ def _save(fig: Figure, path: PathLike) -> None:
             "(e.g. .png or .svg)"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, format=fmt, dpi=100)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    # the title also goes into the file (image viewers show it; tests read it back)
+    metadata = {"Title": titles[0]} if titles and fmt in ("png", "svg", "pdf") else None
+    fig.savefig(target, format=fmt, dpi=100, metadata=metadata)
 
 
 def plot_curve(
@@ -97,12 +100,14 @@ def plot_curve(
     *,
     ax: Axes | None = None,
     title: str | None = None,
+    dataset: str | None = None,
 ) -> Figure:
     """The validation metric against gamma, with the chosen gamma marked.
 
     Shows why a fit picked its gamma. Draws on ``ax`` when given (its figure is returned
     and left open), else on a new headless figure; saves to ``path`` when given. A fit
-    with a fixed gamma has no curve: the chosen gamma is still marked.
+    with a fixed gamma has no curve: the chosen gamma is still marked. The default title
+    names ``dataset`` (e.g. ``"SciFact"``) when given, and the validation split.
     """
     if ax is None:
         fig = _new_figure(6.4, 4.2)
@@ -156,7 +161,12 @@ def plot_curve(
         )
     ax.set_xlabel("gamma")
     ax.set_ylabel(name)
-    ax.set_title(title if title is not None else f"NUDGE-{result.variant}: {name} by gamma")
+    if title is None:
+        title = f"NUDGE-{result.variant}: {name} by gamma"
+        if dataset:
+            metric = f"{result.metric}@{result.k}"
+            title = f"{dataset}, validation split: NUDGE-{result.variant} {metric} by gamma"
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     if path is not None:
@@ -171,23 +181,73 @@ def _default_metrics(table: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return scores or first
 
 
+def _same_column(table: Mapping[str, Mapping[str, Any]], a: str, b: str) -> bool:
+    """Whether columns ``a`` and ``b`` hold the same number in every row."""
+    for row in table.values():
+        x, y = row.get(a), row.get(b)
+        if not (isinstance(x, Real) and isinstance(y, Real)) or isinstance(x, bool):
+            return False
+        if isinstance(y, bool) or not math.isclose(float(x), float(y), abs_tol=1e-9):
+            return False
+    return True
+
+
+def merge_equal_columns(
+    table: Mapping[str, Mapping[str, Any]], columns: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The table with columns that agree in every row shown once, named ``"a = b"``.
+
+    LlamaIndex's ``hit_rate@10`` equals ``recall@10``, and its ``li_ndcg@10`` equals
+    ``ndcg@10``, whenever each query has one relevant record (as in the demo): two names
+    for one fact. The merged column keeps the first one's place; ``columns`` limits the
+    merge to those names (default: every column)."""
+    names = list(dict.fromkeys(c for row in table.values() for c in row))
+    candidates = list(columns) if columns is not None else names
+    merged: dict[str, list[str]] = {}
+    for name in names:
+        twin = next(
+            (
+                kept
+                for kept in merged
+                if name in candidates and kept in candidates and _same_column(table, kept, name)
+            ),
+            None,
+        )
+        if twin is None:
+            merged[name] = [name]
+        else:
+            merged[twin].append(name)
+    label = {first: " = ".join(group) for first, group in merged.items()}
+    return {
+        row_label: {label[first]: row[first] for first in merged if first in row}
+        for row_label, row in table.items()
+    }
+
+
 def plot_comparison(
     table: Mapping[str, Mapping[str, Any]],
     path: PathLike | None = None,
     *,
     metrics: Sequence[str] | None = None,
     title: str | None = None,
+    dataset: str | None = None,
+    split: str | None = None,
 ) -> Figure:
     """Grouped bars, one group per metric and one bar per label, values written on bars.
 
     ``table`` is ``{label: {metric: value}}`` as :func:`nudge_integrations.core.report.
     evaluate_embeddings` rows or ``compare_retrievers`` return. ``metrics`` picks and
     orders the columns; by default the first row's ``metric@k`` columns (so a ``fit s``
-    timing column is left out). The y axis runs 0 to 1 when every value is a fraction.
+    timing column is left out), with columns equal in every row drawn once
+    (:func:`merge_equal_columns`: ``hit_rate@10 = recall@10``). The default title names
+    ``dataset`` and ``split`` (e.g. ``"SciFact"``, ``"test"``) when given. The y axis runs
+    0 to 1 when every value is a fraction.
     """
     if not table:
         raise NudgeError("the comparison table is empty: pass {label: {metric: value}}")
     labels = list(table)
+    if metrics is None:
+        table = merge_equal_columns(table, _default_metrics(table))
     names = list(metrics) if metrics is not None else _default_metrics(table)
     if not names:
         raise NudgeError("no metrics to plot: pass metrics=[...] or rows with metric columns")
@@ -229,7 +289,10 @@ def plot_comparison(
         # room above bars near 1 for their labels, ticks still ending at 1
         ax.set_ylim(0, 1.12 if max(everything, default=0) > 0.88 else 1)
         ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.set_title(title if title is not None else "Retrieval metrics by method")
+    if title is None:
+        where = ", ".join(filter(None, [dataset, f"{split} split" if split else None]))
+        title = f"{where}: retrieval by method" if where else "Retrieval metrics by method"
+    ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     fig.legend(loc="outside lower center", ncols=min(len(labels), 4), fontsize="small")
