@@ -42,9 +42,8 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import TextNode
 from pydantic import PrivateAttr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import command, machine, pin_threads, record
 from nudge_integrations.data import load_beir, paper_split
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import NudgeFinetuneEngine
@@ -206,6 +205,7 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
+    pin_threads()  # BLAS and OpenMP pools at the usable cores, recorded
     torch.set_num_threads(args.torch_threads)
     if not (SCIFACT_EMB / "corpus.npy").is_file() or not SCIFACT_BEIR.is_file():
         print(f"SciFact data not found under {SHARED_DATA}: nothing to measure")
@@ -215,7 +215,8 @@ def main() -> None:
     lookup = LookupEmbedding(table)
     res: dict[str, Any] = {
         "machine": machine(),
-        "command": " ".join(sys.argv),
+        "run": record(packages=("llama-index-core", "sentence-transformers")),
+        "command": command(),
         "loadavg_start": os.getloadavg(),
         "rows": [],
     }

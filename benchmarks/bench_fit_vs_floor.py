@@ -2,11 +2,14 @@
 
 ``bench_fit.make_problem(n, 0)`` (d = 384, 5,000 training and 1,000 validation queries)
 for each ``--n``; each repeat times, in turn, the floor (``IndexFlatIP.search`` of the
-validation queries, top-10, ``faiss.omp_set_num_threads`` = torch's threads), the bare
-matrix product the floor cannot avoid (numpy ``queries @ corpus.T`` in 16k-row chunks),
-and ``NudgeN`` / ``NudgeM`` fits with their defaults. Alternating keeps a disturbed moment
-from falling on one case only; ratios use each case's fastest repeat. Prints a table and
-writes ``benchmarks/results/fit-vs-floor.json`` with the machine's facts.
+validation queries at top-10, and at each fit's own k: NudgeN top-1, NudgeM top-2), the
+bare matrix product the floor cannot avoid (numpy ``queries @ corpus.T`` in 16k-row
+chunks), and ``NudgeN`` / ``NudgeM`` fits with their defaults. torch, FAISS and every
+BLAS pool are pinned to the same thread count (``benchmarks.machine.pin_threads``).
+Alternating keeps a disturbed moment from falling on one case only; ratios use each
+case's fastest repeat. Prints a table and merges the runs into
+``benchmarks/results/fit-vs-floor.json`` (a run replaces the stored run of its n; each
+run records its command, date, machine, versions and threads).
 
     python benchmarks/bench_fit_vs_floor.py --n 100000 1000000 --repeats 5
 """
@@ -19,19 +22,20 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
-import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fit import Problem, make_problem
-from machine import machine
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.fit.problem import Problem, fit_k, make_problem
+from benchmarks.machine import pin_threads, record
+from benchmarks.pages.floor import floor_at
 from nudge_integrations import NudgeM, NudgeN
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fit-vs-floor.json"
 GEMM_ROWS = 16384
+FITS = {"NudgeN fit": "N", "NudgeM fit": "M"}
 
 
 def cases(p: Problem) -> dict[str, Callable[[], object]]:
@@ -48,58 +52,71 @@ def cases(p: Problem) -> dict[str, Callable[[], object]]:
     def fit(cls: type) -> Callable[[], object]:
         return lambda: cls(device="cpu").fit(p.corpus, p.train_q, p.train_rel, p.val_q, p.val_rel)
 
+    def search(k: int) -> Callable[[], object]:
+        return lambda: index.search(p.val_q, k)
+
+    floors = {floor_at(k): search(k) for k in (10, *sorted({fit_k(v) for v in FITS.values()}))}
     return {
-        "FAISS floor": lambda: index.search(p.val_q, 10),
+        **floors,
         "bare matrix product": gemm,
         "NudgeN fit": fit(NudgeN),
         "NudgeM fit": fit(NudgeM),
     }
 
 
+def measure(n: int, repeats: int, run: dict[str, Any]) -> dict[str, Any]:
+    """All cases at size ``n``, alternating ``repeats`` times; the stored run."""
+    start = time.perf_counter()
+    p = make_problem(n, 0)
+    timed = cases(p)
+    times: dict[str, list[float]] = {name: [] for name in timed}
+    for _ in range(repeats):
+        for name, fn in timed.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    floor = min(times[floor_at(10)])
+    ks = {fit: fit_k(v) for fit, v in FITS.items()}
+    print(f"n = {n:,}")
+    for name, got in times.items():
+        print(
+            f"  {name:22s} best {min(got):6.3f} s  {min(got) / floor:5.2f}x floor   "
+            + " ".join(f"{t:.3f}" for t in got)
+        )
+    return {
+        "n": n,
+        "seconds": times,
+        "best_over_floor": {name: min(got) / floor for name, got in times.items()},
+        "fit_k": ks,
+        "best_over_floor_at_fit_k": {
+            fit: min(times[fit]) / min(times[floor_at(k)]) for fit, k in ks.items()
+        },
+        "run": run,
+        "elapsed_s": time.perf_counter() - start,
+    }
+
+
+def merge(path: Path, new: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stored file with the runs of the same n replaced (other sizes kept as they are)."""
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    sizes = {r["n"] for r in new}
+    kept = [r for r in data.get("runs", []) if r["n"] not in sizes]
+    data["runs"] = sorted(kept + new, key=lambda r: r["n"])
+    return data
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json", type=Path, default=RESULTS, help="results file (merged)")
     args = ap.parse_args()
-    faiss.omp_set_num_threads(torch.get_num_threads())
-    runs = []
-    for n in args.n:
-        p = make_problem(n, 0)
-        timed = cases(p)
-        times: dict[str, list[float]] = {name: [] for name in timed}
-        for _ in range(args.repeats):
-            for name, fn in timed.items():
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-        floor = min(times["FAISS floor"])
-        print(f"n = {n:,}")
-        for name, got in times.items():
-            print(
-                f"  {name:22s} best {min(got):6.3f} s  {min(got) / floor:5.2f}x floor   "
-                + " ".join(f"{t:.3f}" for t in got)
-            )
-        runs.append(
-            {
-                "n": n,
-                "seconds": times,
-                "best_over_floor": {name: min(got) / floor for name, got in times.items()},
-            }
-        )
-        del p, timed
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "command": "python benchmarks/bench_fit_vs_floor.py " + " ".join(sys.argv[1:]),
-                "machine": machine(),
-                "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "runs": runs,
-            },
-            indent=1,
-        )
-    )
-    print(f"wrote {RESULTS}")
+    pin_threads()
+    run = record()
+    done = [measure(n, args.repeats, run) for n in args.n]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(merge(args.json, done), indent=1))
+    print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

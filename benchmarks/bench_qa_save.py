@@ -35,6 +35,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import command, pin_threads, record
 from nudge_integrations.data import qa_generation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +110,8 @@ def main() -> None:
     ap.add_argument("--before-ref", help="also time the module at this git revision")
     ap.add_argument("--json", type=Path, help="write the raw results here")
     args = ap.parse_args()
+    pin_threads()
+    start = time.perf_counter()
     nodes = corpus(args.passages)
     new = qa_generation.agenerate_qa_dataset
     cases: dict[str, tuple[Callable[..., Coroutine[Any, Any, Any]], dict[str, Any]]] = {
@@ -124,7 +128,8 @@ def main() -> None:
             {},
         )
     res: dict[str, Any] = {
-        "command": " ".join(sys.argv),
+        "command": command(),
+        "run": record(),
         "passages": args.passages,
         "loadavg_start": os.getloadavg(),
         "cases": {},
@@ -139,6 +144,7 @@ def main() -> None:
         }
         print(f"{label}: {statistics.median(seconds):.2f} s (runs {seconds})", file=sys.stderr)
     res["loadavg_end"] = os.getloadavg()
+    res["elapsed_s"] = time.perf_counter() - start
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
     print("| case | median s | runs, s |\n|---|---|---|")

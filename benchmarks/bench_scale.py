@@ -15,6 +15,12 @@ Run from the project root (the data folder is outside the repository; ~15 GB at 
     python benchmarks/bench_scale.py run --data /work/scale-data/10m \\
         --cases floor-mmap memmap-N ray-N
     # results: benchmarks/results/scale-<size>.json
+
+Floor cases take a ``-k<k>`` suffix for FAISS at each fit's own k (``floor-mem-k1``,
+``floor-mem-k2``, ``floor-mmap-k1``: NUDGE-N scans top-1, NUDGE-M top-2); the table shows
+every fit against the top-10 floor and, where it was run, the floor at its own k. Each
+case pins torch, FAISS and the BLAS pools to one thread count and records them; each run
+appends its command, date, machine and versions to the file's ``runs``.
 """
 
 from __future__ import annotations
@@ -27,14 +33,17 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_fit as bf
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.fit import problem as bf
+from benchmarks.fit.facts import machine_facts
+from benchmarks.fit.timing import busy_cpu_s, log, wait_for_quiet
+from benchmarks.machine import pin_threads, record, threads
+from benchmarks.pages import scale as scale_page
 from nudge_integrations import NudgeM, NudgeN
 from nudge_integrations.core.shards import ShardedCorpus, ShardWriter, fit_shards
 
@@ -58,32 +67,13 @@ def make_data(n: int, folder: Path, seed: int = 0, d: int = bf.DIM) -> None:
             b /= np.linalg.norm(b, axis=1, keepdims=True)
             writer.add(b, np.arange(start, stop).astype("S"))
     corpus = ShardedCorpus(folder).vectors(0)
-    pool = rng.choice(n, size=min(bf.POOL, n // 2), replace=False)
-    offsets = np.float32(bf.SHIFT / np.sqrt(d)) * rng.standard_normal(
-        (len(pool), d), dtype=np.float32
-    )
-
-    def queries(m: int) -> tuple[np.ndarray, list[list[int]]]:  # as bench_fit.make_problem
-        two = rng.integers(1, 3, m) == 2
-        a = rng.integers(0, len(pool), m)
-        b2 = (a + rng.integers(1, len(pool), m)) % len(pool)
-        q = corpus[pool[a]] + offsets[a]
-        q[two] = 0.5 * (q[two] + corpus[pool[b2[two]]] + offsets[b2[two]])
-        q += np.float32(bf.QUERY_NOISE / np.sqrt(d)) * rng.standard_normal((m, d), dtype=np.float32)
-        q /= np.linalg.norm(q, axis=1, keepdims=True)
-        rel = [
-            [int(pool[a[i]]), int(pool[b2[i]])] if two[i] else [int(pool[a[i]])] for i in range(m)
-        ]
-        return np.ascontiguousarray(q, dtype=np.float32), rel
-
-    tq, tr = queries(bf.N_TRAIN)
-    vq, vr = queries(bf.N_VAL)
+    tq, tr, vq, vr = bf.pool_queries(rng, corpus, d)  # the same stream as make_problem's
     np.save(folder / "train_q.npy", tq)
     np.save(folder / "val_q.npy", vq)
     (folder / "rel.json").write_text(json.dumps({"train": tr, "val": vr, "seed": seed}))
 
 
-def load_queries(folder: Path) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[list[int]]]:
+def load_queries(folder: Path) -> tuple[np.ndarray, list[list[Any]], np.ndarray, list[list[Any]]]:
     rel = json.loads((folder / "rel.json").read_text())
     return (
         np.load(folder / "train_q.npy"),
@@ -148,28 +138,39 @@ class AnonPeak:
 
 
 # ------------------------------------------------------------------------- cases
-def floor_faiss(x: np.ndarray, vq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """FAISS exact top-10 by inner product: ``IndexFlatIP.search`` when the vectors are
+def floor_faiss(
+    x: np.ndarray, vq: np.ndarray, k: int = bf.FLOOR_K
+) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS exact top-``k`` by inner product: ``IndexFlatIP.search`` when the vectors are
     in memory; ``faiss.knn`` (the same kernel, no copy into an index) over a memmap."""
     import faiss
 
     faiss.omp_set_num_threads(torch.get_num_threads())
     if isinstance(x, np.memmap):
-        d, i = faiss.knn(vq, x, bf.FLOOR_K, faiss.METRIC_INNER_PRODUCT)
+        d, i = faiss.knn(vq, x, k, faiss.METRIC_INNER_PRODUCT)
         return d, i
     index = faiss.IndexFlatIP(x.shape[1])
     index.add(x)
-    d, i = index.search(vq, bf.FLOOR_K)
+    d, i = index.search(vq, k)
     return d, i
 
 
+def floor_k(name: str) -> int:
+    """The k of a floor case: ``floor-mem`` is top-10, ``floor-mmap-k1`` top-1."""
+    _, _, k = name.partition("-k")
+    return int(k) if k else bf.FLOOR_K
+
+
 def run_case(name: str, folder: Path) -> dict[str, Any]:
-    """One case, in this (fresh) process."""
+    """One case, in this (fresh) process, with every thread pool pinned."""
+    import faiss  # noqa: F401  (loaded before pinning, so its pools are pinned too)
+
+    pin_threads()
     tq, tr, vq, vr = load_queries(folder)
     base = rss_anon()
     out: dict[str, Any] = {"case": name, "baseline_anon_gb": base / GB}
     path = folder / "shard-00000.npy"
-    if name.endswith("-mem") or name.startswith("mem-"):
+    if "-mem" in name or name.startswith("mem-"):
         x: np.ndarray = np.load(path)  # the whole corpus in anonymous memory
     else:
         x = np.load(path, mmap_mode="r")
@@ -190,7 +191,7 @@ def run_case(name: str, folder: Path) -> dict[str, Any]:
     with AnonPeak(with_ray=name.startswith("ray-")) as peak:
         t0 = time.perf_counter()
         if name.startswith("floor-"):
-            _, got = floor_faiss(x, vq)
+            _, got = floor_faiss(x, vq, floor_k(name))
             result: Any = {"top1": got[:5, 0].tolist()}
         elif name.startswith("scan-"):
             from nudge_integrations.core.search import scan_chunks
@@ -207,7 +208,7 @@ def run_case(name: str, folder: Path) -> dict[str, Any]:
             else:
                 from nudge_integrations.ray_engine import fit_ray
 
-                fit_ray(est, folder, tq, tr, vq, vr)
+                fit_ray(cast(Any, est), folder, tq, tr, vq, vr)
             result = {
                 "gamma": est.gamma_,
                 "n_moved": len(est.result_),
@@ -220,6 +221,7 @@ def run_case(name: str, folder: Path) -> dict[str, Any]:
     out["peak_anon_self_gb"] = peak.peak_self / GB
     out["peak_anon_ray_workers_gb"] = peak.peak_workers / GB
     out["peak_anon_over_baseline_gb"] = (peak.peak - base) / GB
+    out["threads"] = threads()
     return out
 
 
@@ -228,11 +230,12 @@ def run(folder: Path, cases: list[str], results: Path, max_wait: float) -> None:
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"scale-{size}.json"
     report: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    report["machine"] = bf.machine_facts()
+    report["machine"] = machine_facts()
     report.setdefault("cases", {})
+    report.setdefault("runs", []).append({**record(packages=("ray",)), "cases": cases})
     for case in cases:
-        bf.wait_for_quiet(max_wait)
-        busy0 = bf._busy_cpu_s()
+        wait_for_quiet(max_wait)
+        busy0 = busy_cpu_s()
         t0 = time.perf_counter()
         cmd = [sys.executable, __file__, "case", case, "--data", str(folder)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -241,55 +244,17 @@ def run(folder: Path, cases: list[str], results: Path, max_wait: float) -> None:
             got: dict[str, Any] = {"error": proc.stderr.strip()[-1500:]}
         else:
             got = json.loads(proc.stdout.strip().splitlines()[-1])
-        got["machine_busy_share"] = (bf._busy_cpu_s() - busy0) / (wall * (os.cpu_count() or 1))
+        got["machine_busy_share"] = (busy_cpu_s() - busy0) / (wall * (os.cpu_count() or 1))
         got["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        got["wall_s"] = wall
         report["cases"][case] = got
-        bf.log(f"{case}: {json.dumps(got)[:400]}")
+        log(f"{case}: {json.dumps(got)[:400]}")
         path.write_text(json.dumps(report, indent=1))
-
-
-LABELS = {
-    "floor-mem": "FAISS floor (IndexFlatIP.search, in memory)",
-    "floor-mmap": "FAISS floor (faiss.knn over the memmap)",
-    "scan-mem": "our scan alone (in memory)",
-    "scan-mmap": "our scan alone (memmap)",
-    "mem-N": "NUDGE-N fit, in memory",
-    "mem-M": "NUDGE-M fit, in memory",
-    "memmap-N": "NUDGE-N fit, np.memmap",
-    "shards-N": "NUDGE-N fit_shards (shard folder)",
-    "ray-N": "NUDGE-N fit_ray (local Ray, 2 CPUs)",
-}
 
 
 def table(results: Path) -> str:
     """The markdown results table of every ``scale-*.json`` in ``results``."""
-    lines = [
-        "| n | case | seconds | / FAISS floor | peak anon GB (over baseline) | gamma | busy |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for path in sorted(results.glob("scale-*.json"), key=lambda p: int(p.stem.split("-")[1])):
-        cases = json.loads(path.read_text())["cases"]
-        n = int(path.stem.split("-")[1])
-        floor = cases.get("floor-mem", cases.get("floor-mmap", {})).get("seconds")
-        for name, c in cases.items():
-            if "error" in c:
-                lines.append(f"| {n:,} | {LABELS.get(name, name)} | error | | | | |")
-                continue
-            ref = cases.get("floor-mmap", {}).get("seconds") if "mmap" in name else floor
-            ref = (
-                ref
-                if name not in ("shards-N", "ray-N", "memmap-N")
-                else (cases.get("floor-mmap", {}).get("seconds") or floor)
-            )
-            ratio = f"{c['seconds'] / ref:.2f}x" if ref else "n/a"
-            extra = f" + Ray start {c['ray_start_s']:.1f} s" if "ray_start_s" in c else ""
-            gamma = f"{c['gamma']:.4g}" if "gamma" in c else ""
-            lines.append(
-                f"| {n:,} | {LABELS.get(name, name)} | {c['seconds']:.2f}{extra} | {ratio} | "
-                f"{c['peak_anon_gb']:.2f} ({c['peak_anon_over_baseline_gb']:.2f}) | {gamma} | "
-                f"{c['machine_busy_share']:.0%} |"
-            )
-    return "\n".join(lines)
+    return "\n".join(scale_page.table(scale_page.load(results)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "make":
         t0 = time.perf_counter()
         make_data(args.size, args.data, args.seed)
-        bf.log(f"wrote {args.size} records to {args.data} in {time.perf_counter() - t0:.0f} s")
+        log(f"wrote {args.size} records to {args.data} in {time.perf_counter() - t0:.0f} s")
     elif args.cmd == "table":
         print(table(args.results))
     elif args.cmd == "run":

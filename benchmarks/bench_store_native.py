@@ -42,13 +42,15 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fit import GB, current_rss, make_problem, peak_window
-from machine import machine
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.fit.memory import GB, current_rss, peak_window
+from benchmarks.fit.problem import fit_k, make_problem
+from benchmarks.machine import machine, pin_threads, record
 from nudge_integrations.core import NudgeN, fit_by_id
 
 BATCH = 5_000
+#: The store clients whose versions the results record.
+CLIENTS = ("pymilvus", "milvus-lite", "qdrant-client", "chromadb")
 
 
 def load_milvus(corpus: np.ndarray, folder: Path) -> Any:
@@ -120,14 +122,15 @@ LOADERS = {
 }
 
 
-def faiss_floor(corpus: np.ndarray, queries: np.ndarray) -> float:
+def faiss_floor(corpus: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
+    """Seconds of FAISS's exact top-``k`` search of ``queries`` (index built untimed)."""
     import faiss
 
     faiss.omp_set_num_threads(torch.get_num_threads())
     index = faiss.IndexFlatIP(corpus.shape[1])
     index.add(corpus)
     start = time.perf_counter()
-    index.search(queries, 10)
+    index.search(queries, k)
     return time.perf_counter() - start
 
 
@@ -173,6 +176,7 @@ def run_one(kind: str, n: int, n_val: int, seed: int) -> dict[str, Any]:
     memory = NudgeN(device="cpu").fit(p.corpus, p.train_q, train, val_q, val, ids=ids).result_
     out["memory_fit_s"] = time.perf_counter() - start
     out["floor_s"] = faiss_floor(p.corpus, val_q)
+    out["floor_k1_s"] = faiss_floor(p.corpus, val_q, fit_k("N"))  # NudgeN's own k
     a, b = memory.as_dict(), native.as_dict()
     out["gamma_native"], out["gamma_memory"] = native.gamma, memory.gamma
     out["same_moved_ids"] = set(a) == set(b)
@@ -195,12 +199,17 @@ def main() -> None:
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:  # the child: one store, result as JSON on stdout
+        import faiss  # noqa: F401  (loaded before pinning, so its pools are pinned too)
+
+        pin_threads()
         n_val = {"milvus": args.milvus_val, "chroma": args.chroma_val}.get(
             args.one, args.qdrant_val
         )
         print(json.dumps(run_one(args.one, args.n, n_val, args.seed)))
         return
     results = []
+    start = time.perf_counter()
+    run = record(packages=CLIENTS)
     for kind in args.stores:
         cmd = [
             sys.executable,
@@ -216,6 +225,7 @@ def main() -> None:
         cmd += ["--chroma-val", str(args.chroma_val)]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         row = json.loads(done.stdout.strip().splitlines()[-1])
+        row["run_date_utc"] = run["date_utc"]
         results.append(row)
         print(
             f"{kind} n={row['n']:,} val={row['n_val']} load {row['load_s']:.1f} s | native fit "
@@ -233,7 +243,9 @@ def main() -> None:
         old = json.loads(args.json.read_text())["results"] if args.json.exists() else []
         kept = [r for r in old if (r["store"], r["n"]) not in new]
         facts = {**machine(), "gb_unit": GB}
-        args.json.write_text(json.dumps({"machine": facts, "results": kept + results}, indent=2))
+        run["elapsed_s"] = time.perf_counter() - start
+        out = {"machine": facts, "run": run, "results": kept + results}
+        args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

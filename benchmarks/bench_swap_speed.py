@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import machine, pin_threads, record
 from nudge_integrations.stores import lifecycle
 from nudge_integrations.stores.base import Limits, MarkedWriter
 from nudge_integrations.stores.ledger import NudgeLedger, text_hash
@@ -242,6 +241,9 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    pin_threads()
+    start = time.perf_counter()
+    run = record(packages=("chromadb",))
     with tempfile.TemporaryDirectory() as tmp:
         result = {
             "n": args.n,
@@ -250,7 +252,9 @@ def main() -> None:
             "counting": bench_counting(args.n, args.moved, args.dim, Path(tmp)),
             "chroma": bench_chroma(args.n, args.moved, args.dim, Path(tmp)),
             "machine": machine(),
+            "run": run,
         }
+    result["elapsed_s"] = time.perf_counter() - start
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ every judged document plus a seeded sample of the others (``--extra``), to keep 
 embedding time within reach of a 2-core CPU. Retrieval is scored per *document* (a
 document ranks by its best chunk), the unit the QA data judges.
 
-    python benchmarks/exp_chunk_relevance.py --extra 1000 --chunk-size 128 --out docs/ids.md
+    python benchmarks/exp_chunk_relevance.py --extra 1000 --chunk-size 128 --out docs/ids.md \\
+        --json benchmarks/results/chunk-relevance.json
 """
 
 from __future__ import annotations
@@ -15,19 +16,23 @@ import argparse
 import json
 import platform
 import random
+import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import command, pin_threads, record
 from nudge_integrations.core import NudgeM, NudgeN
+from nudge_integrations.core.metrics import evaluate
 from nudge_integrations.data.beir import load_beir
 from nudge_integrations.data.chunks import to_chunks
 from nudge_integrations.data.splits import paper_split
 from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
-from nudge_integrations.core.metrics import evaluate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -48,8 +53,13 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=128)
     parser.add_argument("--overlap", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="write the raw results here")
     args = parser.parse_args()
     from llama_index.core.node_parser import SentenceSplitter
+
+    pin_threads()
+    began = time.perf_counter()
+    run = record(packages=("llama-index-core", "sentence-transformers"))
 
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(SHARED / "scifact-beir.tar.gz") as tar:
@@ -62,10 +72,10 @@ def main() -> None:
     splitter = SentenceSplitter(chunk_size=args.chunk_size, chunk_overlap=args.overlap)
     chunk_ids, chunk_texts, chunks_of = [], [], {}
     for d in doc_ids:
-        parts = splitter.split_text(full.corpus[d])
-        chunks_of[d] = [f"{d}#{k}" for k in range(len(parts))]
+        pieces = splitter.split_text(full.corpus[d])
+        chunks_of[d] = [f"{d}#{k}" for k in range(len(pieces))]
         chunk_ids += chunks_of[d]
-        chunk_texts += parts
+        chunk_texts += pieces
     start = time.perf_counter()
     model = load_minilm()
     vectors = embed_texts(chunk_texts, model, cache_dir=default_cache_dir() / "embeddings")
@@ -122,6 +132,12 @@ def main() -> None:
         "first run)."
     )
     table = "\n".join(lines)
+    if args.json:
+        res: dict[str, Any] = {"command": command(), "run": run, "summary": summary}
+        res["rows"] = rows
+        res["elapsed_s"] = time.perf_counter() - began
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=2))
     print(summary)
     print(table)
     if args.out is not None:

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from nudge_integrations.data import load_beir, paper_split
-from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.core.metrics import score_columns
 from nudge_integrations.core.search import exact_search
+from nudge_integrations.data import load_beir, paper_split
+from nudge_integrations.data.dataset import QADataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"

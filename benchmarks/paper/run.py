@@ -27,11 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import machine
+from benchmarks.machine import command, machine, pin_threads, record
 from benchmarks.paper import data, improvements, incremental, methods, report
 from benchmarks.paper.ood import ood_split
 
 RESULTS = data.ROOT / "benchmarks" / "results" / "paper.json"
+#: Versions recorded beside the results: what each method runs on.
+PACKAGES = ("nudge-ft", "sentence-transformers", "transformers", "scikit-learn", "matplotlib")
 
 
 def log(msg: str) -> None:
@@ -55,7 +57,9 @@ def _rows(fitted: list[methods.Served], sets: dict[str, data.Queries]) -> list[d
     return out
 
 
-def run(ft_box_s: float, limit_queries: int | None = None) -> dict[str, Any]:
+def run(
+    ft_box_s: float, limit_queries: int | None = None, cmd: str | None = None
+) -> dict[str, Any]:
     start = time.perf_counter()
     sections: dict[str, float] = {}
     d = data.load(limit_queries)
@@ -86,7 +90,8 @@ def run(ft_box_s: float, limit_queries: int | None = None) -> dict[str, Any]:
 
     return {
         "machine": machine(),
-        "command": "python -m benchmarks.paper.run " + " ".join(sys.argv[1:]),
+        "run": record(cmd, packages=PACKAGES),
+        "command": cmd or command(),
         "ft_box_s": ft_box_s,
         "limit_queries": limit_queries,
         "sizes": {"records": d.n, "train": len(train), "val": len(val), "test": len(test)},
@@ -100,6 +105,21 @@ def run(ft_box_s: float, limit_queries: int | None = None) -> dict[str, Any]:
     }
 
 
+def improvements_only(out: Path, limit_queries: int | None, cmd: str) -> dict[str, Any]:
+    """Rerun the improvements section alone into an existing results file."""
+    if not out.is_file():
+        raise SystemExit(f"--only improvements needs an earlier run's results at {out}")
+    res: dict[str, Any] = json.loads(out.read_text())
+    start = time.perf_counter()
+    d = data.load(limit_queries)
+    again = record(cmd, packages=PACKAGES)
+    res["improvements"] = improvements.evaluate(
+        d, ood_split(d), log=log, quick=limit_queries is not None
+    )
+    res["improvements_run"] = {**again, "elapsed_s": time.perf_counter() - start}
+    return res
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--ft-box", type=float, default=300.0, help="seconds per full fine-tune")
@@ -107,17 +127,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--json", type=Path, default=None, help=f"results file (default {RESULTS})")
     ap.add_argument("--docs", type=Path, default=None, help="docs folder (default docs/)")
     ap.add_argument("--no-docs", action="store_true", help="write the JSON only")
+    ap.add_argument(
+        "--only",
+        choices=["improvements"],
+        help="rerun one section into the existing results file, keeping the others",
+    )
     args = ap.parse_args(argv)
+    pin_threads()
     if not data.available():
         print(f"SciFact data not found under {data.SHARED_DATA}: nothing to measure")
         return {}
     if args.smoke:
         methods.ADAPTER.update(lrs=(1e-3,), max_epochs=3)
-    res = run(0.0 if args.smoke else args.ft_box, 40 if args.smoke else None)
     out = args.json or RESULTS
+    if args.only:
+        res = improvements_only(out, 40 if args.smoke else None, command(argv))
+    else:
+        res = run(0.0 if args.smoke else args.ft_box, 40 if args.smoke else None, command(argv))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
-    log(f"total {res['total_s']:.0f} s; results in {out}")
+    log(f"results in {out}")
     if not args.no_docs:
         report.write(res, args.docs or data.ROOT / "docs")
     return res

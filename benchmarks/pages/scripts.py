@@ -1,0 +1,168 @@
+"""The table of ``benchmarks/README.md``: each script, the question it answers, its
+command, and its run time on the 2-core machine as its results file recorded it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+NOT_RECORDED = "not recorded"
+
+
+@dataclass(frozen=True)
+class Script:
+    path: str
+    question: str
+    command: str
+    took: Callable[[Path], str]
+
+
+def _load(results: Path, name: str) -> Any:
+    path = results / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def fit_time(results: Path) -> str:
+    runs = [json.loads(p.read_text()) for p in results.glob("fit-[0-9]*.json")]
+    sci = _load(results, "scifact.json")
+    ends = [r.get("elapsed_s_at_write") for r in [*runs, *([sci] if sci else [])]]
+    if not runs or None in ends:
+        return NOT_RECORDED
+    sizes = " and ".join(f"{r['n']:,}" for r in sorted(runs, key=lambda r: r["n"]))
+    return f"{_minutes(max(e for e in ends if e is not None))} (n = {sizes}, with SciFact)"
+
+
+def elapsed_of(name: str, key: str = "elapsed_s") -> Callable[[Path], str]:
+    """The time a results file recorded under ``key`` (top level, or per run)."""
+
+    def took(results: Path) -> str:
+        data = _load(results, name)
+        if data is None:
+            return f"{NOT_RECORDED} (no {name})"
+        if key in data:
+            return _minutes(data[key])
+        per_run = [r[key] for r in data.get("runs", []) if isinstance(r, dict) and key in r]
+        return " + ".join(_minutes(s) for s in per_run) or NOT_RECORDED
+
+    return took
+
+
+def scale_time(results: Path) -> str:
+    """Wall time of each scale case, summed per size, where the run recorded it."""
+    said = []
+    for path in sorted(results.glob("scale-*.json"), key=lambda p: int(p.stem.split("-")[1])):
+        cases = json.loads(path.read_text())["cases"].values()
+        walls = [c.get("wall_s") for c in cases]
+        if walls and None not in walls:
+            said.append(f"{_minutes(sum(walls))} at {path.stem.split('-')[1]}")
+    return "; ".join(said) or f"{NOT_RECORDED} (each case's own seconds are)"
+
+
+def never(_: Path) -> str:
+    return NOT_RECORDED
+
+
+SCRIPTS = (
+    Script(
+        "bench_fit.py",
+        "How long do NudgeN / NudgeM fits take against the package's exact top-10 (and "
+        "top-k) search and the reference nudge-ft, and how much memory do they add?",
+        "`python benchmarks/bench_fit.py --sizes 100000 1000000 --out docs/benchmarks.md`",
+        fit_time,
+    ),
+    Script(
+        "bench_fit_vs_floor.py",
+        "How close are in-memory fits to FAISS's exact search (top-10 and the fit's own k), "
+        "alternating in one process?",
+        "`python benchmarks/bench_fit_vs_floor.py --n 100000 1000000 --repeats 5`",
+        elapsed_of("fit-vs-floor.json"),
+    ),
+    Script(
+        "bench_scale.py",
+        "Do fits over 1M-10M records in memory, memory-mapped, from shards and on Ray stay "
+        "near the FAISS floor and within memory targets?",
+        "`python benchmarks/bench_scale.py make ...`, then `run --data ... --cases ...`",
+        scale_time,
+    ),
+    Script(
+        "bench_store_native.py",
+        "What does a store-native fit (Milvus Lite, Qdrant local, Chroma) cost in time and "
+        "memory at 1M records?",
+        "`python benchmarks/bench_store_native.py --n 1000000 --json "
+        "benchmarks/results/store-native.json`",
+        elapsed_of("store-native.json"),
+    ),
+    Script(
+        "bench_stores_production.py",
+        "Swap, revert and recovery at 200k records on every persistent store, next to each "
+        "store's own bulk update (owned by the lead; its page is docs/stores-production.md).",
+        "`python benchmarks/bench_stores_production.py`",
+        never,
+    ),
+    Script(
+        "bench_swap_speed.py",
+        "How many requests and how much time do swap and revert cost, next to Chroma's own update?",
+        "`python benchmarks/bench_swap_speed.py --json benchmarks/results/swap-speed-20000.json`",
+        elapsed_of("swap-speed-20000.json"),
+    ),
+    Script(
+        "bench_eval.py",
+        "How much faster is LlamaIndex evaluation in one exact pass than one retrieve() per query?",
+        "`python benchmarks/bench_eval.py --json benchmarks/results/eval.json`",
+        elapsed_of("eval.json", "total_seconds"),
+    ),
+    Script(
+        "bench_qa_save.py",
+        "What do batched saves of generated QA pairs cost against a write per passage?",
+        "`python benchmarks/bench_qa_save.py --before-ref HEAD --json "
+        "benchmarks/results/qa_save.json`",
+        elapsed_of("qa_save.json"),
+    ),
+    Script(
+        "bench_query_embedding.py",
+        "How fast does NudgeFitter embed a fit's questions, by mode (one at a time, threads, "
+        "batches)?",
+        "`python benchmarks/bench_query_embedding.py --n 300 --repeats 5 --json "
+        "benchmarks/results/query-embedding.json`",
+        elapsed_of("query-embedding.json"),
+    ),
+    Script(
+        "exp_chunk_relevance.py",
+        "Which chunks of a relevant document should NUDGE pull: all of them or the best one?",
+        "`python benchmarks/exp_chunk_relevance.py --extra 1000 --chunk-size 128 --json "
+        "benchmarks/results/chunk-relevance.json`",
+        elapsed_of("chunk-relevance.json"),
+    ),
+    Script(
+        "paper/run.py",
+        "NUDGE next to the alternatives (adapter, full fine-tune, nudge-ft) on SciFact, "
+        "out-of-distribution, after inserts, and which improvements win on validation.",
+        "`flock /tmp/nudge-cpu.lock python -m benchmarks.paper.run` (`--only improvements` "
+        "reruns that section alone)",
+        elapsed_of("paper.json", "total_s"),
+    ),
+    Script(
+        "report.py",
+        "Regenerates every generated page and table from `benchmarks/results/*.json` (no "
+        "measurement); `--check` only says which pages differ.",
+        "`python -m benchmarks.report`",
+        never,
+    ),
+)
+
+
+def scripts_block(results: Path) -> str:
+    """One row per script, its recorded run time read from its results file."""
+    lines = [
+        "| script | question it answers | command (project root) | run time, 2-core machine |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{s.path}` | {s.question} | {s.command} | {s.took(results)} |" for s in SCRIPTS]
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""The benchmark pages are what ``python -m benchmarks.report`` writes from
+``benchmarks/results``: no page is stale, a deleted generated table comes back byte for
+byte, and the conclusions beside the numbers follow the numbers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import report
+from benchmarks.pages import blocks, floor, targets
+from benchmarks.paper import choice, tables
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+BLOCK_PAGES = [p for p in report.PAGES if p.blocks is not None]
+
+
+@pytest.mark.parametrize("page", report.PAGES, ids=lambda p: p.path)
+def test_page_is_what_the_report_writes(page: report.Page) -> None:
+    want = page.expected(ROOT, RESULTS)
+    got = (ROOT / page.path).read_text()
+    assert got == want, f"{page.path} is stale: run python -m benchmarks.report"
+
+
+def _copy_pages(tmp: Path) -> None:
+    for page in report.PAGES:
+        (tmp / page.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / page.path, tmp / page.path)
+
+
+@pytest.mark.parametrize("page", BLOCK_PAGES, ids=lambda p: p.path)
+def test_emptied_blocks_come_back_byte_for_byte(page: report.Page, tmp_path: Path) -> None:
+    _copy_pages(tmp_path)
+    path = tmp_path / page.path
+    text = path.read_text()
+    emptied = blocks._BLOCK.sub(lambda m: m.group("start") + m.group("end"), text)
+    assert emptied != text and blocks.names(emptied) == blocks.names(text)
+    path.write_text(emptied)
+    assert report.main(["--root", str(tmp_path), "--no-plots"]) == 0
+    assert path.read_bytes() == (ROOT / page.path).read_bytes()
+
+
+def test_a_deleted_table_of_a_whole_page_comes_back(tmp_path: Path) -> None:
+    _copy_pages(tmp_path)
+    path = tmp_path / "docs" / "benchmarks.md"
+    kept = [ln for ln in path.read_text().splitlines(keepends=True) if not ln.startswith("|")]
+    path.write_text("".join(kept))
+    assert report.main(["--root", str(tmp_path), "--check"]) == 1
+    assert report.main(["--root", str(tmp_path), "--no-plots"]) == 0
+    assert path.read_bytes() == (ROOT / "docs" / "benchmarks.md").read_bytes()
+    assert report.main(["--root", str(tmp_path), "--check"]) == 0
+
+
+def test_a_lost_marker_is_an_error_naming_it(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "scale.md").read_text()
+    broken = text.replace("<!-- generated: benchmarks.report targets -->\n", "", 1)
+    with pytest.raises(blocks.PageError, match=r"missing markers \['targets'\]"):
+        blocks.fill(broken, report.scale_blocks(RESULTS), "docs/scale.md")
+
+
+def _fvf() -> dict[str, Any]:
+    return json.loads((RESULTS / "fit-vs-floor.json").read_text())
+
+
+def _run(fvf: dict[str, Any], n: int) -> dict[str, Any]:
+    return next(r for r in fvf["runs"] if r["n"] == n)
+
+
+def test_met_follows_the_numbers_beside_it() -> None:
+    fvf = _fvf()
+    run = _run(fvf, 100_000)
+    floor_s = min(run["seconds"][floor.FLOOR])
+    for fit in floor.FITS:  # both fits at 1.05x the floor: the 1.2x target is met
+        run["seconds"][fit] = [1.05 * floor_s]
+    name, text, ok = targets.in_memory(fvf, 100_000, 1.2)
+    assert ok is True and "NUDGE-N 1.05x" in text
+    run["seconds"]["NudgeM fit"] = [1.3 * floor_s]
+    assert targets.in_memory(fvf, 100_000, 1.2)[2] is False
+    assert "| no |" in targets.targets_block(fvf, {}, None)
+
+
+def test_floor_at_the_fits_k_is_shown_only_where_it_was_timed() -> None:
+    fvf = _fvf()
+    run = _run(fvf, 100_000)
+    run.pop("fit_k", None)
+    for k in (1, 2):
+        run["seconds"].pop(floor.floor_at(k), None)
+    assert "- / -" in floor.table_row(run)  # not timed: "-", never a made-up number
+    base = min(run["seconds"][floor.FLOOR])
+    run["seconds"][floor.floor_at(1)] = [base / 2]
+    run["seconds"][floor.floor_at(2)] = [base / 2]
+    row = floor.table_row(run)
+    assert "- / -" not in row and f"{base / 2:.3f} s / {base / 2:.3f} s" in row
+    assert targets.at_fit_k(fvf, 100_000, 1.1)[2] is False  # fits take > 2x a halved floor
+
+
+def _rows() -> list[dict[str, Any]]:
+    paper = json.loads((RESULTS / "paper.json").read_text())
+    return copy.deepcopy(paper["improvements"])
+
+
+def test_the_choice_reads_validation_only() -> None:
+    rows = _rows()
+    by = {(r["variant"], r["candidate"]): r for r in rows}
+    hard = by[("N", "hard negatives, weight 1.0")]
+    hard["test"] = hard["ood_id"] = hard["ood_ood"] = 1.0  # a candidate test would love
+    assert choice.choose(rows)[("N", "faithful (hit@1)")] != hard["candidate"]
+    hard["val"] = 0.99  # validation alone moves the choice
+    assert choice.choose(rows)[("N", "faithful (hit@1)")] == hard["candidate"]
+
+
+def test_a_baseline_stays_unless_beaten_by_the_margin() -> None:
+    rows = _rows()
+    base = next(r for r in rows if r["variant"] == "M" and r["candidate"] == "faithful (hit@1)")
+    for r in rows:
+        if r["variant"] == "M" and r["baseline"] == base["candidate"]:
+            r["val"] = base["val"] + choice.MARGIN / 2
+    assert choice.choose(rows)[("M", base["candidate"])] == base["candidate"]
+    assert "the baseline stays" in "\n".join(tables.choices(rows))
+
+
+def test_a_method_that_did_not_move_anything_says_whose_vectors_it_has() -> None:
+    row = {"method": "adapter + NUDGE-N", "info": {"gamma": 0.0, "moved": 0}}
+    assert "the same vectors as *linear query adapter*" in tables.label(row)
+    row["info"]["gamma"] = 0.04
+    assert tables.label(row) == "adapter + NUDGE-N"
+
+
+def test_merging_a_run_keeps_the_other_sizes(tmp_path: Path) -> None:
+    from benchmarks.bench_fit_vs_floor import merge
+
+    path = tmp_path / "fvf.json"
+    path.write_text(json.dumps(_fvf()))
+    new = {"n": 100_000, "seconds": {}, "run": {"command": "new"}}
+    merged = merge(path, [new])
+    assert [r["n"] for r in merged["runs"]] == [100_000, 1_000_000]
+    assert merged["runs"][0] is not None and merged["runs"][0]["run"]["command"] == "new"
+    assert merged["command"] == _fvf()["command"]  # the older run's record stays
+
+
+def test_a_results_record_names_versions_and_threads() -> None:
+    import faiss  # noqa: F401  (so its thread pools are loaded and recorded)
+
+    from benchmarks.machine import pin_threads, record
+
+    n = pin_threads()
+    got = record("python -m something", packages=("chromadb",))
+    assert got["command"] == "python -m something" and got["date_utc"].endswith("UTC")
+    assert {"numpy", "torch", "faiss-cpu", "chromadb"} <= set(got["versions"])
+    assert got["threads"]["torch"] == n and got["threads"]["faiss_omp"] == n
+    pools = got["threads"]["pools"]
+    if isinstance(pools, list):  # threadpoolctl installed: numpy's BLAS is pinned too
+        blas = [p for p in pools if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == n for p in blas)
