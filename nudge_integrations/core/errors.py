@@ -1,7 +1,8 @@
 """One exception family for every input problem the package detects.
 
 All of them subclass :class:`ValueError`, so callers that already catch
-``ValueError`` keep working, while ``except NudgeError`` catches only ours.
+``ValueError`` keep working, while ``except NudgeError`` catches only ours; a call's bad
+arguments (:class:`ArgumentError`) are also a ``TypeError``, as Python's own are.
 Each message names the problem and says how to fix it.
 """
 
@@ -45,3 +46,12 @@ class MetricMismatchError(NudgeError):
 
 class NotFittedError(NudgeError, AttributeError):
     """A fitted attribute was read before ``fit`` was called."""
+
+
+class ArgumentError(NudgeError, TypeError):
+    """A call's arguments do not fit the function: a missing or extra argument, or a value
+    of a type it cannot use (a string where a list of ids or a count is expected)."""
+
+
+class UnknownKeywordError(ArgumentError):
+    """A keyword argument the function does not take (the message suggests the nearest)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from nudge_integrations.core.arguments import checked, nearest
 from nudge_integrations.core.competitors import CompetitorSource, InMemoryCompetitors
 from nudge_integrations.core.device import DeviceLike, resolve_device
 from nudge_integrations.core.errors import (
@@ -44,6 +46,9 @@ from nudge_integrations.core.validation import as_matrix, check_finite_nonzero
 #: Extra candidates NUDGE-M scores when the metric is not hit@1 (quantiles of the sweep).
 _M_GRID_POINTS = 48
 
+#: Device names a constructor accepts (whether the device exists is checked at fit time).
+_DEVICES = ("auto", "cpu", "cuda", "mps")
+
 
 class _Nudge:
     """Shared machinery of NUDGE-N and NUDGE-M; use :class:`NudgeN` or :class:`NudgeM`."""
@@ -55,6 +60,7 @@ class _Nudge:
     #: source's own search on a sample of validation queries; None when exact or unmeasured.
     index_recall_: float | None
 
+    @checked
     def __init__(
         self,
         *,
@@ -81,6 +87,7 @@ class _Nudge:
         self.refit = refit
         self.chunk_size = chunk_size
         self.refit_with_validation = refit_with_validation
+        self._check_params()  # at the door: a bad value fails here, not after embedding
 
     # ------------------------------------------------------------------ public API
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -95,12 +102,22 @@ class _Nudge:
         return params
 
     def set_params(self, **params: Any) -> _Nudge:
-        """Change constructor parameters; unknown names raise."""
+        """Change constructor parameters; unknown names and bad values raise, leaving the
+        estimator as it was."""
         valid = self.get_params()
-        for name, value in params.items():
+        for name in params:
             if name not in valid:
-                raise NudgeError(f"unknown parameter {name!r}; valid: {sorted(valid)}")
+                close = nearest(name, valid)
+                hint = f" (did you mean {close!r}?)" if close else ""
+                raise NudgeError(f"unknown parameter {name!r}{hint}; valid: {sorted(valid)}")
+        for name, value in params.items():
             setattr(self, name, value)
+        try:
+            self._check_params()
+        except NudgeError:
+            for name in params:
+                setattr(self, name, valid[name])
+            raise
         return self
 
     def __repr__(self) -> str:
@@ -264,17 +281,38 @@ class _Nudge:
         return result
 
     def _check_params(self) -> str:
+        """The parameters checked (the constructor, set_params and fit call it); returns
+        the metric's canonical name."""
         metric = check_metric(self.metric, self.k)
         check_similarity(self.similarity)
+        if isinstance(self.device, str) and self.device.lower().split(":")[0] not in _DEVICES:
+            close = nearest(self.device.lower(), _DEVICES)
+            raise NudgeError(
+                f"unknown device {self.device!r}"
+                + (f"; did you mean {close!r}?" if close else "")
+                + " Use one of 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+            )
+        if self.chunk_size is not None and (
+            isinstance(self.chunk_size, bool)
+            or not isinstance(self.chunk_size, numbers.Integral)
+            or self.chunk_size < 1
+        ):
+            raise NudgeError(
+                f"chunk_size must be None or a whole number >= 1, got {self.chunk_size!r}"
+            )
         if self.gamma is not None and not (
             isinstance(self.gamma, int | float) and math.isfinite(self.gamma) and self.gamma >= 0
         ):
             raise NudgeError(f"gamma must be a finite number >= 0, got {self.gamma!r}")
         if self.gammas is not None:
             grid = list(self.gammas)
-            if not grid or any(not math.isfinite(g) or g < 0 for g in grid):
+            if not grid or any(
+                not isinstance(g, numbers.Real) or not math.isfinite(g) or g < 0 for g in grid
+            ):
                 raise NudgeError("gammas must be a non-empty list of finite numbers >= 0")
-        if not 0 < self.validation_fraction < 1:
+        if not (
+            isinstance(self.validation_fraction, numbers.Real) and 0 < self.validation_fraction < 1
+        ):
             raise NudgeError(
                 f"validation_fraction must be between 0 and 1, got {self.validation_fraction}"
             )
@@ -378,9 +416,37 @@ class NudgeN(_Nudge):
 
     variant: ClassVar[Literal["N", "M"]] = "N"
 
-    def __init__(self, *, refine: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    @checked
+    def __init__(
+        self,
+        *,
+        refine: bool = False,
+        gamma: float | None = None,
+        gammas: Sequence[float] | None = None,
+        metric: str = "hit",
+        k: int = 1,
+        similarity: Literal["dot", "cosine"] = "dot",
+        device: DeviceLike = "auto",
+        validation_fraction: float = 0.1,
+        random_state: int = 0,
+        refit: bool = True,
+        chunk_size: int | None = None,
+        refit_with_validation: bool = False,
+    ) -> None:
         self.refine = refine
+        super().__init__(
+            gamma=gamma,
+            gammas=gammas,
+            metric=metric,
+            k=k,
+            similarity=similarity,
+            device=device,
+            validation_fraction=validation_fraction,
+            random_state=random_state,
+            refit=refit,
+            chunk_size=chunk_size,
+            refit_with_validation=refit_with_validation,
+        )
 
     def _check_params(self) -> str:
         metric = super()._check_params()

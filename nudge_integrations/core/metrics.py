@@ -15,18 +15,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.arguments import nearest
 from nudge_integrations.core.errors import NudgeError
 
 METRICS: tuple[str, ...] = ("hit", "recall", "ndcg", "mrr")
 
 
 def check_metric(metric: str, k: int) -> str:
-    """Validate a metric name and cut-off."""
+    """Validate a metric name (a typo gets the nearest name) and cut-off."""
+    if not isinstance(metric, str):
+        raise NudgeError(f"metric must be a name ({', '.join(METRICS)}), got {metric!r}")
     name = metric.lower().replace("_", "").replace("@", "")
     aliases = {"hitrate": "hit", "accuracy": "hit"}
     name = aliases.get(name, name)
     if name not in METRICS:
-        raise NudgeError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+        close = nearest(name, METRICS)
+        hint = f"did you mean {close!r}? " if close else ""
+        raise NudgeError(f"unknown metric {metric!r}: {hint}use one of {', '.join(METRICS)}")
     if not isinstance(k, int | np.integer) or k < 1:
         raise NudgeError(f"k must be a positive integer, got {k!r}")
     return name

@@ -3,12 +3,11 @@ so a typo fails at once with a suggestion, not at fit time with a private class'
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nudge_integrations.core.errors import NudgeError
+from nudge_integrations.core.arguments import unknown_keyword
 from nudge_integrations.core.fit import NudgeM, NudgeN
 
 
@@ -28,16 +27,11 @@ def estimator_params(variant: str) -> set[str]:
 def check_fit_params(
     params: Mapping[str, Any], variant: str, where: str, own: Iterable[str] = ()
 ) -> dict[str, Any]:
-    """``params`` unchanged when the estimator accepts every key; else a clear error that
-    suggests the closest name among the estimator's and the caller's ``own`` arguments."""
+    """``params`` unchanged when the estimator accepts every key; else an error naming
+    ``where`` that suggests the closest of the estimator's and the caller's ``own``
+    arguments."""
     allowed = estimator_params(variant)
-    known = sorted(allowed | set(own))
     for key in params:
         if key not in allowed:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise NudgeError(
-                f"{where} got an unknown keyword argument {key!r}.{hint} Accepted: "
-                f"{', '.join(known)}"
-            )
+            raise unknown_keyword(key, where, allowed | set(own))
     return dict(params)

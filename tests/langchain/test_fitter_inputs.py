@@ -103,7 +103,9 @@ def test_queries_and_relevant_docs_dict_uses_the_documents_as_corpus(
 
 
 def test_unknown_keywords_are_refused_at_construction(embeddings: HashEmbeddings) -> None:
-    with pytest.raises(NudgeError, match=r"unknown keyword argument 'gama'\. Did you mean 'gamma'"):
+    with pytest.raises(
+        NudgeError, match=r"NudgeFitter\(\) got an unexpected keyword 'gama'; did you mean 'gamma'"
+    ):
         NudgeFitter(embeddings, gama=0.1)
     with pytest.raises(NudgeError, match=r"'batch_sise'.*'batch_size'"):
         NudgeFitter(embeddings, batch_sise=8)

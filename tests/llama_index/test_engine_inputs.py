@@ -42,9 +42,12 @@ def test_a_bare_relevant_id_is_refused_not_split_into_letters(
 def test_unknown_keywords_are_refused_with_a_suggestion(
     qa: dict[str, Any], embed_model: HashEmbedding
 ) -> None:
-    with pytest.raises(NudgeError, match=r"'gama'\. Did you mean 'gamma'"):
+    with pytest.raises(
+        NudgeError,
+        match=r"NudgeFinetuneEngine\(\) got an unexpected keyword 'gama'; did you mean 'gamma'",
+    ):
         NudgeFinetuneEngine(qa["train"], embed_model, corpus=qa["nodes"], gama=0.1)
-    with pytest.raises(NudgeError, match=r"'val_datset'\. Did you mean 'val_dataset'"):
+    with pytest.raises(NudgeError, match=r"'val_datset'; did you mean 'val_dataset'"):
         NudgeFinetuneEngine(qa["train"], embed_model, corpus=qa["nodes"], val_datset=qa["val"])
 
 
