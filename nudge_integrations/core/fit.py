@@ -13,7 +13,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Hashable, Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ from nudge_integrations.core.metrics import RelevanceTable, check_metric
 from nudge_integrations.core.result import NudgeResult, ValidationSource
 from nudge_integrations.core.search import check_similarity
 from nudge_integrations.core.validation import as_matrix, check_finite_nonzero
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 #: Extra candidates NUDGE-M scores when the metric is not hit@1 (quantiles of the sweep).
 _M_GRID_POINTS = 48
@@ -101,7 +104,7 @@ class _Nudge:
                 params[n] = getattr(self, n)
         return params
 
-    def set_params(self, **params: Any) -> _Nudge:
+    def set_params(self, **params: Any) -> Self:
         """Change constructor parameters; unknown names and bad values raise, leaving the
         estimator as it was."""
         valid = self.get_params()
@@ -142,7 +145,7 @@ class _Nudge:
         *,
         ids: Sequence[Hashable] | None = None,
         competitors: CompetitorSource | None = None,
-    ) -> _Nudge:
+    ) -> Self:
         """Learn the nudged record vectors.
 
         ``embeddings`` is the ``(n, d)`` base corpus (array or ``np.memmap``, normalised
