@@ -215,21 +215,26 @@ def read_batched(
 
 
 def require_inner_product(
-    similarity: str | None, store_name: str, advice: str | None = None
+    similarity: str | None,
+    store_name: str,
+    advice: str | None = None,
+    *,
+    note: str | None = None,
 ) -> None:
     """Refuse to serve NUDGE-M vectors from a store that does not rank by inner product;
     ``advice`` replaces the default what-to-do-instead (e.g. for a store-native fit, which
-    no in-memory retriever can serve)."""
+    no in-memory retriever can serve); ``note`` (a binding's ``metric_note``) says first
+    why the store's metric is unknown and how to set it."""
     if similarity != "dot":
+        instead = advice or (
+            "Use an exact inner-product retriever (as_retriever()), a store configured for "
+            "inner product (FAISS IndexFlatIP / MAX_INNER_PRODUCT, Milvus metric 'IP', Chroma "
+            "hnsw:space 'ip', Qdrant Distance.DOT), or NUDGE-N, whose vectors are unit-norm"
+        )
+        if note:
+            instead = f"{note}; or else {instead[:1].lower()}{instead[1:]}"
         raise MetricMismatchError(
             f"NUDGE-M vectors are not unit-norm and must be ranked by inner product, but "
             f"{store_name} ranks by {similarity or 'an unknown metric'}, which would silently "
-            "mis-rank them. "
-            + (
-                advice
-                or "Use an exact inner-product retriever (as_retriever()), a store "
-                "configured for inner product (FAISS IndexFlatIP / MAX_INNER_PRODUCT, Milvus "
-                "metric 'IP', Chroma hnsw:space 'ip', Qdrant Distance.DOT), or NUDGE-N, whose "
-                "vectors are unit-norm"
-            )
+            f"mis-rank them. {instead}"
         )

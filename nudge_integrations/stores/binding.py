@@ -46,6 +46,8 @@ class Bound:
     read_nodes: Callable[[list[str]], list[Any]] | None = None
     #: Saves the store after a change (a FAISS index file), or None.
     save: Callable[[], None] | None = None
+    #: Why the writer's ``similarity`` is unknown, and how to set it (for messages).
+    metric_note: str | None = None
 
     def texts(self, ids: Sequence[str]) -> dict[str, str]:
         """Current text of ``ids`` (absent ids left out), within the store's read limit."""

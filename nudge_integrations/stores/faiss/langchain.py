@@ -38,12 +38,34 @@ def similarity(store: Any, index_metric: str | None) -> str | None:
     return None
 
 
+def metric_note(store: Any, index_metric: str | None) -> str | None:
+    """Why :func:`similarity` cannot tell how the store ranks, and how to set it: an
+    inner-product index whose ``distance_strategy`` reads its scores as distances is
+    what ``FAISS.load_local`` gives without ``distance_strategy`` (it saves the index
+    and the docstore, not the strategy, and defaults to ``EUCLIDEAN_DISTANCE``)."""
+    if index_metric != "dot" or similarity(store, index_metric) is not None:
+        return None
+    strategy = _value(getattr(store, "distance_strategy", "EUCLIDEAN_DISTANCE"))
+    told = (
+        "as FAISS.load_local leaves it when it is not given one (the strategy is not saved)"
+        if strategy == "EUCLIDEAN_DISTANCE"
+        else "which does not read an inner-product index's scores"
+    )
+    return (
+        f"Its FAISS index ranks by inner product, but the store's distance_strategy is "
+        f"{strategy}, {told}: pass distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT "
+        "to FAISS.load_local (from langchain_community.vectorstores.utils import "
+        "DistanceStrategy), or set store.distance_strategy to it"
+    )
+
+
 class FaissDocstoreWriter(FaissFlatWriter, MarkedWriter):
     """A LangChain FAISS store's flat index, with markers in its docstore's metadata."""
 
     def __init__(self, store: Any) -> None:
         rows = {str(i): int(pos) for pos, i in store.index_to_docstore_id.items()}
         super().__init__(store.index, rows)
+        self.metric_note = metric_note(store, self.similarity)
         self.similarity = similarity(store, self.similarity)
         self.docstore = store.docstore
 
@@ -88,4 +110,10 @@ def bind(store: Any) -> Bound:
                 out.append(Record(doc_id, doc.page_content, meta, vectors.get(doc_id)))
             yield out
 
-    return Bound(writer, type(store).__name__, read_texts=read_texts, records=records)
+    return Bound(
+        writer,
+        type(store).__name__,
+        read_texts=read_texts,
+        records=records,
+        metric_note=writer.metric_note,
+    )
