@@ -8,8 +8,10 @@ evaluation see exactly the vectors the core demo uses.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,16 @@ class Vectors:
             vec = embed_texts([text], self.model, progress=False)[0]
             self.table[text] = vec
         return [float(x) for x in vec]
+
+
+@contextlib.contextmanager
+def _serving_m_by_inner_product() -> Iterator[None]:
+    """Silence the warning that a NUDGE-M fit reads a cosine store, which would refuse its
+    vectors: the demo never swaps NUDGE-M in, it serves it by exact inner product
+    (``as_retriever()``), as that warning advises."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="this NUDGE-M fit reads", category=UserWarning)
+        yield
 
 
 def demo_data(
@@ -168,7 +180,8 @@ def run_llama_index_demo(
         eng = NudgeFinetuneEngine(
             parts["train"], embed, corpus=index, val_dataset=parts["val"], variant=variant
         )
-        eng.finetune()
+        with _serving_m_by_inner_product():
+            eng.finetune()
         engines[variant] = eng
     with tempfile.TemporaryDirectory() as ledger:
         engines["N"].apply_to_index(index, ledger=ledger)  # the nudged vectors, in the index
@@ -227,12 +240,13 @@ def run_langchain_demo(
     retriever = store.as_retriever(search_kwargs={"k": 10})
     before_ranked = {q: [str(d.id) for d in retriever.invoke(q)] for q in test.queries.values()}
     table = compare_retrievers({"no fine-tuning": retriever}, test)
-    fitters = {
-        v: NudgeFitter(embed, variant=v, queries_as_documents=True).fit(
-            store, parts["train"], val=parts["val"]
-        )
-        for v in ("N", "M")
-    }
+    with _serving_m_by_inner_product():
+        fitters = {
+            v: NudgeFitter(embed, variant=v, queries_as_documents=True).fit(
+                store, parts["train"], val=parts["val"]
+            )
+            for v in ("N", "M")
+        }
     with tempfile.TemporaryDirectory() as ledger:
         fitters["N"].swap_in(store, ledger=ledger)
         table.update(compare_retrievers({"NUDGE-N, in the store": retriever}, test))
