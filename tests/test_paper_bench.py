@@ -26,7 +26,12 @@ def test_paper_benchmark_smoke(tmp_path: Path) -> None:
     assert "nudge-ft 0.1.2 NUDGE-N" in names and "adapter + NUDGE-N" in names
     ours = {r["method"]: r["metrics"]["test"]["ndcg@10"] for r in res["main"]}
     assert ours["NUDGE-N"] == pytest.approx(ours["nudge-ft 0.1.2 NUDGE-N"], abs=1e-3)
-    assert {r["verdict"] for r in res["improvements"]} <= {"baseline", "kept", "lost"}
+    assert {r["verdict"] for r in res["improvements"]} <= {"baseline", "chosen", "not chosen"}
     page = (tmp_path / "docs" / "paper-comparison.md").read_text()
     assert "Smoke run" in page and "## Records inserted after the fit" in page
     assert (tmp_path / "docs" / "img" / "paper-ood.png").is_file()
+    again = run.main(
+        ["--smoke", "--only", "improvements", "--json", str(out), "--docs", str(tmp_path / "docs")]
+    )
+    assert again["main"] == res["main"] and "improvements_run" in again
+    assert "Improvements rerun alone" in (tmp_path / "docs" / "paper-comparison.md").read_text()
