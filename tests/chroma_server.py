@@ -13,14 +13,16 @@ from typing import Any
 
 import pytest
 
+from .optional import missing, need
+
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A ``chroma run`` server on a free local port, and an ``HttpClient`` to it."""
-    chromadb = pytest.importorskip("chromadb")
+    chromadb = need("chromadb")
     cli = Path(sys.executable).parent / "chroma"
     if not cli.exists():
-        pytest.skip(f"the chroma CLI is not installed next to {sys.executable}")
+        missing("the chroma CLI", f"not installed next to {sys.executable}")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -1,8 +1,10 @@
-"""Shared fixtures: synthetic retrieval problems and the optional ../shared data."""
+"""Shared fixtures: synthetic retrieval problems and the optional ../shared data; under
+``NUDGE_STRICT_SKIPS=1`` a skip for a missing dependency fails (``tests/optional.py``)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,11 +12,52 @@ import numpy as np
 import pytest
 
 from .chroma_server import chroma_server  # noqa: F401  (a local Chroma server)
+from .optional import STRICT_ENV, strict
 from .pg_server import pg_server, pg_url  # noqa: F401  (a PostgreSQL + pgvector server)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SCIFACT_EMB = SHARED / "data" / "scifact-minilm"
 SCIFACT_BEIR = SHARED / "data" / "scifact-beir.tar.gz"
+
+
+#: How ``pytest.importorskip`` words its skip (a call that bypassed ``tests/optional.py``).
+_IMPORTORSKIP = "could not import "
+
+
+def _fail_a_bare_importorskip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Strictly, a skip from a bare ``pytest.importorskip`` fails like ``optional.need``."""
+    if not (strict() and report.skipped and isinstance(report.longrepr, tuple)):
+        return
+    reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+    if reason.startswith(_IMPORTORSKIP):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{reason}\n{STRICT_ENV}=1 makes a skip for a missing dependency a failure "
+            "(and use tests/optional.need rather than pytest.importorskip)"
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    _fail_a_bare_importorskip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    _fail_a_bare_importorskip(report)
+    return report
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say when missing dependencies fail rather than skip."""
+    return f"{STRICT_ENV}=1: a missing optional dependency fails its tests" if strict() else None
 
 
 @dataclass

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from .optional import need
+
 #: The environment variable that hands a database's URL to a worker process.
 PG_URL_ENV = "NUDGE_TEST_PG_URL"
 
@@ -42,8 +44,8 @@ def pg_server() -> Iterator[str]:
     """The URL of a PostgreSQL + pgvector server running for the session."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        pgserver = pytest.importorskip("pgserver")
-    pytest.importorskip("psycopg")
+        pgserver = need("pgserver")
+    need("psycopg")
     root = Path(tempfile.mkdtemp(prefix="nudge-pg-"))
     try:
         server = pgserver.get_server(root / "data", cleanup_mode="stop")

@@ -16,6 +16,7 @@ from nudge_integrations.cli import main
 
 from .corpus import python_docs_qa
 from .hashing import hash_embed
+from .optional import need
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -181,7 +182,7 @@ def test_scifact_by_name_reproduces_the_paper(
 
 
 def _chroma_store(path: Path, files: dict[str, Path]) -> str:
-    chromadb = pytest.importorskip("chromadb")
+    chromadb = need("chromadb")
     r = files["root"]
     ids = json.loads((r / "corpus_ids.json").read_text())
     vectors = np.load(r / "corpus.npy")
@@ -191,7 +192,7 @@ def _chroma_store(path: Path, files: dict[str, Path]) -> str:
 
 
 def _faiss_store(path: Path, files: dict[str, Path]) -> str:
-    faiss = pytest.importorskip("faiss")
+    faiss = need("faiss")
     r = files["root"]
     index = faiss.IndexFlatIP(64)
     index.add(np.load(r / "corpus.npy"))
@@ -299,7 +300,7 @@ def test_more_bad_inputs_exit_2(
 def test_corpus_queries_and_qrels_files(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("datasets")
+    need("datasets")
     b = files["beir"]
     as_files = ["evaluate", str(b / "corpus.jsonl"), "--queries", str(b / "queries.jsonl"),
                 "--qrels", str(b / "qrels" / "test.tsv"), *vector_args(files),

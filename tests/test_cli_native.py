@@ -13,6 +13,7 @@ import pytest
 
 from nudge_integrations.cli import main
 
+from .optional import need
 from .test_cli import _chroma_store, _faiss_store, _stored, files, vector_args  # noqa: F401
 
 
@@ -111,7 +112,7 @@ def test_native_refit_on_a_nudged_store_takes_bases_from_the_ledger(
 
 
 def _cosine_chroma(path: Path, files: dict[str, Path]) -> str:  # noqa: F811
-    chromadb = pytest.importorskip("chromadb")
+    chromadb = need("chromadb")
     r = files["root"]
     ids = json.loads((r / "corpus_ids.json").read_text())
     col = chromadb.PersistentClient(path=str(path)).create_collection(

@@ -12,6 +12,8 @@ import pytest
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
 from nudge_integrations.data import QADataset, beir_splits, from_hf, load_beir, load_files
 
+from .optional import need
+
 SCIFACT_TAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact-beir.tar.gz"
 
 CORPUS = [
@@ -197,7 +199,7 @@ def test_from_hf_plain_lists(beir: Path) -> None:
 
 
 def test_from_hf_datasets_objects(beir: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets")
     corpus = datasets.Dataset.from_list(CORPUS)
     queries = datasets.Dataset.from_list([{"_id": q["_id"], "text": q["text"]} for q in QUERIES])
     qrels = datasets.Dataset.from_list(_qrel_rows(TRAIN + TEST))
@@ -214,7 +216,7 @@ def test_from_hf_datasets_objects(beir: Path) -> None:
 
 
 def test_from_hf_two_split_dataset_dict_raises() -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets")
     qrels = datasets.DatasetDict(
         {
             "train": datasets.Dataset.from_list(_qrel_rows(TRAIN)),
@@ -261,7 +263,7 @@ def test_from_hf_missing_id_field() -> None:
 
 # ------------------------------------------------------------------ local files
 def test_load_files_jsonl_and_tsv_keep_string_ids(tmp_path: Path) -> None:
-    pytest.importorskip("datasets")
+    need("datasets")
     corpus = tmp_path / "corpus.jsonl"
     queries = tmp_path / "queries.jsonl"
     qrels = tmp_path / "qrels.tsv"
@@ -284,7 +286,7 @@ def test_load_files_jsonl_and_tsv_keep_string_ids(tmp_path: Path) -> None:
 
 
 def test_load_files_csv(tmp_path: Path) -> None:
-    pytest.importorskip("datasets")
+    need("datasets")
     corpus = tmp_path / "corpus.csv"
     corpus.write_text('_id,title,text\n0042,T,"hello, world"\n0043,,bye\n', encoding="utf-8")
     queries = tmp_path / "queries.csv"
@@ -297,7 +299,7 @@ def test_load_files_csv(tmp_path: Path) -> None:
 
 
 def test_load_files_parquet(tmp_path: Path, beir: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = need("datasets")
     paths = {name: tmp_path / f"{name}.parquet" for name in ("corpus", "queries", "qrels")}
     datasets.Dataset.from_list(CORPUS).to_parquet(str(paths["corpus"]))
     datasets.Dataset.from_list([{"_id": q["_id"], "text": q["text"]} for q in QUERIES]).to_parquet(
@@ -309,7 +311,7 @@ def test_load_files_parquet(tmp_path: Path, beir: Path) -> None:
 
 
 def test_load_files_unsupported_suffix(tmp_path: Path) -> None:
-    pytest.importorskip("datasets")
+    need("datasets")
     bad = tmp_path / "corpus.xlsx"
     bad.write_text("x")
     ok = tmp_path / "queries.jsonl"
@@ -319,6 +321,6 @@ def test_load_files_unsupported_suffix(tmp_path: Path) -> None:
 
 
 def test_load_files_missing_file(tmp_path: Path) -> None:
-    pytest.importorskip("datasets")
+    need("datasets")
     with pytest.raises(NudgeError, match=r"nothere\.jsonl does not exist"):
         load_files(tmp_path / "nothere.jsonl", tmp_path / "q.jsonl", tmp_path / "r.tsv")

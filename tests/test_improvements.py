@@ -10,6 +10,7 @@ from nudge_integrations import NudgeM, NudgeN
 from nudge_integrations.core.params import check_fit_params
 
 from .conftest import make_problem
+from .optional import need
 
 
 @pytest.mark.parametrize("cls", [NudgeN, NudgeM])
@@ -69,7 +70,7 @@ def _refit_noted(result: object) -> bool:
 
 
 def test_llama_index_engine_defaults_to_the_improvement() -> None:
-    pytest.importorskip("llama_index.core")
+    need("llama_index.core")
     from llama_index.core.schema import TextNode
 
     from nudge_integrations.llama_index import NudgeFinetuneEngine
@@ -95,7 +96,7 @@ def test_llama_index_engine_defaults_to_the_improvement() -> None:
 
 
 def test_langchain_fitter_defaults_to_the_improvement() -> None:
-    pytest.importorskip("langchain_core")
+    need("langchain_core")
     from langchain_core.documents import Document
 
     from nudge_integrations.langchain import NudgeFitter

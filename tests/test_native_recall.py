@@ -344,6 +344,7 @@ def test_qdrant_local_l2_keeps_its_own_search() -> None:
     assert [row[0] for row in writer.nearest(q, 5)] == ["0", "1", "2"]
 
 
+@pytest.mark.slow
 def test_qdrant_local_search_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """One query through local mode's own search holds about two float64-cast copies of
     the collection; the chunked scan holds one chunk, whatever the collection holds."""

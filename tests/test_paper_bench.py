@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("sklearn")
-pytest.importorskip("matplotlib")
+from .optional import need
+
+need("sklearn")
+need("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,9 +28,10 @@ from nudge_integrations.core.shards import (
 )
 
 from .conftest import Problem, make_problem
+from .optional import need
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
+pa = need("pyarrow")
+pq = need("pyarrow.parquet")
 from nudge_integrations.core import parquet_shards, shard_set  # noqa: E402
 
 N, D = 3000, 32
@@ -438,13 +439,14 @@ def test_parquet_writer_refuses_bad_rows_and_leaves_nothing(tmp_path: Path) -> N
 # ------------------------------------------------------------------------ Ray
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[Any]:
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.data")
+    ray = need("ray")
+    need("ray.data")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_fit_over_parquet_equals_the_local_fit(
     ray_local: Any, prob: Problem, files: Path, tmp_path: Path
 ) -> None:

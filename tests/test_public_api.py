@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .optional import missing
+
 ROOT = Path(__file__).resolve().parents[1]
 FROM = re.compile(r"^\s*from (nudge_integrations[\w.]*) import (?:\(([^)]*)\)|([\w, ]+))", re.M)
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -55,7 +57,7 @@ def test_pages_import_only_the_public_api(page: str, module: str, name: str) -> 
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:  # an optional extra not installed here
-        pytest.skip(f"{module}: {exc}")
+        missing(repr(module), str(exc))
     public = getattr(mod, "__all__", None)
     assert public is not None, f"{page} imports from {module}, which declares no __all__"
     assert name in public, f"{page} imports {name} from {module}, not in its __all__"

@@ -14,9 +14,10 @@ from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.shards import ShardedCorpus, fit_shards, write_shards
 
 from .conftest import Problem, make_problem
+from .optional import need
 
-ray = pytest.importorskip("ray")
-pytest.importorskip("ray.data")
+ray = need("ray")
+need("ray.data")
 from nudge_integrations.ray_engine import RayScan, fit_ray  # noqa: E402
 
 N = 2400
@@ -43,6 +44,7 @@ def setup(
     return prob, folder, train, val
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [NudgeN, NudgeM])
 def test_ray_fit_equals_the_local_fit(ray_local: None, setup: tuple, cls: type) -> None:
     prob, folder, train, val = setup

@@ -16,8 +16,9 @@ from nudge_integrations.data.beir import load_beir
 from nudge_integrations.data.splits import paper_split
 
 from .conftest import Problem, SciFact, make_problem
+from .optional import need
 
-nudge = pytest.importorskip("nudge", reason="the reference nudge-ft is a test-only dependency")
+nudge = need("nudge", reason="the reference nudge-ft is a test-only dependency")
 
 
 def reference(variant: str, p: Problem, **kwargs: object) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ..optional import need
 from ..pg_server import PG_URL_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,14 @@ def worker(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize(("framework", "kind", "module"), CASES)
+#: Each case runs two worker processes (5-10 s): one stays in the fast tier, the rest are slow.
+FAST = ("langchain", "inmemory", "langchain_core")
+
+
+@pytest.mark.parametrize(
+    ("framework", "kind", "module"),
+    [c if c == FAST else pytest.param(*c, marks=pytest.mark.slow) for c in CASES],
+)
 def test_killed_swap_recovers_from_the_ledger_alone(
     framework: str,
     kind: str,
@@ -56,7 +64,7 @@ def test_killed_swap_recovers_from_the_ledger_alone(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pytest.importorskip(module)
+    need(module)
     if kind == "pgvector":  # both workers connect to a fresh database on the test's server
         monkeypatch.setenv(PG_URL_ENV, request.getfixturevalue("pg_url"))
     seed = random.SystemRandom().randrange(1 << 30)

@@ -20,10 +20,11 @@ from nudge_integrations.core.errors import MetricMismatchError
 from nudge_integrations.langchain import NudgeFitter
 
 from ..hashing import hash_embed
+from ..optional import need
 from .conftest import HashEmbeddings
 from .stored import documents, writer_of
 
-pytest.importorskip("lancedb")
+need("lancedb")
 
 ROOT = Path(__file__).resolve().parents[2]
 _names = itertools.count()

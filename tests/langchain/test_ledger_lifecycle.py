@@ -18,6 +18,7 @@ from nudge_integrations.langchain import NudgeFitter, revert, status
 from nudge_integrations.stores import LedgerError, clear_markers
 
 from ..hashing import hash_embed
+from ..optional import need
 from .conftest import HashEmbeddings
 from .stored import writer_of
 
@@ -157,8 +158,8 @@ print(len(bad))
 
 
 def chroma(tmp_path: Path, embeddings: HashEmbeddings, docs: list[Document], space: str) -> Any:
-    chromadb = pytest.importorskip("chromadb")
-    mod = pytest.importorskip("langchain_chroma")
+    chromadb = need("chromadb")
+    mod = need("langchain_chroma")
     client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
     store = mod.Chroma(
         "docs",

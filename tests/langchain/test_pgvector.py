@@ -19,12 +19,13 @@ from nudge_integrations.stores import registry
 from nudge_integrations.stores.base import MARKER
 from nudge_integrations.stores.pgvector import writer as pgvector_writer
 
+from ..optional import need
 from ..pg_server import driver_url
 from .conftest import HashEmbeddings
 from .stored import documents, writer_of
 from .test_stores import assert_vectors, check_swap_and_revert, vectors
 
-lc_pg = pytest.importorskip("langchain_postgres")
+lc_pg = need("langchain_postgres")
 from langchain_postgres.vectorstores import DistanceStrategy  # noqa: E402
 
 STRATEGIES = {

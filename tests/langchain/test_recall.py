@@ -17,6 +17,7 @@ from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.langchain import NudgeFitter, index_recall
 from nudge_integrations.stores.recall import exact_ids, rebuild_index, recall_at_k
 
+from ..optional import need
 from .conftest import HashEmbeddings
 from .stored import writer_of
 from .test_stores import milvus_client_alias  # noqa: F401  (the pymilvus alias fix)
@@ -55,8 +56,8 @@ def test_exact_store_has_recall_one(qa: dict[str, Any], embeddings: HashEmbeddin
 def test_chroma_recall_before_swap_after_and_after_revert(
     qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
 ) -> None:
-    chromadb = pytest.importorskip("chromadb")
-    mod = pytest.importorskip("langchain_chroma")
+    chromadb = need("chromadb")
+    mod = need("langchain_chroma")
     store = mod.Chroma(
         collection_name=_name(),
         embedding_function=embeddings,
@@ -94,8 +95,8 @@ def test_chroma_recall_before_swap_after_and_after_revert(
 def test_milvus_rebuild_index(
     qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path, request: Any
 ) -> None:
-    pytest.importorskip("milvus_lite")
-    mod = pytest.importorskip("langchain_milvus")
+    need("milvus_lite")
+    mod = need("langchain_milvus")
     request.getfixturevalue("milvus_client_alias")
     store = mod.Milvus(
         embeddings,

@@ -21,6 +21,7 @@ from nudge_integrations.core.errors import MetricMismatchError
 from nudge_integrations.langchain import NudgeFitter
 
 from ..hashing import hash_embed
+from ..optional import need
 from ..pg_server import driver_url
 from .conftest import HashEmbeddings
 from .stored import documents, writer_of
@@ -38,7 +39,7 @@ def milvus_client_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     """langchain-milvus < 0.4 opens ORM ``Collection(using=client._using)``, an alias that
     pymilvus >= 2.6.10 no longer registers (langchain-ai/langchain-milvus#130); register it
     as langchain-milvus#132 does. A no-op where the alias exists or is not used."""
-    mod = pytest.importorskip("langchain_milvus.vectorstores.milvus")
+    mod = need("langchain_milvus.vectorstores.milvus")
     from pymilvus import connections
 
     base = mod.MilvusClient
@@ -56,8 +57,8 @@ def milvus_client_alias(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ----------------------------------------------------------------------------- stores
 def faiss_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, req: Any) -> Any:
-    pytest.importorskip("faiss")
-    mod = pytest.importorskip("langchain_community.vectorstores")
+    need("faiss")
+    mod = need("langchain_community.vectorstores")
     from langchain_community.vectorstores.utils import DistanceStrategy
 
     strategy = DistanceStrategy.MAX_INNER_PRODUCT if ip else DistanceStrategy.EUCLIDEAN_DISTANCE
@@ -65,7 +66,7 @@ def faiss_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, 
 
 
 def _chroma(client: Any, docs: list[Document], emb: HashEmbeddings, ip: bool) -> Any:
-    mod = pytest.importorskip("langchain_chroma")
+    mod = need("langchain_chroma")
     store = mod.Chroma(
         collection_name=_name(),
         embedding_function=emb,
@@ -77,7 +78,7 @@ def _chroma(client: Any, docs: list[Document], emb: HashEmbeddings, ip: bool) ->
 
 
 def chroma_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, req: Any) -> Any:
-    chromadb = pytest.importorskip("chromadb")
+    chromadb = need("chromadb")
     return _chroma(chromadb.PersistentClient(path=str(tmp / "chroma")), docs, emb, ip)
 
 
@@ -88,8 +89,8 @@ def chroma_server_store(
 
 
 def milvus_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, req: Any) -> Any:
-    pytest.importorskip("milvus_lite")
-    mod = pytest.importorskip("langchain_milvus")
+    need("milvus_lite")
+    mod = need("langchain_milvus")
     req.getfixturevalue("milvus_client_alias")
     store = mod.Milvus(
         emb,
@@ -103,8 +104,8 @@ def milvus_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path,
 
 
 def qdrant_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, req: Any) -> Any:
-    qdrant = pytest.importorskip("qdrant_client")
-    mod = pytest.importorskip("langchain_qdrant")
+    qdrant = need("qdrant_client")
+    mod = need("langchain_qdrant")
     from qdrant_client import models
 
     client = qdrant.QdrantClient(path=str(tmp / "q"))
@@ -121,8 +122,8 @@ def qdrant_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path,
 def lancedb_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, req: Any) -> Any:
     """A LanceDB table ranks by its vector index's metric, ``l2`` without one: ``ip``
     gives it a ``dot`` index (as in test_lancedb_store.py)."""
-    pytest.importorskip("lancedb")
-    mod = pytest.importorskip("langchain_community.vectorstores")
+    need("lancedb")
+    mod = need("langchain_community.vectorstores")
     store = mod.LanceDB(uri=str(tmp / "lance"), embedding=emb, table_name=_name())
     store.add_documents(docs)
     if ip:
@@ -135,7 +136,7 @@ def lancedb_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path
 
 def pgvector_store(docs: list[Document], emb: HashEmbeddings, ip: bool, tmp: Path, req: Any) -> Any:
     """langchain-postgres ``PGVector`` in a fresh database of the session's server."""
-    lc_pg = pytest.importorskip("langchain_postgres")
+    lc_pg = need("langchain_postgres")
     from langchain_postgres.vectorstores import DistanceStrategy
 
     strategy = DistanceStrategy.MAX_INNER_PRODUCT if ip else DistanceStrategy.COSINE
@@ -301,8 +302,8 @@ def test_nudge_m_refused_by_other_metrics(
 def test_faiss_similarity_follows_distance_strategy(
     qa: dict[str, Any], embeddings: HashEmbeddings
 ) -> None:
-    faiss = pytest.importorskip("faiss")
-    mod = pytest.importorskip("langchain_community.vectorstores")
+    faiss = need("faiss")
+    mod = need("langchain_community.vectorstores")
     from langchain_community.docstore.in_memory import InMemoryDocstore
     from langchain_community.vectorstores.utils import DistanceStrategy as Strategy
 

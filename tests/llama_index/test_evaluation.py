@@ -24,6 +24,7 @@ from nudge_integrations.llama_index.evaluation import (
     ranked_node_ids,
 )
 
+from ..optional import need
 from .conftest import HashEmbedding
 
 
@@ -87,8 +88,8 @@ class CountingRetriever(BaseRetriever):
 
 
 def _faiss_index(qa: dict[str, Any], model: BaseEmbedding, metric: str) -> VectorStoreIndex:
-    faiss = pytest.importorskip("faiss")
-    mod = pytest.importorskip("llama_index.vector_stores.faiss")
+    faiss = need("faiss")
+    mod = need("llama_index.vector_stores.faiss")
     flat = faiss.IndexFlatIP(qa["dim"]) if metric == "ip" else faiss.IndexFlatL2(qa["dim"])
     ctx = StorageContext.from_defaults(vector_store=mod.FaissVectorStore(faiss_index=flat))
     return VectorStoreIndex(qa["nodes"], storage_context=ctx, embed_model=model)

@@ -17,11 +17,12 @@ from nudge_integrations.llama_index import NudgeFinetuneEngine, status
 from nudge_integrations.stores import PgVectorWriter, registry
 from nudge_integrations.stores.base import MARKER
 
+from ..optional import need
 from ..pg_server import driver_url
 from .conftest import HashEmbedding
 from .test_stores_qdrant_lancedb import assert_serves_nudged
 
-pg = pytest.importorskip("llama_index.vector_stores.postgres")
+pg = need("llama_index.vector_stores.postgres")
 _tables = itertools.count()
 
 

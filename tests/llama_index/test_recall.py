@@ -7,13 +7,13 @@ import itertools
 from typing import Any
 
 import numpy as np
-import pytest
 from llama_index.core import StorageContext, VectorStoreIndex
 
 from nudge_integrations.llama_index import NudgeFinetuneEngine, index_recall
 from nudge_integrations.llama_index.ledger import writer_of
 from nudge_integrations.stores.recall import exact_ids, recall_at_k
 
+from ..optional import need
 from .conftest import HashEmbedding
 
 _names = itertools.count()
@@ -29,8 +29,8 @@ def test_exact_index_has_recall_one(qa: dict[str, Any], embed_model: HashEmbeddi
 def test_chroma_recall_before_swap_after_and_after_revert(
     qa: dict[str, Any], embed_model: HashEmbedding
 ) -> None:
-    chromadb = pytest.importorskip("chromadb")
-    mod = pytest.importorskip("llama_index.vector_stores.chroma")
+    chromadb = need("chromadb")
+    mod = need("llama_index.vector_stores.chroma")
     col = chromadb.EphemeralClient().create_collection(
         f"recall{next(_names)}", metadata={"hnsw:space": "cosine"}
     )

@@ -19,6 +19,7 @@ from nudge_integrations.core.errors import MetricMismatchError
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.stores import registry
 
+from ..optional import need
 from ..pg_server import driver_url
 from .conftest import HashEmbedding
 from .test_stores_qdrant_lancedb import assert_serves_nudged, lancedb_store, qdrant_store, uuid_qa
@@ -27,15 +28,15 @@ _names = itertools.count()
 
 
 def faiss_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
-    faiss = pytest.importorskip("faiss")
-    mod = pytest.importorskip("llama_index.vector_stores.faiss")
+    faiss = need("faiss")
+    mod = need("llama_index.vector_stores.faiss")
     index = faiss.IndexFlatIP(64) if metric == "ip" else faiss.IndexFlatL2(64)
     return mod.FaissVectorStore(faiss_index=index)
 
 
 def chroma_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
-    chromadb = pytest.importorskip("chromadb")
-    mod = pytest.importorskip("llama_index.vector_stores.chroma")
+    chromadb = need("chromadb")
+    mod = need("llama_index.vector_stores.chroma")
     client = chromadb.EphemeralClient()
     col = client.create_collection(f"nudge{next(_names)}", metadata={"hnsw:space": metric})
     return mod.ChromaVectorStore(chroma_collection=col)
@@ -43,15 +44,15 @@ def chroma_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
 
 def chroma_server_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
     """A collection on a local ``chroma run`` server (its ledger is keyed by the address)."""
-    mod = pytest.importorskip("llama_index.vector_stores.chroma")
+    mod = need("llama_index.vector_stores.chroma")
     client = request.getfixturevalue("chroma_server")
     col = client.create_collection(f"nudge{next(_names)}", metadata={"hnsw:space": metric})
     return mod.ChromaVectorStore(chroma_collection=col)
 
 
 def milvus_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
-    pytest.importorskip("milvus_lite")
-    mod = pytest.importorskip("llama_index.vector_stores.milvus")
+    need("milvus_lite")
+    mod = need("llama_index.vector_stores.milvus")
     return mod.MilvusVectorStore(
         uri=str(tmp / "milvus.db"),
         dim=64,
@@ -62,7 +63,7 @@ def milvus_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
 
 def pgvector_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
     """PGVectorStore in a fresh database; it ranks by cosine whatever ``metric`` asks."""
-    pg = pytest.importorskip("llama_index.vector_stores.postgres")
+    pg = need("llama_index.vector_stores.postgres")
     url = request.getfixturevalue("pg_url")
     store = pg.PGVectorStore(
         connection_string=driver_url(url, "psycopg2"),

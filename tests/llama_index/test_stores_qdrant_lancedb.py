@@ -23,6 +23,7 @@ from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.stores import registry
 
+from ..optional import need
 from .conftest import HashEmbedding
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,8 +69,8 @@ def _sparse(texts: list[str]) -> tuple[list[list[int]], list[list[float]]]:
 
 
 def qdrant_store(metric: str, tmp: Path, request: pytest.FixtureRequest, **kw: Any) -> Any:
-    qdrant = pytest.importorskip("qdrant_client")
-    mod = pytest.importorskip("llama_index.vector_stores.qdrant")
+    qdrant = need("qdrant_client")
+    mod = need("llama_index.vector_stores.qdrant")
     from qdrant_client import models
 
     client = qdrant.QdrantClient(path=str(tmp / "q"))
@@ -90,7 +91,7 @@ def hybrid_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
 
 
 def lancedb_store(metric: str, tmp: Path, request: pytest.FixtureRequest) -> Any:
-    mod = pytest.importorskip("llama_index.vector_stores.lancedb")
+    mod = need("llama_index.vector_stores.lancedb")
     return mod.LanceDBVectorStore(uri=str(tmp / "lance"), table_name=f"nudge{next(_names)}")
 
 

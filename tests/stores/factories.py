@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ..hashing import hash_embed
+from ..optional import need
 from ..pg_server import driver_url
 
 #: Records per store, their vectors' dimension, and the records the questions name (moved).
@@ -107,12 +108,12 @@ def _li_embedding_class() -> Any:
 
 
 def lc_embeddings() -> Any:
-    pytest.importorskip("langchain_core")
+    need("langchain_core")
     return _lc_embeddings_class()()
 
 
 def li_embedding() -> Any:
-    pytest.importorskip("llama_index.core")
+    need("llama_index.core")
     return _li_embedding_class()(model_name="hash-16", embed_batch_size=16)
 
 
@@ -158,15 +159,15 @@ def memory_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
 # ----------------------------------------------------------------------------- faiss
 @factory("faiss", "llama_index")
 def faiss_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
-    faiss = pytest.importorskip("faiss")
-    mod = pytest.importorskip("llama_index.vector_stores.faiss")
+    faiss = need("faiss")
+    mod = need("llama_index.vector_stores.faiss")
     return Built(li_index(mod.FaissVectorStore(faiss_index=faiss.IndexFlatIP(DIM))))
 
 
 @factory("faiss", "langchain")
 def faiss_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
-    pytest.importorskip("faiss")
-    mod = pytest.importorskip("langchain_community.vectorstores")
+    need("faiss")
+    mod = need("langchain_community.vectorstores")
     return Built(mod.FAISS.from_documents(lc_documents(), lc_embeddings()))
 
 
@@ -174,8 +175,8 @@ def faiss_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
 @factory("chroma", "llama_index")
 def chroma_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
     """A persistent Chroma folder, its default metric (l2: vectors kept as given)."""
-    chromadb = pytest.importorskip("chromadb")
-    mod = pytest.importorskip("llama_index.vector_stores.chroma")
+    chromadb = need("chromadb")
+    mod = need("llama_index.vector_stores.chroma")
     client = chromadb.PersistentClient(path=str(tmp / "chroma"))
     store = mod.ChromaVectorStore(chroma_collection=client.create_collection(_name()))
     return Built(li_index(store))
@@ -185,7 +186,7 @@ def chroma_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
 def chroma_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
     """A collection on the tests' ``chroma run`` server, cosine, whose client reports a
     max batch size of :data:`CHROMA_MAX_BATCH` (so it refuses any larger request)."""
-    mod = pytest.importorskip("langchain_chroma")
+    mod = need("langchain_chroma")
     from nudge_integrations.compat.clients import chroma_client
 
     server = request.getfixturevalue("chroma_server")
@@ -205,16 +206,16 @@ def chroma_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
 # ----------------------------------------------------------------------------- milvus
 @factory("milvus", "llama_index")
 def milvus_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
-    pytest.importorskip("milvus_lite")
-    mod = pytest.importorskip("llama_index.vector_stores.milvus")
+    need("milvus_lite")
+    mod = need("llama_index.vector_stores.milvus")
     store = mod.MilvusVectorStore(uri=str(tmp / "m.db"), dim=DIM, overwrite=True)
     return Built(li_index(store))
 
 
 @factory("milvus", "langchain")
 def milvus_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
-    pytest.importorskip("milvus_lite")
-    mod = pytest.importorskip("langchain_milvus")
+    need("milvus_lite")
+    mod = need("langchain_milvus")
     request.getfixturevalue("milvus_client_alias")
     store = mod.Milvus(
         lc_embeddings(),
@@ -231,8 +232,8 @@ def milvus_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
 @factory("qdrant", "llama_index")
 def qdrant_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
     """Local mode, LlamaIndex's default distance (cosine: vectors re-normalised)."""
-    qdrant = pytest.importorskip("qdrant_client")
-    mod = pytest.importorskip("llama_index.vector_stores.qdrant")
+    qdrant = need("qdrant_client")
+    mod = need("llama_index.vector_stores.qdrant")
     client = qdrant.QdrantClient(path=str(tmp / "q"))
     request.addfinalizer(client.close)
     return Built(li_index(mod.QdrantVectorStore(_name(), client=client)), COSINE_ROUNDING)
@@ -241,8 +242,8 @@ def qdrant_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
 @factory("qdrant", "langchain")
 def qdrant_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
     """Local mode, cosine (vectors re-normalised)."""
-    qdrant = pytest.importorskip("qdrant_client")
-    mod = pytest.importorskip("langchain_qdrant")
+    qdrant = need("qdrant_client")
+    mod = need("langchain_qdrant")
     from qdrant_client import models
 
     client = qdrant.QdrantClient(path=str(tmp / "q"))
@@ -258,15 +259,15 @@ def qdrant_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
 # ----------------------------------------------------------------------------- lancedb
 @factory("lancedb", "llama_index")
 def lancedb_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
-    pytest.importorskip("lancedb")
-    mod = pytest.importorskip("llama_index.vector_stores.lancedb")
+    need("lancedb")
+    mod = need("llama_index.vector_stores.lancedb")
     return Built(li_index(mod.LanceDBVectorStore(uri=str(tmp / "lance"), table_name=_name())))
 
 
 @factory("lancedb", "langchain")
 def lancedb_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
-    pytest.importorskip("lancedb")
-    mod = pytest.importorskip("langchain_community.vectorstores")
+    need("lancedb")
+    mod = need("langchain_community.vectorstores")
     store = mod.LanceDB(uri=str(tmp / "lance"), embedding=lc_embeddings(), table_name=_name())
     store.add_documents(lc_documents())
     return Built(store)
@@ -276,7 +277,7 @@ def lancedb_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
 @factory("pgvector", "llama_index")
 def pgvector_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
     """``PGVectorStore`` in a fresh database of the tests' PostgreSQL server."""
-    mod = pytest.importorskip("llama_index.vector_stores.postgres")
+    mod = need("llama_index.vector_stores.postgres")
     url = request.getfixturevalue("pg_url")
     store = mod.PGVectorStore(
         connection_string=driver_url(url, "psycopg2"),
@@ -291,7 +292,7 @@ def pgvector_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
 @factory("pgvector", "langchain")
 def pgvector_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
     """langchain-postgres ``PGVector`` in a fresh database of the tests' server."""
-    mod = pytest.importorskip("langchain_postgres")
+    mod = need("langchain_postgres")
     # langchain-postgres builds its table classes once per process, with the dimension of
     # the first store made (0.0.19: vectorstores._classes on one declarative Base): give
     # this store its own, so an earlier test's 64-d store does not refuse these 16-d rows
@@ -316,7 +317,7 @@ def pgvector_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
 @factory("recipe", "llama_index")
 def recipe_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
     """The recipe store (tests/stores/recipe/), a SQLite file, registered by the suite."""
-    pytest.importorskip("llama_index.core")
+    need("llama_index.core")
     from .recipe.llama_index import SqliteLlamaIndexStore
 
     store = SqliteLlamaIndexStore(tmp / "recipe.db")
@@ -326,7 +327,7 @@ def recipe_llama_index(tmp: Path, request: pytest.FixtureRequest) -> Built:
 
 @factory("recipe", "langchain")
 def recipe_langchain(tmp: Path, request: pytest.FixtureRequest) -> Built:
-    pytest.importorskip("langchain_core")
+    need("langchain_core")
     from .recipe.langchain import SqliteLangChainStore
 
     docs = lc_documents()

@@ -16,6 +16,7 @@ from nudge_integrations.stores import registry
 from nudge_integrations.stores.base import MARKER, Limits
 from nudge_integrations.stores.chroma import ChromaWriter
 
+from ..optional import need
 from .recording import Recording, hash_embeddings
 
 N, SMALL = 50, 7
@@ -27,7 +28,7 @@ def _size(*_: Any, ids: Any = None, limit: Any = None, **__: Any) -> int:
 
 
 def test_limits_are_read_from_the_client() -> None:
-    chromadb = pytest.importorskip("chromadb")
+    chromadb = need("chromadb")
     client = chromadb.EphemeralClient()
     col = client.create_collection(f"limits-{uuid.uuid4().hex[:8]}")
     size = client.get_max_batch_size()
@@ -77,7 +78,7 @@ def test_a_small_max_batch_is_honoured_by_every_request(
 def test_langchain_records_and_texts_page_by_the_limit(
     chroma_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mod = pytest.importorskip("langchain_chroma")
+    mod = need("langchain_chroma")
     from langchain_core.documents import Document
 
     docs = [Document(id=f"d{i}", page_content=f"doc {i}", metadata={"n": i}) for i in range(N)]

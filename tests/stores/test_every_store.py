@@ -69,6 +69,10 @@ def cases() -> list[tuple[str, str]]:
 
 CASES = cases()
 CASE_IDS = [f"{store}-{fw}" for store, fw in CASES]
+#: Failure injection on these stores (in memory, SQLite) stays in the fast tier; on the rest
+#: it is slow (pytest -m slow), while every store's swap, status and revert stay fast.
+FAST_FAULTS = ("memory", "recipe")
+FAULT_CASES = [c if c[0] in FAST_FAULTS else pytest.param(c, marks=pytest.mark.slow) for c in CASES]
 
 
 @pytest.fixture
@@ -337,7 +341,7 @@ def test_swap_status_revert(
     assert max(seen.sizes["vectors"] + seen.sizes["both"]) <= BATCH
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", FAULT_CASES, ids=CASE_IDS)
 def test_a_failed_write_request_is_rolled_back(
     case: tuple[str, str],
     tmp_path: Path,
@@ -364,7 +368,7 @@ def test_a_failed_write_request_is_rolled_back(
             assert s.status() == "base", where
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", FAULT_CASES, ids=CASE_IDS)
 def test_a_failed_rollback_is_resolved_by_finish_or_rollback(
     case: tuple[str, str],
     tmp_path: Path,

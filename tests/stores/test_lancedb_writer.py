@@ -19,9 +19,10 @@ from nudge_integrations.stores.lancedb import LanceDBWriter, lancedb_limits
 from nudge_integrations.stores.lancedb.cli import open_store
 
 from ..hashing import DIM, hash_embed
+from ..optional import need
 from .recording import hash_embeddings
 
-lancedb = pytest.importorskip("lancedb")
+lancedb = need("lancedb")
 
 
 def table(tmp: Path, n: int = 60, dim: int = 16, **extra: Any) -> tuple[Any, np.ndarray]:
@@ -159,7 +160,7 @@ def test_limits_are_the_filter_size_and_the_write_bytes(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ bound through the registry
 def test_llama_index_store_binds_through_the_registry(tmp_path: Path) -> None:
-    mod = pytest.importorskip("llama_index.vector_stores.lancedb")
+    mod = need("llama_index.vector_stores.lancedb")
     from llama_index.core.schema import MetadataMode, TextNode
 
     store = mod.LanceDBVectorStore(uri=str(tmp_path / "lance"), table_name="docs")
@@ -188,7 +189,7 @@ def test_llama_index_store_binds_through_the_registry(tmp_path: Path) -> None:
 
 
 def test_langchain_store_binds_through_the_registry(tmp_path: Path) -> None:
-    mod = pytest.importorskip("langchain_community.vectorstores")
+    mod = need("langchain_community.vectorstores")
     from langchain_core.documents import Document
 
     store = mod.LanceDB(uri=str(tmp_path / "lance"), embedding=hash_embeddings(), table_name="t")

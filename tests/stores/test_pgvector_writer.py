@@ -25,11 +25,12 @@ from nudge_integrations.stores.pgvector import (
 from nudge_integrations.stores.pgvector.cli import open_store
 
 from ..hashing import DIM, hash_embed
+from ..optional import need
 from ..pg_server import driver_url
 from .recording import hash_embeddings
 
-sqlalchemy = pytest.importorskip("sqlalchemy")
-pytest.importorskip("psycopg")
+sqlalchemy = need("sqlalchemy")
+need("psycopg")
 
 N = 50
 
@@ -165,7 +166,7 @@ def test_refusals_name_the_problem(engine: Any) -> None:
 
 # ------------------------------------------------------------------ bound through the registry
 def test_llama_index_store_binds_through_the_registry(pg_url: str) -> None:
-    pg = pytest.importorskip("llama_index.vector_stores.postgres")
+    pg = need("llama_index.vector_stores.postgres")
     from llama_index.core.schema import MetadataMode, TextNode
 
     store = pg.PGVectorStore(
@@ -201,7 +202,7 @@ def test_llama_index_store_binds_through_the_registry(pg_url: str) -> None:
 
 
 def test_langchain_store_binds_through_the_registry(pg_url: str) -> None:
-    lc_pg = pytest.importorskip("langchain_postgres")
+    lc_pg = need("langchain_postgres")
     from langchain_core.documents import Document
 
     def make(name: str, docs: list[Document]) -> Any:

@@ -11,6 +11,7 @@ import pytest
 from nudge_integrations.stores import lifecycle, progress
 from nudge_integrations.stores.ledger import NudgeLedger
 
+from ..optional import need
 from .test_lifecycle_faults import first_fit, swap
 from .tiny import TinyStore
 
@@ -45,7 +46,7 @@ def test_short_work_logs_nothing_by_default(
 
 
 def test_a_bar_on_a_terminal_from_auto_min_records(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("tqdm")
+    need("tqdm")
     monkeypatch.setattr(progress, "_terminal", lambda: True)
     with progress.Progress(progress.AUTO_MIN, "swap") as big:
         assert big.bar is not None

@@ -29,9 +29,10 @@ from nudge_integrations.stores.qdrant.writer import (
 )
 
 from ..hashing import DIM, hash_embed
+from ..optional import need
 from .recording import Recording, hash_embeddings
 
-qdrant_client = pytest.importorskip("qdrant_client")
+qdrant_client = need("qdrant_client")
 from qdrant_client import QdrantClient, models  # noqa: E402
 
 N = 50
@@ -164,7 +165,7 @@ def test_the_dense_vector_is_found_or_refused() -> None:
 
 # ------------------------------------------------------------------ bound through the registry
 def test_llama_index_store_binds_through_the_registry(tmp_path: Path) -> None:
-    mod = pytest.importorskip("llama_index.vector_stores.qdrant")
+    mod = need("llama_index.vector_stores.qdrant")
     from llama_index.core.schema import MetadataMode, TextNode
 
     client = QdrantClient(path=str(tmp_path / "q"))
@@ -204,7 +205,7 @@ def test_llama_index_store_binds_through_the_registry(tmp_path: Path) -> None:
 
 
 def test_langchain_store_binds_through_the_registry(tmp_path: Path) -> None:
-    mod = pytest.importorskip("langchain_qdrant")
+    mod = need("langchain_qdrant")
     from langchain_core.documents import Document
 
     client = QdrantClient(path=str(tmp_path / "q"))
@@ -236,7 +237,7 @@ def test_langchain_store_binds_through_the_registry(tmp_path: Path) -> None:
 def test_langchain_store_over_integer_point_ids(tmp_path: Path) -> None:
     """A collection made outside LangChain with integer point ids: read, write and marked
     by those ids (Qdrant gives them back as integers)."""
-    mod = pytest.importorskip("langchain_qdrant")
+    mod = need("langchain_qdrant")
     client = QdrantClient(location=":memory:")
     x = vectors()
     params = models.VectorParams(size=DIM, distance=models.Distance.DOT)
@@ -262,7 +263,7 @@ def test_langchain_store_over_integer_point_ids(tmp_path: Path) -> None:
 
 
 def test_sparse_only_langchain_stores_are_refused() -> None:
-    mod = pytest.importorskip("langchain_qdrant")
+    mod = need("langchain_qdrant")
     client = QdrantClient(location=":memory:")
     client.create_collection(
         "s", vectors_config={}, sparse_vectors_config={"s": models.SparseVectorParams()}
@@ -349,6 +350,7 @@ def test_local_l2_keeps_its_own_search() -> None:
     assert [row[0] for row in writer.nearest(q, 5)] == ["0", "1", "2"]
 
 
+@pytest.mark.slow
 def test_local_search_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """One query through local mode's own search holds about two float64-cast copies of
     the collection; the chunked scan holds one chunk, whatever the collection holds."""
