@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_fit import GB, _busy_cpu_s, _own_cpu_s, current_rss, max_rss, read_hwm, reset_hwm
+from fit.memory import GB, current_rss, max_rss, read_hwm, reset_hwm
+from fit.timing import busy_cpu_s, own_cpu_s
 
 
 @contextlib.contextmanager
@@ -28,12 +29,12 @@ def phase(out: dict[str, Any], name: str) -> Iterator[None]:
     gc.collect()
     before = current_rss()
     hwm_ok = reset_hwm()
-    busy0, own0, t0 = _busy_cpu_s(), _own_cpu_s(), time.perf_counter()
+    busy0, own0, t0 = busy_cpu_s(), own_cpu_s(), time.perf_counter()
     try:
         yield
     finally:
         wall = time.perf_counter() - t0
-        others = max(0.0, (_busy_cpu_s() - busy0) - (_own_cpu_s() - own0))
+        others = max(0.0, (busy_cpu_s() - busy0) - (own_cpu_s() - own0))
         hwm = read_hwm() if hwm_ok else None
         out[name] = {
             "seconds": round(wall, 3),
