@@ -355,11 +355,13 @@ def swap_into_store(
 def store_command(args: argparse.Namespace) -> str:
     """``nudge status`` / ``revert`` / ``finish`` / ``rollback`` on a ``--store``."""
     from nudge_integrations.stores import lifecycle
+    from nudge_integrations.stores.base import KeepsMarkers
 
     session = _session(args, open_store(args.store, vector_field=args.vector_field))
     if session.find() is None:
         if args.command == "status":
-            return str(lifecycle.never_nudged(args.store))
+            marked = isinstance(session.writer, KeepsMarkers)
+            return str(lifecycle.never_nudged(args.store, keeps_markers=marked))
         raise NudgeError(
             f"{args.store} has no nudge ledger: nothing was swapped in (or pass --ledger PATH)"
         )

@@ -15,7 +15,8 @@ Layout of a ledger folder::
     fits/<fit_id>.npy    that fit's nudged vectors, rows aligned with its ids
     op-before.npy        what the records of the operation in progress held before it
     op.json              that operation's records, and their markers before it
-    state.json           the active fit, and the operation in progress, if any
+    state.json           the active fit, the operation in progress, if any, and the last
+                         completed change (kind, when, the fits before and after it)
 """
 
 from __future__ import annotations
@@ -197,6 +198,10 @@ class NudgeLedger:
         self.active: str | None = None
         self.held_back: list[str] = []
         self.op: Operation | None = None
+        #: The last completed transition (see ``lifecycle``), None in older ledgers.
+        self.last: dict[str, Any] | None = None
+        #: When ``state.json`` was last written (Unix time), None before any write.
+        self.updated: float | None = None
         if (self.path / "ledger.json").is_file():
             self._load()
 
@@ -261,6 +266,9 @@ class NudgeLedger:
         self.active = state.get("active")
         self.held_back = list(state.get("held_back", []))
         self.op = self._load_op(state.get("op"))
+        last, updated = state.get("last"), state.get("updated")
+        self.last = dict(last) if isinstance(last, dict) else None
+        self.updated = float(updated) if isinstance(updated, int | float) else None
 
     def _load_op(self, op: Mapping[str, Any] | None) -> Operation | None:
         """The operation ``state.json`` names, with its records from ``op.json``."""
@@ -322,6 +330,24 @@ class NudgeLedger:
             vectors=vectors,
             created=float(meta.get("created", 0.0)),
         )
+
+    def fit_summary(self, fit_id: str | None) -> dict[str, Any] | None:
+        """A kept fit's id, variant, gamma, model, creation time and number of moved
+        records, read from its JSON alone (None for the base vectors or a pruned fit)."""
+        if fit_id is None:
+            return None
+        try:
+            meta = json.loads((self.path / "fits" / f"{fit_id}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return {
+            "fit": fit_id,
+            "variant": meta.get("variant"),
+            "gamma": meta.get("gamma"),
+            "model": meta.get("model"),
+            "created": meta.get("created"),
+            "moved": len(meta.get("ids") or ()),
+        }
 
     def target(
         self, fit_id: str | None, held_back: Sequence[str] = (), ids: Sequence[str] | None = None
@@ -429,11 +455,13 @@ class NudgeLedger:
 
     def save_state(self) -> None:
         """Write the active fit and the operation in progress."""
+        self.updated = time.time()
         state = {
             "active": self.active,
             "held_back": self.held_back,
             "op": None if self.op is None else self.op.as_json(),
-            "updated": time.time(),
+            "last": self.last,
+            "updated": self.updated,
         }
         self.path.mkdir(parents=True, exist_ok=True)
         _atomic_write(self.path / "state.json", json.dumps(state).encode())

@@ -21,6 +21,7 @@ record the ledger keeps.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,7 +337,16 @@ def _run(
             raise
     fit = ledger.fit(target)
     moved = set() if fit is None else set(fit.ids) - set(held_back)
-    ledger.active = target if moved else None
+    after = target if moved else None
+    ledger.last = {
+        "kind": kind if not resume or op is None else f"{kind} of an interrupted {op.kind}",
+        "at": time.time(),
+        "before": ledger.fit_summary(ledger.active),
+        "after": ledger.fit_summary(after),
+        "written": len([i for i in plan.todo if i in moved]),
+        "restored": len([i for i in plan.todo if i not in moved]),
+    }
+    ledger.active = after
     ledger.held_back = [i for i in held_back if fit is not None and i in fit.ids]
     ledger.op = None
     ledger.save_state()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,17 +70,23 @@ class LedgerStatus:
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     note: str | None = None
+    #: The ledger's last completed change: ``kind`` (swap, revert, ...), ``at`` (Unix
+    #: time), the fits ``before`` and ``after`` it (None: base vectors), and how many
+    #: records it nudged (``written``) and gave their base back (``restored``).
+    last: dict[str, Any] | None = None
+    #: When the ledger's state was last written (Unix time; ledgers of earlier versions
+    #: record this, not ``last``).
+    updated: float | None = None
 
     def __str__(self) -> str:
-        fit = ""
-        if self.fit:
-            fit = (
-                f" (NUDGE-{self.fit['variant']}, gamma {self.fit['gamma']:.4g}, model "
-                f"{self.fit['model'] or 'unknown'})"
-            )
+        fit = f" ({_fit_text(self.fit)})" if self.fit else ""
         lines = [f"{self.state}: ledger {self.ledger}, active fit {self.active_fit}{fit}"]
         if self.operation:
             lines.append(f"  interrupted: {self.operation}")
+        if self.state == "base" and self.ledger is not None and self.active_fit is None:
+            lines.append(f"  the store holds its base vectors; {self._history()}")
+        elif self.last:
+            lines.append(f"  {self._history()}")
         if self.note:
             lines.append(f"  note: {self.note}")
         lines.append(
@@ -88,6 +95,46 @@ class LedgerStatus:
             f"{len(self.changed)} with changed text, {len(self.missing)} missing"
         )
         return "\n".join(lines)
+
+    def _history(self) -> str:
+        """What the ledger says was done last, and when."""
+        last = self.last
+        if not last:
+            if self.updated is None:
+                return "the ledger records no change"
+            return (
+                f"the ledger was last changed {_when(self.updated)} (it was written by an "
+                "earlier version, which does not record by what)"
+            )
+        before, after = last.get("before"), last.get("after")
+        if after is None and before is not None:
+            what = f"fit {before['fit']} ({_fit_text(before)}) taken out"
+        elif after is not None:
+            what = f"fit {after['fit']} ({_fit_text(after)}) in"
+            if before is not None and before.get("fit") != after.get("fit"):
+                what += f", replacing fit {before['fit']}"
+        else:
+            what = "no fit in before or after"
+        return (
+            f"last change: {last.get('kind')} {_when(last.get('at'))}, {what}; "
+            f"{last.get('written', 0)} records nudged, {last.get('restored', 0)} given "
+            "their base back"
+        )
+
+
+def _fit_text(fit: dict[str, Any]) -> str:
+    """``NUDGE-N, gamma 0.28, model all-MiniLM-L6-v2`` of a fit's summary."""
+    gamma = fit.get("gamma")
+    gamma_text = f"{gamma:.4g}" if isinstance(gamma, int | float) else "unknown"
+    return f"NUDGE-{fit.get('variant')}, gamma {gamma_text}, model {fit.get('model') or 'unknown'}"
+
+
+def _when(at: Any) -> str:
+    """``on 2026-12-07 09:33:09 UTC`` of a Unix time."""
+    if not isinstance(at, int | float):
+        return "at an unknown time"
+    stamp = datetime.fromtimestamp(at, tz=timezone.utc)
+    return f"on {stamp:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def warn_skipped(report: SwapReport, what: str = "records") -> None:
@@ -101,16 +148,24 @@ def warn_skipped(report: SwapReport, what: str = "records") -> None:
         )
 
 
-def never_nudged(what: str) -> LedgerStatus:
-    """The status of a store that has no nudge ledger: it holds its base vectors."""
+def never_nudged(what: str, *, keeps_markers: bool = True) -> LedgerStatus:
+    """The status of a store whose nudge ledger was not found. One that keeps markers
+    has no record marked as nudged, so it holds its base vectors: never nudged, or
+    reverted in full (which removes the markers, so a store without a location of its
+    own no longer leads to its ledger). One that keeps none can tell nothing."""
+    if keeps_markers:
+        note = (
+            f"no nudge ledger was found for this {what} and none of its records is marked "
+            "as nudged: it holds its base vectors (it was never nudged, or was reverted in "
+            "full, which removes the markers; pass its ledger's path, ledger=..., to see "
+            "what was swapped in and reverted)"
+        )
+    else:
+        note = (
+            f"no nudge ledger was found for this {what}, which keeps no markers on its "
+            "records: if nothing was swapped into it, it holds its base vectors; if "
+            "something was, pass its ledger's path (ledger=...)"
+        )
     return LedgerStatus(
-        state="base",
-        ledger=None,
-        active_fit=None,
-        fit=None,
-        operation=None,
-        note=(
-            f"this {what} has no nudge ledger: nothing was ever swapped in (if one was, "
-            "pass the ledger's path, ledger=...)"
-        ),
+        state="base", ledger=None, active_fit=None, fit=None, operation=None, note=note
     )

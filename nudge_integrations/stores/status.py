@@ -47,6 +47,8 @@ def status(
         if active is None
         else {"variant": active.variant, "gamma": active.gamma, "model": active.model},
         operation=None if op is None else describe(op),
+        last=ledger.last,
+        updated=ledger.updated,
     )
     with Progress(len(ledger), "status: reading the store", show_progress) as bar:
         for chunk in batches(ledger.ids, limits.read):
