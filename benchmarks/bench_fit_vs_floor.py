@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -92,6 +93,7 @@ def measure(n: int, repeats: int, run: dict[str, Any]) -> dict[str, Any]:
             fit: min(times[fit]) / min(times[floor_at(k)]) for fit, k in ks.items()
         },
         "run": run,
+        "loadavg_end": list(os.getloadavg()),
         "elapsed_s": time.perf_counter() - start,
     }
 

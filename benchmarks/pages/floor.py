@@ -42,6 +42,7 @@ def provenance(fvf: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         "command": fvf.get("command"),
         "date_utc": fvf.get("when"),
         "machine": fvf.get("machine"),
+        "date_is_end": True,  # the older files stamped the time of writing, at the end
     }
 
 
@@ -103,10 +104,13 @@ def _provenance_lines(fvf: dict[str, Any]) -> list[str]:
     lines = []
     for key, sizes in groups.items():
         p = records[key]
+        load = p.get("loadavg")
+        busy = f"; 1-min load average {load[0]:.2f} at its start" if load else ""
         lines.append(
-            f"- n = {' and '.join(f'{n:,}' for n in sizes)}: `{p.get('command')}`, written "
-            f"{p.get('date_utc')}; {machine_phrase(p.get('machine') or {})}; "
-            f"{threads_phrase(p if 'threads' in p else None)}."
+            f"- n = {' and '.join(f'{n:,}' for n in sizes)}: `{p.get('command')}`, "
+            f"{'written' if p.get('date_is_end') else 'started'} {p.get('date_utc')}; "
+            f"{machine_phrase(p.get('machine') or {})}; "
+            f"{threads_phrase(p if 'threads' in p else None)}{busy}."
         )
     return lines
 

@@ -65,6 +65,27 @@ def scale_time(results: Path) -> str:
     return "; ".join(said) or f"{NOT_RECORDED} (each case's own seconds are)"
 
 
+def paper_time(results: Path) -> str:
+    """The full run's time, and the improvements section's when it was rerun alone."""
+    data = _load(results, "paper.json")
+    if data is None:
+        return f"{NOT_RECORDED} (no paper.json)"
+    said = f"{_minutes(data['total_s'])} (the whole run)"
+    again = data.get("improvements_run")
+    return said + (f"; `--only improvements` {_minutes(again['elapsed_s'])}" if again else "")
+
+
+def fvf_time(results: Path) -> str:
+    """Each stored size's run time (runs before 2026-12-07 did not record one)."""
+    data = _load(results, "fit-vs-floor.json")
+    if data is None:
+        return f"{NOT_RECORDED} (no fit-vs-floor.json)"
+    return "; ".join(
+        f"{_minutes(r['elapsed_s']) if 'elapsed_s' in r else NOT_RECORDED} at n = {r['n']:,}"
+        for r in sorted(data.get("runs", []), key=lambda r: r["n"])
+    )
+
+
 def never(_: Path) -> str:
     return NOT_RECORDED
 
@@ -82,7 +103,7 @@ SCRIPTS = (
         "How close are in-memory fits to FAISS's exact search (top-10 and the fit's own k), "
         "alternating in one process?",
         "`python benchmarks/bench_fit_vs_floor.py --n 100000 1000000 --repeats 5`",
-        elapsed_of("fit-vs-floor.json"),
+        fvf_time,
     ),
     Script(
         "bench_scale.py",
@@ -146,7 +167,7 @@ SCRIPTS = (
         "out-of-distribution, after inserts, and which improvements win on validation.",
         "`flock /tmp/nudge-cpu.lock python -m benchmarks.paper.run` (`--only improvements` "
         "reruns that section alone)",
-        elapsed_of("paper.json", "total_s"),
+        paper_time,
     ),
     Script(
         "report.py",

@@ -8,6 +8,7 @@ from typing import Any
 from benchmarks.paper.choice import CHOSEN, MARGIN, choose, verdicts
 
 METRICS = ("ndcg@10", "recall@1", "recall@10", "mrr@10")
+PROTOCOLS = {"val": "val", "test": "test", "ood": "the OOD split"}
 
 
 def f3(x: float | None, nd: int = 3) -> str:
@@ -138,7 +139,8 @@ def imp_table(rows: list[dict[str, Any]]) -> list[str]:
             return f3(r[k]) + ("" if b is None else f" ({r[k] - b[k]:+.3f})")
 
         same = r.get("same_as_baseline")
-        name = r["candidate"] + (f" (= its baseline on {', '.join(same)})" if same else "")
+        where = ", ".join(PROTOCOLS.get(p, p) for p in same or [])
+        name = r["candidate"] + (f" (the same vectors as its baseline on {where})" if same else "")
         verdict = f"**{CHOSEN}**" if r["verdict"] == CHOSEN else r["verdict"]
         out.append(
             f"| NUDGE-{r['variant']} | {name} | {cell('val')} | {cell('test')} | "
@@ -163,8 +165,8 @@ def choices(rows: list[dict[str, Any]]) -> list[str]:
             )
             continue
         out.append(
-            f"- NUDGE-{variant}, {setting}: **{pick}** (val {c['val']:.3f}, "
-            f"{c['val'] - b['val']:+.3f} over *{base}*); then, reported once: test "
+            f"- NUDGE-{variant}, {setting}: **{pick}** (val {c['val']:.4f}, "
+            f"{c['val'] - b['val']:+.4f} over *{base}*); then, reported once: test "
             f"{c['test']:.3f} ({c['test'] - b['test']:+.3f}), OOD split ID {c['ood_id']:.3f} "
             f"({c['ood_id'] - b['ood_id']:+.3f}) / OOD {c['ood_ood']:.3f} "
             f"({c['ood_ood'] - b['ood_ood']:+.3f})."
