@@ -10,20 +10,37 @@ from typing import Any
 
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.data.records import dataset_from_rows
+from nudge_integrations.data.records import RowSource, dataset_from_rows
 
 
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+class _Lines:
+    """The file and line of each row a reader has yielded (for ``path:line`` messages)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.at: list[tuple[Path, int]] = []
+
+    def place(self, i: int) -> str:
+        path, line = self.at[i]
+        return f"{path}:{line}"
+
+    def source(self) -> RowSource:
+        return RowSource(self.name, self.place)
+
+
+def _jsonl(path: Path, lines: _Lines) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise NudgeError(f"{path}:{line_no} is not valid JSON: {exc}") from exc
+                lines.at.append((path, line_no))
+                yield row
 
 
-def _qrels(path: Path) -> Iterator[dict[str, Any]]:
+def _qrels(path: Path, lines: _Lines) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t")
         for line_no, row in enumerate(reader, 1):
@@ -33,6 +50,7 @@ def _qrels(path: Path) -> Iterator[dict[str, Any]]:
                 raise NudgeError(
                     f"{path}:{line_no}: expected query-id<TAB>corpus-id<TAB>score, got {row!r}"
                 )
+            lines.at.append((path, line_no))
             yield {"query-id": row[0], "corpus-id": row[1], "score": row[2]}
 
 
@@ -58,10 +76,21 @@ def load_beir(folder: str | Path, splits: str | Sequence[str] | None = None) -> 
         if split not in available:
             raise NudgeError(f"{root} has no qrels split {split!r}; available: {available}")
 
+    files = [root / "qrels" / f"{split}.tsv" for split in chosen]
+    where = {
+        "corpus": _Lines(str(root / "corpus.jsonl")),
+        "queries": _Lines(str(root / "queries.jsonl")),
+        "qrels": _Lines(", ".join(str(f) for f in files)),
+    }
+
     def qrels() -> Iterator[dict[str, Any]]:
-        for split in chosen:
-            yield from _qrels(root / "qrels" / f"{split}.tsv")
+        for file in files:
+            yield from _qrels(file, where["qrels"])
 
     return dataset_from_rows(
-        _jsonl(root / "corpus.jsonl"), _jsonl(root / "queries.jsonl"), qrels(), source=str(root)
+        _jsonl(root / "corpus.jsonl", where["corpus"]),
+        _jsonl(root / "queries.jsonl", where["queries"]),
+        qrels(),
+        source=str(root),
+        sources={kind: lines.source() for kind, lines in where.items()},
     )

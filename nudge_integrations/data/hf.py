@@ -9,13 +9,13 @@ tsv or parquet), which works offline.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.data.records import dataset_from_rows
+from nudge_integrations.data.records import RowSource, dataset_from_rows
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
 
@@ -80,6 +80,8 @@ def load_local(path: str | Path) -> Any:
         raise NudgeError(f"{file}: unsupported file type; use one of {sorted(_BUILDERS)}")
     if not file.is_file():
         raise NudgeError(f"{file} does not exist")
+    if file.suffix.lower() in (".csv", ".tsv", ".jsonl") and not _record_lines(file, first=1):
+        return []  # a header and no rows: ``datasets`` would fail, naming no file
     kwargs: dict[str, Any] = {}
     if builder == "csv":
         # keep ids such as "007" as written: declare every column a string (the csv
@@ -97,5 +99,58 @@ def load_local(path: str | Path) -> Any:
 def load_files(
     corpus: str | Path, queries: str | Path, qrels: str | Path, **fields: str
 ) -> QADataset:
-    """Build a :class:`QADataset` from local corpus, queries and qrels files."""
-    return from_hf(load_local(corpus), load_local(queries), load_local(qrels), **fields)
+    """Build a :class:`QADataset` from local corpus, queries and qrels files; a problem
+    with a row names its file and line (``path:line``)."""
+    files = {"corpus": Path(corpus), "queries": Path(queries), "qrels": Path(qrels)}
+    return dataset_from_rows(
+        *(_rows(load_local(f), kind) for kind, f in files.items()),
+        source="files",
+        sources={kind: RowSource(str(f), _place_in(f)) for kind, f in files.items()},
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _place_in(file: Path) -> Callable[[int], str]:
+    """Where record ``i`` of a local file lies: ``path:line`` in a csv/tsv (after its
+    header) or JSON Lines file, ``path row N`` in others; lines are counted only when a
+    message needs one."""
+    lines: list[int] | None = None
+
+    def place(i: int) -> str:
+        nonlocal lines
+        if lines is None:
+            lines = _record_lines(file)
+        return f"{file}:{lines[i]}" if i < len(lines) else f"{file} row {i + 1}"
+
+    return place
+
+
+def _record_lines(file: Path, first: int | None = None) -> list[int]:
+    """The line each record of a text file starts on (blank lines skipped, as the
+    loaders do; only the ``first`` ones when given); empty for a file without one
+    record a line."""
+    suffix = file.suffix.lower()
+    out: list[int] = []
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as fh:
+            if suffix in (".csv", ".tsv"):
+                reader = csv.reader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+                start = 1
+                for n, row in enumerate(reader):
+                    if n and row:
+                        out.append(start)
+                        if first is not None and len(out) >= first:
+                            break
+                    start = reader.line_num + 1
+            elif suffix in (".jsonl", ".json"):
+                for n, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    if not out and line.lstrip().startswith("["):
+                        return []  # one JSON array: no record a line
+                    out.append(n)
+                    if first is not None and len(out) >= first:
+                        break
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    return out

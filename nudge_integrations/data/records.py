@@ -6,11 +6,25 @@ iterables of dict rows and hands them here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
 from nudge_integrations.data.dataset import QADataset
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """Where a kind of rows comes from, for messages: ``name`` (a file, or ``hf qrels``)
+    and ``place(i)``, where row ``i`` (0-based, in the order read) lies (``path:line``)."""
+
+    name: str
+    place: Callable[[int], str]
+
+
+def _unnamed(source: str, kind: str) -> RowSource:
+    return RowSource(f"{source} {kind}", lambda i: f"{source} {kind} row {i}")
 
 
 def corpus_text(
@@ -22,9 +36,9 @@ def corpus_text(
     return f"{title} {text}".strip()
 
 
-def _id_of(row: Mapping[str, Any], field: str, where: str, line: int) -> str:
+def _id_of(row: Mapping[str, Any], field: str, where: str) -> str:
     if field not in row:
-        raise NudgeError(f"{where} row {line} has no {field!r} field (found {sorted(row)})")
+        raise NudgeError(f"{where} has no {field!r} field (found {sorted(row)})")
     return str(row[field])
 
 
@@ -40,43 +54,62 @@ def dataset_from_rows(
     doc_id_field: str = "corpus-id",
     score_field: str = "score",
     source: str = "dataset",
+    sources: Mapping[str, RowSource] | None = None,
 ) -> QADataset:
     """Join BEIR-shaped rows into a :class:`QADataset`.
 
     Only queries with at least one positive judgement are kept (BEIR ships queries with
-    no qrels in a split). Judgements with score <= 0 are dropped. Duplicate ids and
-    judgements naming unknown queries or docs raise, naming the id.
-    """
+    no qrels in a split). Judgements with score <= 0 are dropped; qrels with no
+    judgement, or none positive, raise. Duplicate ids and judgements naming unknown
+    queries or docs raise, naming the id and where its row lies: ``sources`` (by kind,
+    ``"corpus"``, ``"queries"``, ``"qrels"``) says where for rows read from files
+    (``path:line``), else ``<source> <kind> row <i>``."""
+    given = dict(sources or {})
+    corpus_src, query_src, qrels_src = (
+        given.get(kind) or _unnamed(source, kind) for kind in ("corpus", "queries", "qrels")
+    )
     corpus: dict[str, str] = {}
     for i, row in enumerate(corpus_rows):
-        doc = _id_of(row, id_field, f"{source} corpus", i)
+        doc = _id_of(row, id_field, corpus_src.place(i))
         if doc in corpus:
-            raise DuplicateIdError(f"{source} corpus has doc id {doc!r} twice (row {i})")
+            raise DuplicateIdError(f"{corpus_src.place(i)}: doc id {doc!r} twice in the corpus")
         corpus[doc] = corpus_text(row, text_field, title_field)
     all_queries: dict[str, str] = {}
     for i, row in enumerate(query_rows):
-        qid = _id_of(row, id_field, f"{source} queries", i)
+        qid = _id_of(row, id_field, query_src.place(i))
         if qid in all_queries:
-            raise DuplicateIdError(f"{source} queries have query id {qid!r} twice (row {i})")
+            raise DuplicateIdError(f"{query_src.place(i)}: query id {qid!r} twice in the queries")
         all_queries[qid] = str(row.get(text_field) or "")
     grades: dict[str, dict[str, float]] = {}
+    n_rows = 0
     for i, row in enumerate(qrel_rows):
-        qid = _id_of(row, query_id_field, f"{source} qrels", i)
-        doc = _id_of(row, doc_id_field, f"{source} qrels", i)
+        n_rows += 1
+        qid = _id_of(row, query_id_field, qrels_src.place(i))
+        doc = _id_of(row, doc_id_field, qrels_src.place(i))
         try:
             score = float(row.get(score_field, 1))
         except (TypeError, ValueError):
             raise NudgeError(
-                f"{source} qrels row {i}: score {row.get(score_field)!r} is not a number "
+                f"{qrels_src.place(i)}: score {row.get(score_field)!r} is not a number "
                 "(BEIR qrels: query-id<TAB>corpus-id<TAB>score, score an integer grade)"
             ) from None
         if qid not in all_queries:
-            raise UnknownIdError(f"{source} qrels row {i} names query {qid!r}, not in the queries")
+            raise UnknownIdError(f"{qrels_src.place(i)} names query {qid!r}, not in the queries")
         if doc not in corpus:
-            raise UnknownIdError(f"{source} qrels row {i} names doc {doc!r}, not in the corpus")
+            raise UnknownIdError(f"{qrels_src.place(i)} names doc {doc!r}, not in the corpus")
         if score > 0:
             prev = grades.setdefault(qid, {}).get(doc)
             grades[qid][doc] = score if prev is None else max(prev, score)
+    if n_rows == 0:
+        raise NudgeError(
+            f"no judgements in {qrels_src.name}: it holds no rows (BEIR qrels: a header, then "
+            "query-id<TAB>corpus-id<TAB>score, one judgement a line)"
+        )
+    if not grades:
+        raise NudgeError(
+            f"no positive judgements in {qrels_src.name}: its {n_rows} rows all have score "
+            "<= 0, and only a positive score marks a relevant document"
+        )
     order = [q for q in all_queries if q in grades]
     return QADataset(
         queries={q: all_queries[q] for q in order},
