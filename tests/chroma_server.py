@@ -1,5 +1,6 @@
 """A Chroma server for the tests: ``chroma run`` (the CLI that ships with chromadb) on a
-free loopback port, started once per test module, with an ``HttpClient`` to it."""
+free loopback port, started once per session when a selected test first asks for it (each
+test names its own collection), with an ``HttpClient`` to it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from .optional import missing, need
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A ``chroma run`` server on a free local port, and an ``HttpClient`` to it."""
     chromadb = need("chromadb")

@@ -130,6 +130,7 @@ def test_missing_ids_name_the_id(
     assert f"e.g. {ids[0]!r}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_module_entry_point_and_help() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "nudge_integrations", "finetune", "--help"],

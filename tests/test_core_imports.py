@@ -75,6 +75,7 @@ def test_core_imports_without_frameworks() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_core_and_each_of_its_modules_import_with_only_numpy_and_torch() -> None:
     """No framework, store client, pyarrow, matplotlib or Ray is imported by ``import
     nudge_integrations.core`` or by any module of the core, nor any layer above it."""

@@ -15,6 +15,7 @@ need("matplotlib")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_paper_benchmark_smoke(tmp_path: Path) -> None:
     from benchmarks.paper import data, run
 

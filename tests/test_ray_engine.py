@@ -20,6 +20,9 @@ ray = need("ray")
 need("ray.data")
 from nudge_integrations.ray_engine import RayScan, fit_ray  # noqa: E402
 
+#: Slow: starting the local Ray cluster alone takes about 5 s on the 2-core machine.
+pytestmark = pytest.mark.slow
+
 N = 2400
 
 
@@ -44,7 +47,6 @@ def setup(
     return prob, folder, train, val
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("cls", [NudgeN, NudgeM])
 def test_ray_fit_equals_the_local_fit(ray_local: None, setup: tuple, cls: type) -> None:
     prob, folder, train, val = setup

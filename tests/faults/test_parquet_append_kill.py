@@ -76,7 +76,7 @@ def _main(folder: Path, when: str) -> None:
         _append(folder)
 
 
-@pytest.mark.parametrize("when", ["writing", "renaming"])
+@pytest.mark.parametrize("when", ["writing", pytest.param("renaming", marks=pytest.mark.slow)])
 def test_a_killed_parquet_append_is_all_or_nothing_and_reruns(tmp_path: Path, when: str) -> None:
     old_ids = [f"old-{i}" for i in range(OLD)]
     folder, clean = tmp_path / "killed", tmp_path / "clean"

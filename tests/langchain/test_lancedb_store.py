@@ -114,6 +114,7 @@ def check_swap_and_revert(store: Any, fitter: NudgeFitter, qa: dict[str, Any]) -
         np.testing.assert_array_equal(vec, base[i])
 
 
+@pytest.mark.slow
 def test_fit_swap_search_reopen_revert(
     make: Callable[..., Any], qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
 ) -> None:

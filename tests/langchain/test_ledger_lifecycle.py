@@ -103,6 +103,7 @@ def test_a_marked_store_whose_ledger_is_gone_is_refused(
     NudgeFitter(embeddings).fit(store, qa["pairs"]("train"))
 
 
+@pytest.mark.slow
 def test_fitter_saves_and_loads_without_pickle(
     qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ from nudge_integrations.langchain import NudgeFitter
 from nudge_integrations.stores import registry
 
 from ..same_fit import assert_same_fit
+from ..tiers import slow_for
 from .conftest import HashEmbeddings
 from .stored import writer_of
 from .test_stores import (  # noqa: F401
@@ -49,7 +50,7 @@ def _same(a: NudgeFitter, b: NudgeFitter) -> None:
     assert_same_fit(a.result_, b.result_)
 
 
-@pytest.mark.parametrize("kind", NATIVE)
+@pytest.mark.parametrize("kind", slow_for(NATIVE))
 def test_native_fit_equals_in_memory_and_swaps(
     kind: str,
     corpus: Callable[..., Any],  # noqa: F811

@@ -45,6 +45,7 @@ def fitted(qa: dict[str, Any]) -> NudgeRetriever:
     )
 
 
+@pytest.mark.slow
 def test_round_trip_in_a_new_process_gives_the_same_results(
     qa: dict[str, Any], fitted: NudgeRetriever, tmp_path: Path
 ) -> None:

@@ -23,6 +23,7 @@ from nudge_integrations.langchain import NudgeFitter
 from ..hashing import hash_embed
 from ..optional import need
 from ..pg_server import driver_url
+from ..tiers import slow_for
 from .conftest import HashEmbeddings
 from .stored import documents, writer_of
 
@@ -257,7 +258,7 @@ def check_swap_and_revert(store: Any, fitter: NudgeFitter, questions: list[str])
 
 
 # ----------------------------------------------------------------------------- tests
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", slow_for(KINDS))
 def test_fit_swap_search_revert(
     kind: str, corpus: Callable[..., Any], embeddings: HashEmbeddings
 ) -> None:
@@ -276,7 +277,7 @@ def test_fit_swap_search_revert(
     check_swap_and_revert(store, fitter, [q for q, _ in pairs("test")])
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", slow_for(KINDS))
 def test_nudge_m_goes_into_inner_product_stores(
     kind: str, corpus: Callable[..., Any], embeddings: HashEmbeddings
 ) -> None:
@@ -286,7 +287,7 @@ def test_nudge_m_goes_into_inner_product_stores(
     check_swap_and_revert(store, fitter, [q for q, _ in pairs("test")])
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", slow_for(KINDS))
 def test_nudge_m_refused_by_other_metrics(
     kind: str, corpus: Callable[..., Any], embeddings: HashEmbeddings
 ) -> None:

@@ -315,6 +315,7 @@ print(json.dumps({"missing": missing, "gamma": eng.gamma_, "ids": eng.node_ids, 
 """
 
 
+@pytest.mark.slow
 def test_round_trip_in_a_new_process(
     qa: dict[str, Any], embed_model: HashEmbedding, tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.llama_index import corpus as li_corpus
 
 from ..same_fit import assert_same_fit
+from ..tiers import slow_for
 from .conftest import HashEmbedding
 from .test_stores import build, data, store_vectors  # noqa: F401
 
@@ -40,7 +41,7 @@ def _same(a: NudgeFinetuneEngine, b: NudgeFinetuneEngine) -> None:
     assert_same_fit(a.result_, b.result_)
 
 
-@pytest.mark.parametrize("kind", NATIVE)
+@pytest.mark.parametrize("kind", slow_for(NATIVE))
 def test_native_engine_equals_in_memory_and_swaps(
     kind: str,
     build: Callable[..., Any],  # noqa: F811

@@ -21,6 +21,7 @@ from nudge_integrations.stores import registry
 
 from ..optional import need
 from ..pg_server import driver_url
+from ..tiers import slow_for
 from .conftest import HashEmbedding
 from .test_stores_qdrant_lancedb import assert_serves_nudged, lancedb_store, qdrant_store, uuid_qa
 
@@ -145,7 +146,7 @@ def similarity(index: VectorStoreIndex) -> str | None:
     return registry.bind(index.vector_store, "llama_index", index=index).writer.similarity
 
 
-@pytest.mark.parametrize("kind", sorted(STORES))
+@pytest.mark.parametrize("kind", slow_for(sorted(STORES)))
 def test_nudge_n_round_trip(
     kind: str, build: Callable[..., Any], embed_model: HashEmbedding, tmp_path: Path
 ) -> None:
@@ -176,7 +177,7 @@ def test_nudge_n_round_trip(
         np.testing.assert_allclose(restored[nid], base[nid], atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", INNER_PRODUCT)
+@pytest.mark.parametrize("kind", slow_for(INNER_PRODUCT))
 def test_nudge_m_goes_into_inner_product_stores(
     kind: str, build: Callable[..., Any], embed_model: HashEmbedding
 ) -> None:
@@ -194,7 +195,7 @@ def test_nudge_m_goes_into_inner_product_stores(
     eng.revert_index(index)
 
 
-@pytest.mark.parametrize("kind,metric", sorted(OTHER_METRIC.items()))
+@pytest.mark.parametrize("kind,metric", slow_for(sorted(OTHER_METRIC.items())))
 def test_nudge_m_refused_by_non_inner_product_stores(
     kind: str, metric: str, build: Callable[..., Any], embed_model: HashEmbedding
 ) -> None:

@@ -24,6 +24,7 @@ from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.stores import registry
 
 from ..optional import need
+from ..tiers import slow_for
 from .conftest import HashEmbedding
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,7 +206,7 @@ def assert_serves_nudged(
     return hit
 
 
-@pytest.mark.parametrize("kind", sorted(STORES))
+@pytest.mark.parametrize("kind", slow_for(sorted(STORES), ("qdrant", "lancedb")))
 def test_nudge_n_round_trip(
     kind: str,
     build: Callable[[str, str], VectorStoreIndex],
