@@ -135,7 +135,7 @@ def test_demo_output_is_what_nudge_demo_prints(
     pytest.importorskip("llama_index.core")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
-    shown = block_after("prints test retrieval before and after", "")
+    shown = block_after("through a LlamaIndex `VectorStoreIndex`", "")
     assert main(["demo"]) == 0
     printed = iter(capsys.readouterr().out.splitlines())
     for line in shown.splitlines():
