@@ -65,7 +65,8 @@ def test_a_lost_marker_is_an_error_naming_it(tmp_path: Path) -> None:
 
 
 def _fvf() -> dict[str, Any]:
-    return json.loads((RESULTS / "fit-vs-floor.json").read_text())
+    data: dict[str, Any] = json.loads((RESULTS / "fit-vs-floor.json").read_text())
+    return data
 
 
 def _run(fvf: dict[str, Any], n: int) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def test_met_follows_the_numbers_beside_it() -> None:
     floor_s = min(run["seconds"][floor.FLOOR])
     for fit in floor.FITS:  # both fits at 1.05x the floor: the 1.2x target is met
         run["seconds"][fit] = [1.05 * floor_s]
-    name, text, ok = targets.in_memory(fvf, 100_000, 1.2)
+    _, text, ok = targets.in_memory(fvf, 100_000, 1.2)
     assert ok is True and "NUDGE-N 1.05x" in text
     run["seconds"]["NudgeM fit"] = [1.3 * floor_s]
     assert targets.in_memory(fvf, 100_000, 1.2)[2] is False
@@ -126,7 +127,7 @@ def test_a_baseline_stays_unless_beaten_by_the_margin() -> None:
 
 
 def test_a_method_that_did_not_move_anything_says_whose_vectors_it_has() -> None:
-    row = {"method": "adapter + NUDGE-N", "info": {"gamma": 0.0, "moved": 0}}
+    row: dict[str, Any] = {"method": "adapter + NUDGE-N", "info": {"gamma": 0.0, "moved": 0}}
     assert "the same vectors as *linear query adapter*" in tables.label(row)
     row["info"]["gamma"] = 0.04
     assert tables.label(row) == "adapter + NUDGE-N"
@@ -158,3 +159,29 @@ def test_a_results_record_names_versions_and_threads() -> None:
     if isinstance(pools, list):  # threadpoolctl installed: numpy's BLAS is pinned too
         blas = [p for p in pools if p["user_api"] == "blas"]
         assert blas and all(p["num_threads"] == n for p in blas)
+
+
+@pytest.mark.slow
+def test_bench_fit_measures_what_its_page_renders(tmp_path: Path) -> None:
+    """The split bench_fit.py keeps its command and its results format (about 40 s)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "fit.md"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_fit.py"), "--sizes", "3000"]
+    cmd += ["--results-dir", str(tmp_path), "--out", str(out), "--skip-scifact", "--repeats", "1"]
+    cmd += ["--no-profile", "--max-wait", "0", "--skip-reference"]
+    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+    res = json.loads((tmp_path / "fit-3000.json").read_text())
+    assert {"floor", "floor_at_k", "ours", "memory", "run", "machine", "started"} <= set(res)
+    assert res["ours"]["N"]["fit_k"] == 1 and res["ours"]["M"]["fit_k"] == 2
+    again = tmp_path / "again.md"
+    rerender = [*cmd[:2], "--sizes", "3000", "--results-dir", str(tmp_path)]
+    rerender += ["--out", str(again), "--from-json", "--skip-scifact"]
+    subprocess.run(rerender, check=True, cwd=ROOT, capture_output=True)
+    assert again.read_bytes() == out.read_bytes()
+    floor_cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_fit_vs_floor.py")]
+    floor_cmd += ["--n", "3000", "--repeats", "1", "--json", str(tmp_path / "fvf.json")]
+    subprocess.run(floor_cmd, check=True, cwd=ROOT, capture_output=True)
+    run = json.loads((tmp_path / "fvf.json").read_text())["runs"][0]
+    assert {floor.floor_at(k) for k in (10, 1, 2)} <= set(run["seconds"]) and "run" in run
