@@ -104,6 +104,7 @@ def measure(args: argparse.Namespace, cmd: str) -> int:
 def main(argv: Sequence[str] | None = None, doc: str | None = None) -> int:
     args = parse_args(argv, doc)
     if args.case:  # a peak-memory subprocess: print one JSON line
+        pin_threads()
         print(json.dumps(memory_case(args.case[-1], args.size, args.seed)))
         return 0
     if args.from_json:
