@@ -32,8 +32,7 @@ def _fail_a_bare_importorskip(report: pytest.TestReport | pytest.CollectReport) 
     if reason.startswith(_IMPORTORSKIP):
         report.outcome = "failed"
         report.longrepr = (
-            f"{reason}\n{STRICT_ENV}=1 makes a skip for a missing dependency a failure "
-            "(and use tests/optional.need rather than pytest.importorskip)"
+            f"{reason}\n{STRICT_ENV}=1 makes a skip for a missing dependency a failure"
         )
 
 
