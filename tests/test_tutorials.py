@@ -40,16 +40,24 @@ def _needs(*modules: str) -> None:
 
 
 def _run(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
-    """Execute a copy of notebooks/<name> in tmp_path; the kernel inherits this environment."""
+    """Execute a copy of notebooks/<name> in tmp_path, HOME there too; the kernel inherits
+    this environment. A notebook must keep its nudge ledgers in a temporary folder of its
+    own: none may be left in the cache (where they go by default) or the home folder."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("NUDGE_DATA_DIR", raising=False)
-    monkeypatch.delenv("NUDGE_SCIFACT_EMBEDDINGS", raising=False)
+    for var in ("NUDGE_DATA_DIR", "NUDGE_SCIFACT_EMBEDDINGS", "NUDGE_LEDGER_DIR"):
+        monkeypatch.delenv(var, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     copy = tmp_path / name
     shutil.copy(NOTEBOOKS / name, copy)
-    return execute(copy, timeout=CELL_TIMEOUT)
+    nb = execute(copy, timeout=CELL_TIMEOUT)
+    left = [p for p in (tmp_path / "cache", tmp_path / "home") if p.exists()]
+    ledgers = [str(p) for root in left for p in root.rglob("ledgers")]
+    assert not ledgers, f"{name} left nudge ledgers outside a temporary folder: {ledgers}"
+    return nb
 
 
 def _scifact_env(tmp_path: Path) -> dict[str, str]:
