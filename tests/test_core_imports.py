@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 #: Run in a fresh interpreter: a meta-path finder refuses every import outside the standard
 #: library, numpy, torch and the distributions they require (as if nothing else were
 #: installed: torch's optional imports fail as they would there); then the core and each of
