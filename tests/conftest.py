@@ -25,8 +25,8 @@ _IMPORTORSKIP = "could not import "
 
 
 def _fail_a_bare_importorskip(report: pytest.TestReport | pytest.CollectReport) -> None:
-    """Strictly, a skip from a bare ``pytest.importorskip`` fails like ``optional.need``."""
-    if not (strict() and report.skipped and isinstance(report.longrepr, tuple)):
+    """A skip from a bare ``pytest.importorskip`` fails, as ``optional.need`` does strictly."""
+    if not (report.skipped and isinstance(report.longrepr, tuple)):
         return
     reason = str(report.longrepr[2]).removeprefix("Skipped: ")
     if reason.startswith(_IMPORTORSKIP):
@@ -36,22 +36,31 @@ def _fail_a_bare_importorskip(report: pytest.TestReport | pytest.CollectReport) 
         )
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    _fail_a_bare_importorskip(report)
-    return report
+class StrictSkips:
+    """Under ``NUDGE_STRICT_SKIPS=1``, a plugin of the whole session (a conftest's own hooks
+    miss the report of a folder whose conftest skipped) that fails bare importorskip skips."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        _fail_a_bare_importorskip(report)
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        _fail_a_bare_importorskip(report)
+        return report
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_make_collect_report(
-    collector: pytest.Collector,
-) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
-    report = yield
-    _fail_a_bare_importorskip(report)
-    return report
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``NUDGE_STRICT_SKIPS=1``, bare importorskip skips fail too."""
+    if strict():
+        config.pluginmanager.register(StrictSkips(), "nudge-strict-skips")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

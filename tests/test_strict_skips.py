@@ -31,14 +31,14 @@ def test_data_absent():
 """
 
 CONFTEST = """
-from tests.conftest import pytest_make_collect_report, pytest_runtest_makereport
+from tests.conftest import pytest_configure
 """
 
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A small suite with this repository's hooks: three skipping tests and two modules
-    that skip at import, one through the helper and one bare."""
+    """A small suite with this repository's hooks: three skipping tests, two modules that
+    skip at import (one through the helper, one bare), and a folder whose conftest skips."""
     pytester.makeconftest(CONFTEST)
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(
@@ -46,6 +46,9 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
         test_module_helper=f"from tests.optional import need\n\nneed({MISSING!r})\n",
         test_module_bare=f"import pytest\n\npytest.importorskip({MISSING!r})\n",
     )
+    folder = pytester.mkpydir("needs_it")
+    (folder / "conftest.py").write_text(f"import pytest\n\npytest.importorskip({MISSING!r})\n")
+    (folder / "test_inside.py").write_text("def test_inside():\n    pass\n")
     return pytester
 
 
@@ -54,7 +57,7 @@ def test_missing_dependencies_skip_by_default(
 ) -> None:
     monkeypatch.delenv(STRICT_ENV, raising=False)
     result = suite.runpytest_inprocess("-rs")
-    result.assert_outcomes(skipped=5)
+    result.assert_outcomes(skipped=6)
 
 
 @pytest.mark.parametrize("value", ["1", "yes"])
@@ -63,7 +66,7 @@ def test_strict_skips_fail_a_missing_dependency(
 ) -> None:
     monkeypatch.setenv(STRICT_ENV, value)
     result = suite.runpytest_inprocess("-rs", "--continue-on-collection-errors")
-    result.assert_outcomes(failed=2, errors=2, skipped=1)  # errors: the two modules
+    result.assert_outcomes(failed=2, errors=3, skipped=1)  # errors: two modules, a folder
     result.stdout.fnmatch_lines([f"*missing optional dependency '{MISSING}'*{STRICT_ENV}=1*"])
     result.stdout.fnmatch_lines([f"*could not import '{MISSING}'*"])
     result.stdout.fnmatch_lines(["*SKIPPED*../shared is absent*"])
@@ -73,4 +76,4 @@ def test_strict_skips_off_when_set_to_zero(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(STRICT_ENV, "0")
-    suite.runpytest_inprocess().assert_outcomes(skipped=5)
+    suite.runpytest_inprocess().assert_outcomes(skipped=6)
