@@ -153,7 +153,7 @@ def test_no_request_exceeds_the_limits(tmp_path: Path) -> None:
 
 
 def test_limits_are_the_filter_size_and_the_write_bytes(tmp_path: Path) -> None:
-    assert lancedb_limits(384) == Limits(read=1000, write=43690)  # 64 MiB of float32
+    assert lancedb_limits(384) == Limits(read=8192, write=43690)  # 64 MiB of float32
     tbl, _ = table(tmp_path)
     assert LanceDBWriter(tbl).limits == lancedb_limits(16)
 

@@ -24,9 +24,11 @@ from nudge_integrations.core.errors import DuplicateIdError, NudgeError, ShapeEr
 from nudge_integrations.stores.base import BatchedWriter, Limits, Location, batches
 
 #: Ids per read: one ``IN (...)`` filter. LanceDB parses a filter as SQL text (DataFusion)
-#: and tests it against every row it scans, so the list is kept to 1,000 quoted ids (tens
-#: of kB of filter), the size this writer has read with since it was written.
-FILTER_IDS = 1000
+#: and tests it against every row it scans, so each request scans the table: fewer,
+#: larger lists are faster. Measured at 200k rows (lancedb 0.40, 2 cores): 30,000 ids in
+#: 1,000-id filters 0.69 s, in 5,000-id filters 0.48 s, in one filter 0.42 s; 8,192
+#: quoted ids are a few hundred kB of filter.
+FILTER_IDS = 8192
 
 #: Vector bytes per write: LanceDB sets no limit on a ``merge_insert``, but each is one
 #: commit (a new table version and a join on the id column), so fewer, larger ones are
