@@ -23,7 +23,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from nudge_integrations.cli.progress import ProgressLines
 from nudge_integrations.core.errors import NudgeError
+
+DESCRIPTION = (
+    "nudge makes retrieval find the right documents for your questions, without training "
+    "a model: from question->document pairs, NUDGE (Zeighami et al., ICLR 2025) moves the "
+    "stored document vectors toward the questions they answer, by an amount chosen on "
+    "held-out questions, and leaves the embedding model and the queries as they are. "
+    "'demo' runs it end to end on an offline "
+    "corpus; 'finetune' fits it on your data (a BEIR folder or a QA JSON, split 70/10/20 "
+    "train/validation/test), writes the moved vectors and, with --store, swaps them into a "
+    "vector store through a nudge ledger; 'evaluate' scores base and nudged vectors on the "
+    "test split; 'status', 'revert', 'finish' and 'rollback' look after a store that "
+    "'finetune --store' wrote into."
+)
+
+TOP_EPILOG = "nudge COMMAND --help lists a command's options. A first run: nudge demo"
 
 EPILOG = (
     "Vectors: pass --embeddings/--ids and --query-embeddings/--query-ids (.npy rows and "
@@ -46,7 +62,7 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     # every store the registry can open from the command line, e.g. chroma:PATH:COLLECTION
     store_kinds = ", ".join(str(e.cli) for e in cli_kinds())
 
-    parser = _Parser(prog=prog, description=__doc__.split("\n\n")[0], epilog=EPILOG)
+    parser = _Parser(prog=prog, description=DESCRIPTION, epilog=TOP_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = sub.add_parser("demo", help="fine-tune an offline corpus and print before/after")
     demo.add_argument("--max-passages", type=int, default=400, help="corpus size (default 400)")
@@ -140,7 +156,8 @@ def _store_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None, prog: str = "nudge") -> int:
     args = build_parser(prog).parse_args(argv)
-    progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
+    progress = not getattr(args, "quiet", False)  # a bar on a terminal, else lines
+    lines = ProgressLines(prog, progress)
     try:
         return _run(args, progress)
     except (NudgeError, FileNotFoundError, ImportError) as exc:
@@ -156,6 +173,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "nudge") -> int:
     except Exception as exc:  # one line, not a traceback
         print(f"{prog}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        lines.close()
 
 
 def _run(args: argparse.Namespace, progress: bool) -> int:

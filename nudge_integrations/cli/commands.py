@@ -108,7 +108,9 @@ class Inputs:
             if args.embeddings is None or args.ids is None:
                 raise NudgeError("--embeddings and --ids go together: the vectors and their ids")
             return given_vectors(args.embeddings, args.ids, "corpus")
-        return embedded(self.dataset.corpus, cache_dir=args.cache_dir, progress=progress)
+        return embedded(
+            self.dataset.corpus, cache_dir=args.cache_dir, progress=progress, what="the corpus"
+        )
 
     def _query_vectors(self, args: argparse.Namespace, progress: bool) -> Vectors:
         if args.query_embeddings is not None or args.query_ids is not None:
@@ -122,7 +124,9 @@ class Inputs:
                 "with --embeddings, pass --query-embeddings and --query-ids too (vectors from "
                 "the same model), or neither to embed both with the offline MiniLM model"
             )
-        return embedded(self.dataset.queries, cache_dir=args.cache_dir, progress=progress)
+        return embedded(
+            self.dataset.queries, cache_dir=args.cache_dir, progress=progress, what="the queries"
+        )
 
     def split(self, name: str) -> tuple[NDArray[np.float32], list[dict[str, float]]]:
         """Query vectors and judgements by corpus id of one split."""

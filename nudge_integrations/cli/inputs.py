@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,11 +150,14 @@ def given_vectors(npy: Path, ids_path: Path, what: str) -> Vectors:
     return Vectors(ids, matrix, npy)
 
 
-def embedded(texts: dict[str, str], *, cache_dir: Path | None, progress: bool) -> Vectors:
-    """Texts embedded by the offline all-MiniLM-L6-v2 (``demo`` extra), cached on disk."""
+def embedded(
+    texts: dict[str, str], *, cache_dir: Path | None, progress: bool, what: str = "texts"
+) -> Vectors:
+    """Texts embedded by the offline all-MiniLM-L6-v2 (``demo`` extra), cached on disk;
+    ``progress``: a bar on a terminal, else progress lines (``what`` names the texts)."""
     from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
 
-    if not progress:  # transformers draws its own bar while loading weights
+    if not progress or not sys.stderr.isatty():  # transformers' bar while loading weights
         with contextlib.suppress(ImportError):
             from transformers.utils import logging as hf_logging
 
@@ -161,5 +165,7 @@ def embedded(texts: dict[str, str], *, cache_dir: Path | None, progress: bool) -
     model: Any = load_minilm("cpu")
     ids = list(texts)
     cache = cache_dir if cache_dir is not None else default_cache_dir()
-    matrix = embed_texts([texts[i] for i in ids], model, cache_dir=cache, progress=progress)
+    matrix = embed_texts(
+        [texts[i] for i in ids], model, cache_dir=cache, progress=progress, what=what
+    )
     return Vectors(ids, matrix)

@@ -21,7 +21,7 @@ from nudge_integrations.core import NudgeResult
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.sources import is_record_source
 from nudge_integrations.stores import lifecycle
-from nudge_integrations.stores.base import require_inner_product
+from nudge_integrations.stores.base import KeepsMarkers, require_inner_product
 from nudge_integrations.stores.binding import Bound
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, text_hash
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
@@ -134,7 +134,8 @@ class StoreSession:
         it was fitted with. NUDGE-M is refused by a store not ranking by inner product
         (``advice``: what to do instead, where the default advice does not apply)."""
         if result.variant == "M":
-            require_inner_product(self.writer.similarity, self.bound.label, advice)
+            note = self.bound.metric_note
+            require_inner_product(self.writer.similarity, self.bound.label, advice, note=note)
         moved = {str(i): v for i, v in result.as_dict().items()}
         found = ledger_for_write(self.writer, self.ledger, list(moved), key=self.bound.key)
         report = lifecycle.swap(
@@ -205,7 +206,8 @@ class StoreSession:
         """Where the store stands against its ledger (base, nudged, half-swapped, ...)."""
         found = self.find()
         if found is None:
-            return lifecycle.never_nudged(self.bound.label)
+            marked = isinstance(self.writer, KeepsMarkers)
+            return lifecycle.never_nudged(self.bound.label, keeps_markers=marked)
         return lifecycle.status(self.writer, found, texts=self.bound.text_reader)
 
     def _done(self, found: NudgeLedger, report: SwapReport) -> SwapReport:
