@@ -32,17 +32,28 @@ from production.opening import embeddings, open_store
 
 def kill_at(writer_class: type, call: int) -> None:
     """SIGKILL this process at the ``call``-th vector write request, before it is sent
-    (after that batch's markers are set)."""
-    real = writer_class._write  # type: ignore[attr-defined]
+    (after that batch's markers are set): a plain vector write, or a store's own combined
+    vector-and-marker write (Chroma, Qdrant local mode), whichever the swap makes."""
     count = {"n": 0}
+    from nudge_integrations.stores.base import MarkedWriter
 
-    def write(self: Any, vectors: Any) -> None:
-        count["n"] += 1
-        if count["n"] == call:
-            os.kill(os.getpid(), signal.SIGKILL)
-        real(self, vectors)
+    def wrap(name: str) -> None:
+        real = getattr(writer_class, name)
 
-    writer_class._write = write  # type: ignore[attr-defined]
+        def request(self: Any, *args: Any) -> None:
+            if name == "_write" or args[0]:  # a combined write that carries vectors
+                count["n"] += 1
+                if count["n"] == call:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            real(self, *args)
+
+        setattr(writer_class, name, request)
+
+    own = getattr(writer_class, "_write_marked", MarkedWriter._write_marked)
+    if own is not MarkedWriter._write_marked:
+        wrap("_write_marked")
+    else:
+        wrap("_write")
 
 
 def run(step: str, kind: str, framework: str, root: Path, n: int, train: int, val: int,
