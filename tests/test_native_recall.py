@@ -266,6 +266,7 @@ def test_exact_ids_streams_and_ranks_by_the_store_metric(metric: str) -> None:
         exact_ids(writer, q[:, :3], 10)
 
 
+@pytest.mark.slow
 def test_milvus_hnsw_recall_is_reported(problem: dict[str, Any], tmp_path: Path) -> None:
     from pymilvus import DataType, MilvusClient
 

@@ -92,6 +92,7 @@ def test_chroma_recall_before_swap_after_and_after_revert(
     assert recall_at_k(exact, exact, 10) == 1.0
 
 
+@pytest.mark.slow
 def test_milvus_rebuild_index(
     qa: dict[str, Any], embeddings: HashEmbeddings, tmp_path: Path, request: Any
 ) -> None:
