@@ -128,11 +128,11 @@ def main() -> None:
         return case.main(args)
     if not args.report:
         command = "python benchmarks/bench_stores_production.py " + shlex.join(sys.argv[1:])
-        data = load(args.json)
         key = "reproductions" if args.repro else "cases"
         specs = ["chroma:langchain", "chroma:llama_index"] if args.repro else args.cases
         for spec in specs:
             row = run_case(args, spec, command)
+            data = load(args.json)  # as it is now: another run may have added cases
             merge(data, row, key)
             data["machine"], data["versions"] = versions()
             args.json.parent.mkdir(parents=True, exist_ok=True)
