@@ -389,37 +389,62 @@ def small_limits(cls: type) -> None:
     cls.limits = property(lambda self: small, lambda self, value: None)  # type: ignore[attr-defined]
 
 
-def kill_at(cls: type, call: int) -> None:
-    """Make the ``call``-th write of ``cls`` kill the process before it writes."""
-    real = cls.write  # type: ignore[attr-defined]
+#: The vector write calls of a writer: a plain one, and a batch's vectors with their
+#: markers (what a swap makes on a store that keeps markers).
+WRITES = ("write", "write_marked")
+
+
+def _on_writes(cls: type, hit: Callable[[int], None]) -> Callable[[], None]:
+    """Call ``hit(n)`` before the ``n``-th vector write of ``cls`` (either kind; a combined
+    call that carries no vector is not counted); returns the undo."""
     count = {"n": 0}
+    saved = {name: cls.__dict__.get(name) for name in WRITES}
 
-    def write(self: Any, vectors: Any) -> None:
-        count["n"] += 1
-        if count["n"] == call:
+    def wrap(name: str) -> None:
+        real = getattr(cls, name, None)
+        if real is None:
+            return
+
+        def write(self: Any, vectors: Any, *rest: Any) -> None:
+            if vectors:
+                count["n"] += 1
+                hit(count["n"])
+            real(self, vectors, *rest)
+
+        setattr(cls, name, write)
+
+    for name in WRITES:
+        wrap(name)
+
+    def undo() -> None:
+        for name, was in saved.items():
+            if was is None:
+                if name in cls.__dict__:
+                    delattr(cls, name)
+            else:
+                setattr(cls, name, was)
+
+    return undo
+
+
+def kill_at(cls: type, call: int) -> None:
+    """Make the ``call``-th vector write of ``cls`` kill the process before it writes."""
+
+    def hit(n: int) -> None:
+        if n == call:
             os.kill(os.getpid(), signal.SIGKILL)
-        real(self, vectors)
 
-    cls.write = write  # type: ignore[attr-defined]
+    _on_writes(cls, hit)
 
 
 def fail_at(cls: type, calls: set[int]) -> Callable[[], None]:
-    """Make the given write calls of ``cls`` raise; returns the undo."""
-    real = cls.write  # type: ignore[attr-defined]
-    count = {"n": 0}
+    """Make the given vector write calls of ``cls`` raise; returns the undo."""
 
-    def write(self: Any, vectors: Any) -> None:
-        count["n"] += 1
-        if count["n"] in calls:
-            raise RuntimeError(f"injected failure at write {count['n']}")
-        real(self, vectors)
+    def hit(n: int) -> None:
+        if n in calls:
+            raise RuntimeError(f"injected failure at write {n}")
 
-    cls.write = write  # type: ignore[attr-defined]
-
-    def undo() -> None:
-        cls.write = real  # type: ignore[attr-defined]
-
-    return undo
+    return _on_writes(cls, hit)
 
 
 def save_npz(path: Path, vectors: dict[str, np.ndarray]) -> None:
