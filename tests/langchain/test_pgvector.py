@@ -122,7 +122,7 @@ def test_a_failed_batch_rolls_back(
     np.testing.assert_array_equal(writer.read([a])[a], base[a])
     # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
     fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
-    real, calls = type(writer).write, {"n": 0}
+    real, calls = type(writer)._write, {"n": 0}
 
     def third_batch_breaks(self: Any, batch: dict[str, np.ndarray]) -> None:
         calls["n"] += 1
@@ -130,7 +130,7 @@ def test_a_failed_batch_rolls_back(
             batch = {**batch, next(iter(batch)): np.ones(3, np.float32)}
         real(self, batch)
 
-    monkeypatch.setattr(type(writer), "write", third_batch_breaks)
+    monkeypatch.setattr(type(writer), "_write", third_batch_breaks)
     with pytest.raises(Exception, match="dimensions"):
         fitter.swap_in(store, batch_size=5)
     assert calls["n"] > 3  # the rollback wrote too

@@ -130,7 +130,7 @@ def test_a_failed_batch_rolls_back(
     # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
     eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
     eng.finetune()
-    real, calls = type(writer).write, {"n": 0}
+    real, calls = type(writer)._write, {"n": 0}
 
     def third_batch_breaks(self: Any, vectors: dict[str, np.ndarray]) -> None:
         calls["n"] += 1
@@ -138,7 +138,7 @@ def test_a_failed_batch_rolls_back(
             vectors = {**vectors, next(iter(vectors)): np.ones(3, np.float32)}
         real(self, vectors)
 
-    monkeypatch.setattr(type(writer), "write", third_batch_breaks)
+    monkeypatch.setattr(type(writer), "_write", third_batch_breaks)
     with pytest.raises(Exception, match="dimensions"):
         eng.apply_to_index(index, batch_size=5)
     assert calls["n"] > 3  # the rollback wrote too
