@@ -17,9 +17,10 @@ other failure.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -50,9 +51,34 @@ EPILOG = (
 
 
 class _Parser(argparse.ArgumentParser):
+    #: The subcommands' parsers by name (set by :func:`build_parser`), for suggestions.
+    commands: Mapping[str, argparse.ArgumentParser] | None = None
+
     def error(self, message: str) -> NoReturn:  # usage errors: one line, exit 2
         print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(2)
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but an unknown option names the nearest one the command takes
+        (argparse before Python 3.14 only says "unrecognized arguments")."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._suggest(parsed, extras)}")
+        return parsed
+
+    def _suggest(self, parsed: argparse.Namespace, extras: list[str]) -> str:
+        """ "; did you mean --x?" for the first unknown option with a near one, else ""."""
+        chosen = (self.commands or {}).get(getattr(parsed, "command", None) or "")
+        # argparse keeps a parser's option strings only in this private mapping
+        known = [o for p in (self, chosen) if p is not None for o in p._option_string_actions]
+        for extra in extras:
+            if extra.startswith("--"):
+                close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1)
+                if close:
+                    return f"; did you mean {close[0]}?"
+        return ""
 
 
 def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
@@ -64,6 +90,7 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
 
     parser = _Parser(prog=prog, description=DESCRIPTION, epilog=TOP_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.commands = sub.choices
     demo = sub.add_parser("demo", help="fine-tune an offline corpus and print before/after")
     demo.add_argument("--max-passages", type=int, default=400, help="corpus size (default 400)")
     demo.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")

@@ -365,7 +365,11 @@ def store_command(args: argparse.Namespace) -> str:
     if session.find() is None:
         if args.command == "status":
             marked = isinstance(session.writer, KeepsMarkers)
-            return str(lifecycle.never_nudged(args.store, keeps_markers=marked))
+            return str(
+                lifecycle.never_nudged(
+                    args.store, keeps_markers=marked, ledger_option="--ledger PATH"
+                )
+            )
         raise NudgeError(
             f"{args.store} has no nudge ledger: nothing was swapped in (or pass --ledger PATH)"
         )

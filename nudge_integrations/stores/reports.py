@@ -148,23 +148,26 @@ def warn_skipped(report: SwapReport, what: str = "records") -> None:
         )
 
 
-def never_nudged(what: str, *, keeps_markers: bool = True) -> LedgerStatus:
+def never_nudged(
+    what: str, *, keeps_markers: bool = True, ledger_option: str = "ledger=..."
+) -> LedgerStatus:
     """The status of a store whose nudge ledger was not found. One that keeps markers
     has no record marked as nudged, so it holds its base vectors: never nudged, or
     reverted in full (which removes the markers, so a store without a location of its
-    own no longer leads to its ledger). One that keeps none can tell nothing."""
+    own no longer leads to its ledger). One that keeps none can tell nothing.
+    ``ledger_option``: how the caller names the ledger's path (the CLI: ``--ledger``)."""
     if keeps_markers:
         note = (
             f"no nudge ledger was found for this {what} and none of its records is marked "
             "as nudged: it holds its base vectors (it was never nudged, or was reverted in "
-            "full, which removes the markers; pass its ledger's path, ledger=..., to see "
-            "what was swapped in and reverted)"
+            f"full, which removes the markers; pass its ledger's path, {ledger_option}, to "
+            "see what was swapped in and reverted)"
         )
     else:
         note = (
             f"no nudge ledger was found for this {what}, which keeps no markers on its "
             "records: if nothing was swapped into it, it holds its base vectors; if "
-            "something was, pass its ledger's path (ledger=...)"
+            f"something was, pass its ledger's path ({ledger_option})"
         )
     return LedgerStatus(
         state="base", ledger=None, active_fit=None, fit=None, operation=None, note=note
