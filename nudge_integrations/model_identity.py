@@ -282,10 +282,13 @@ def compare(recorded: Mapping[str, Any], model: Any) -> Comparison:
         ok = names_match or legacy_model_name(model) == saved_name
         note = "it was saved without a model fingerprint, so only the model's name was checked"
         return Comparison(ok, given, None if ok else "another model name", note)
-    now = fingerprint(model)
-    if now is not None:
-        given["fingerprint"] = now.as_json()
     if not names_match:
+        try:
+            now = fingerprint(model)
+        except Exception:  # the model's own failure: only the hint below is lost
+            now = None
+        if now is not None:
+            given["fingerprint"] = now.as_json()
         same_vectors = now is not None and now.differs_by(saved) <= TOLERANCE
         why = "another model name" + (
             "; its vectors for the probe strings match, so it may be the same model under "
@@ -294,10 +297,19 @@ def compare(recorded: Mapping[str, Any], model: Any) -> Comparison:
             else ""
         )
         return Comparison(False, given, why)
+    try:
+        now = fingerprint(model)
+    except Exception as exc:  # an API that is down: the load goes on, on the name alone
+        note = (
+            f"this model could not embed the probe strings ({type(exc).__name__}: {exc}): "
+            "only its name was checked"
+        )
+        return Comparison(True, given, note=note)
     if now is None:
         return Comparison(
             True, given, note="this model cannot embed the probe strings: only its name was checked"
         )
+    given["fingerprint"] = now.as_json()
     gap = now.differs_by(saved)
     if gap > TOLERANCE:
         what = (

@@ -104,3 +104,11 @@ def test_a_model_that_cannot_embed_at_save_is_recorded_by_name(tmp_path: Path) -
     assert saved(tmp_path)["fingerprint"] is None
     with pytest.warns(UserWarning, match="only the model's name was checked"):
         NudgeRetriever.load(tmp_path, Tiny(seed=3))
+
+
+def test_a_model_that_cannot_embed_at_load_is_checked_by_name(tmp_path: Path) -> None:
+    retriever(Tiny()).save(tmp_path)
+    with pytest.warns(UserWarning, match="could not embed the probe strings.*only its name"):
+        assert NudgeRetriever.load(tmp_path, Down()).k == 4  # the same name, API down
+    with pytest.raises(NudgeError, match="another model name"):
+        NudgeRetriever.load(tmp_path, Down(model_name="other"))
