@@ -11,6 +11,8 @@ import pytest
 
 from nudge_integrations.cli import main
 
+from .optional import need
+
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
@@ -43,7 +45,7 @@ def test_an_option_with_no_near_one_gets_no_guess(capsys: pytest.CaptureFixture[
 def test_status_of_a_never_nudged_store_says_ledger_as_an_option(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    faiss = pytest.importorskip("faiss")
+    faiss = need("faiss")
     monkeypatch.setenv("NUDGE_CACHE_DIR", str(tmp_path / "cache"))
     index = faiss.IndexFlatIP(4)
     index.add(np.eye(3, 4, dtype=np.float32))

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nudge_integrations.core.errors import EmptyTrainingSetError, NudgeError
+from nudge_integrations.core.errors import EmptyTrainingSetError, NudgeError, UnknownIdError
 from nudge_integrations.data.dataset import QADataset
 
 
@@ -68,6 +68,12 @@ def qa_dataset(
         id_list = [str(x) for x in ids]
         if not id_list:
             raise NudgeError(f"{name} pair {i} ({question[:60]!r}) lists no relevant ids")
+        unknown = [d for d in id_list if d not in corpus]
+        if unknown:  # named by the user's question, not the internal query id
+            raise UnknownIdError(
+                f"{name} pair {i} ({question[:60]!r}) marks {unknown[0]!r} relevant, but no "
+                "document has that id: add the document or fix the id"
+            )
         queries[f"q{i}"] = question
         relevant[f"q{i}"] = list(dict.fromkeys(id_list))
     return QADataset(queries=queries, corpus=dict(corpus), relevant_docs=relevant)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nudge_integrations.core.arguments import checked
 from nudge_integrations.langchain.fitting import FitterCore, ReapplyReport
 from nudge_integrations.langchain.retriever import NudgeRetriever
 
@@ -37,6 +38,7 @@ class NudgeFitter(FitterCore):
     reference's behaviour (training questions only).
     """
 
+    @checked
     def as_retriever(self, k: int = 4, **kwargs: Any) -> NudgeRetriever:
         """An exact inner-product retriever over the nudged vectors."""
         return NudgeRetriever(

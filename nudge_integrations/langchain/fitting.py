@@ -14,6 +14,7 @@ skipped and reported, since their nudge no longer fits them).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ from langchain_core.vectorstores import VectorStore
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeResult
+from nudge_integrations.core.arguments import checked, positive_int
 from nudge_integrations.core.errors import NotFittedError, NudgeError
+from nudge_integrations.core.params import estimator_params
 from nudge_integrations.core.sources import RECALL_SAMPLE
 from nudge_integrations.data.chunks import DEFAULT_RULE, ChunkRule
 from nudge_integrations.data.dataset import QADataset
@@ -37,6 +40,7 @@ from nudge_integrations.langchain.ids import document_ids
 from nudge_integrations.langchain.persist import documents_from_state, documents_state
 from nudge_integrations.model_identity import model_name
 from nudge_integrations.session import FitSpec, StoreSession, StoreSource, judgements, run_fit
+from nudge_integrations.session.fitting import SwapTarget, check_probe, check_records
 from nudge_integrations.session.persist import load_folder, save_folder
 from nudge_integrations.session.verbs import StoreVerbs
 from nudge_integrations.stores.lifecycle import SwapReport
@@ -73,6 +77,8 @@ class _Prepared:
     groups: dict[str, list[str]] = field(default_factory=dict)
     #: Store-native fits: the store's writer (its own search) and the base vectors in hand.
     source: StoreSource | None = None
+    #: The similarity and name of the store read (None: documents), for the NUDGE-M warning.
+    target: SwapTarget | None = None
 
     def query_texts(self) -> list[str]:
         sets = [self.train] + ([self.val] if self.val is not None else [])
@@ -94,6 +100,7 @@ class FitterCore(StoreVerbs):
     reference's behaviour (training questions only).
     """
 
+    @checked
     def __init__(
         self,
         embeddings: Embeddings,
@@ -114,6 +121,8 @@ class FitterCore(StoreVerbs):
         self._spec = FitSpec.checked(
             variant, relevant_chunks, params, where="NudgeFitter", own=_OWN_ARGS
         )
+        batch_size = positive_int(batch_size, "batch_size")
+        concurrency = positive_int(concurrency, "concurrency")
         self._queries = QueryEmbedder(
             embeddings,
             as_documents=queries_as_documents,
@@ -135,7 +144,15 @@ class FitterCore(StoreVerbs):
         self.index_recall_: float | None = None
         self.notes_: list[str] = []
 
+    @classmethod
+    def accepted(cls, variant: str) -> set[str]:
+        """Keyword arguments the constructor takes with ``variant``: its own and the
+        estimator's (for callers that pass ``**fit_params`` on, to check them first)."""
+        own = set(inspect.signature(cls.__init__).parameters) - {"self", "fit_params"}
+        return own | estimator_params(variant)
+
     # ----------------------------------------------------------------- fit
+    @checked
     def fit(
         self,
         source: Sequence[Document] | VectorStore,
@@ -166,11 +183,19 @@ class FitterCore(StoreVerbs):
         approximate index (Chroma's HNSW, Milvus' non-FLAT indexes) the fit measures the
         store's recall on ``recall_sample`` validation questions against an exact scan
         streamed from the store (0: skip): ``index_recall_`` and the notes hold it.
+
+        Every check that needs no question vector runs before the first question is
+        embedded, then one question checks the model's dimension: a wrong model or a bad
+        vector costs one embedding call, not one per question.
         """
         prepared = self._prepare(source, train, val, ledger, id_key, native, recall_sample)
-        self._queries.embed(prepared.query_texts())
+        questions = prepared.query_texts()
+        self._queries.embed(questions[:1])
+        self._check_probe(prepared, questions[:1])
+        self._queries.embed(questions)
         return self._finish(prepared)
 
+    @checked
     async def afit(
         self,
         source: Sequence[Document] | VectorStore,
@@ -185,10 +210,40 @@ class FitterCore(StoreVerbs):
         """:meth:`fit`, embedding the questions with ``aembed_query`` (``concurrency`` at a
         time) or ``aembed_documents`` (``queries_as_documents=True``)."""
         prepared = self._prepare(source, train, val, ledger, id_key, native, recall_sample)
-        await self._queries.aembed(prepared.query_texts())
+        questions = prepared.query_texts()
+        await self._queries.aembed(questions[:1])
+        self._check_probe(prepared, questions[:1])
+        await self._queries.aembed(questions)
         return self._finish(prepared)
 
+    def _check_probe(self, p: _Prepared, first: list[str]) -> None:
+        """The first question's vector against the documents' dimension."""
+        if first:
+            probe = self._queries.matrix(first)[0]
+            check_probe(probe, p.base.shape[1], what="document", question=first[0])
+
     def _prepare(
+        self,
+        source: Sequence[Document] | VectorStore,
+        train: Any,
+        val: Any,
+        ledger: LedgerLike,
+        id_key: str | None,
+        native: bool,
+        recall_sample: int,
+    ) -> _Prepared:
+        """Inputs read and checked (:meth:`_read`), then every check that needs no
+        question vector: the device, the store NUDGE-M would be swapped into (a warning),
+        the document vectors."""
+        self._spec.check_device()
+        prepared = self._read(source, train, val, ledger, id_key, native, recall_sample)
+        if prepared.target is not None:
+            advice = self.NATIVE_M_ADVICE if native else None
+            self._spec.warn_unswappable(prepared.target, advice)
+        check_records(prepared.base, prepared.ids, "document")
+        return prepared
+
+    def _read(
         self,
         source: Sequence[Document] | VectorStore,
         train: Any,
@@ -204,8 +259,10 @@ class FitterCore(StoreVerbs):
             return self._prepare_native(source, train, val, ledger, id_key, recall_sample)
         notes: list[str] = []
         stored: dict[str, NDArray[np.float32]] = {}
+        target = None
         if isinstance(source, VectorStore):
             session = lc_store.session_of(source, ledger)
+            target = SwapTarget.of(session.bound)
             documents, stored = lc_store.read_all(session.bound)
             texts = {str(d.id): d.page_content for d in documents}
             self.ledger_, restored = session.bases_from_ledger(stored, texts, list(stored))
@@ -246,7 +303,7 @@ class FitterCore(StoreVerbs):
                 "documents; those were re-embedded"
             )
         base = self._base_matrix(documents, ids, stored)
-        return _Prepared(documents, ids, base, train_ds, val_ds, notes, groups)
+        return _Prepared(documents, ids, base, train_ds, val_ds, notes, groups, target=target)
 
     def _prepare_native(
         self,
@@ -279,7 +336,10 @@ class FitterCore(StoreVerbs):
         documents = [Document(id=i, page_content=got.texts.get(i, "")) for i in named]
         base = np.stack([got.vectors[i] for i in named]).astype(np.float32)
         source_state = StoreSource(session.writer, got.known, int(recall_sample))
-        return _Prepared(documents, named, base, train_ds, val_ds, got.notes, {}, source_state)
+        target = SwapTarget.of(session.bound)
+        return _Prepared(
+            documents, named, base, train_ds, val_ds, got.notes, {}, source_state, target
+        )
 
     def _finish(self, p: _Prepared) -> Self:
         """Fit on prepared inputs whose questions are embedded."""
@@ -359,6 +419,7 @@ class FitterCore(StoreVerbs):
         return result.apply(self.base_vectors_)
 
     # ----------------------------------------------------------------- persistence
+    @checked
     def save(self, path: str | Path) -> Path:
         """Write the fit to a folder without pickle: documents, settings, gamma, the curve,
         the ledger's path and the model's name (JSON), base and nudged vectors (``.npy``).
@@ -379,6 +440,7 @@ class FitterCore(StoreVerbs):
         return save_folder(path, state, arrays, json_name=_SAVED, embeddings=self.embeddings)
 
     @classmethod
+    @checked
     def load(cls, path: str | Path, embeddings: Embeddings, *, check_model: bool = True) -> Self:
         """Rebuild a fitter written by :meth:`save`; ``embeddings`` must be the model that
         made its vectors (its name is checked unless ``check_model=False``)."""

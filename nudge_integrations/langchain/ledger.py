@@ -14,6 +14,7 @@ import numpy as np
 from langchain_core.documents import Document
 from numpy.typing import NDArray
 
+from nudge_integrations.core.arguments import checked, id_list
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.session import StoreSession
 from nudge_integrations.stores import registry
@@ -45,11 +46,20 @@ def read_all(bound: Bound) -> tuple[list[Document], dict[str, NDArray[np.float32
     return docs, vectors
 
 
-def status(store: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
-    """Whether the store holds base vectors, a fit's nudged vectors, or is half-swapped."""
-    return session_of(store, ledger).status()
+@checked
+def status(
+    store: Any,
+    *,
+    ledger: LedgerLike = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+) -> LedgerStatus:
+    """Whether the store holds base vectors, a fit's nudged vectors, or is half-swapped
+    (every ledger record read back, ``batch_size`` a request)."""
+    return session_of(store, ledger).status(batch_size=batch_size, show_progress=show_progress)
 
 
+@checked
 def revert(
     store: Any,
     ids: Sequence[str] | None = None,
@@ -58,10 +68,15 @@ def revert(
     batch_size: int | None = None,
     show_progress: bool | None = None,
 ) -> SwapReport:
-    """Write the base vectors back from the ledger (of ``ids``, default every record)."""
-    return session_of(store, ledger).revert(ids, batch_size=batch_size, show_progress=show_progress)
+    """Write the base vectors back from the ledger (of ``ids``, a list; default every
+    record)."""
+    chosen = id_list(ids, "ids", verb="revert")
+    return session_of(store, ledger).revert(
+        chosen, batch_size=batch_size, show_progress=show_progress
+    )
 
 
+@checked
 def finish(
     store: Any,
     *,
@@ -73,6 +88,7 @@ def finish(
     return session_of(store, ledger).finish(batch_size=batch_size, show_progress=show_progress)
 
 
+@checked
 def rollback(
     store: Any,
     *,

@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from nudge_integrations.core.arguments import check_keywords, checked, unknown_keyword
 from nudge_integrations.core.errors import NudgeError, ShapeError
 from nudge_integrations.core.search import exact_search
 from nudge_integrations.core.validation import as_matrix
@@ -87,6 +88,15 @@ class NudgeRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     _matrix: NDArray[np.float32] = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        """Keyword arguments only (``documents``, ``vectors``, ``embeddings``, ...); one
+        that is not a field is refused with the nearest field (pydantic ignores it)."""
+        fields = type(self).model_fields
+        known = set(fields) | {f.alias for f in fields.values() if f.alias}
+        check_keywords(data, known, type(self).__name__)
+        super().__init__(**data)
+
     #: (the embeddings, whether they embed queries as documents), once a batch found out.
     _symmetry: tuple[Any, bool] | None = PrivateAttr(default=None)
 
@@ -300,6 +310,7 @@ class NudgeRetriever(BaseRetriever):
         return vectors
 
     @classmethod
+    @checked
     def fit(
         cls,
         documents: Sequence[Document] | Any,
@@ -318,6 +329,11 @@ class NudgeRetriever(BaseRetriever):
         ``QADataset``; ``id_key``: the metadata field holding the ids they use (see
         :meth:`NudgeFitter.fit`). ``fit_params`` go to :class:`NudgeFitter`.
         """
+        takes = FitterCore.accepted(variant) - {"embeddings", "variant", "k"}
+        for key in fit_params:
+            if key not in takes:
+                own = {"documents", "embeddings", "train", "val", "variant", "k", "id_key"}
+                raise unknown_keyword(key, f"{cls.__name__}.fit", takes | own)
         fitter = FitterCore(embeddings, variant=variant, **fit_params)
         fitter.fit(documents, train, val=val, id_key=id_key)
         return cls(
@@ -339,6 +355,7 @@ class NudgeRetriever(BaseRetriever):
         ]
 
     # ---------------------------------------------------------------- persistence
+    @checked
     def save(self, path: str | Path) -> Path:
         """Write the vectors (``.npy``) and documents, settings and model name (JSON) to a
         folder, without pickle, so a new process can :meth:`load` it. Returns the folder."""
@@ -356,6 +373,7 @@ class NudgeRetriever(BaseRetriever):
         )
 
     @classmethod
+    @checked
     def load(
         cls, path: str | Path, embeddings: Embeddings, *, check_model: bool = True
     ) -> NudgeRetriever:

@@ -139,10 +139,12 @@ def check_relevant(nodes: Mapping[str, BaseNode], train: QADataset, val: QADatas
         for qid in ds.query_ids:
             for doc in ds.relevant_docs[qid]:
                 if doc not in nodes and doc not in parents:
+                    text = ds.queries[qid]
+                    question = text if len(text) <= 60 else text[:57] + "..."
                     raise UnknownIdError(
-                        f"{name} query {qid!r} marks {doc!r} relevant, but no node has that "
-                        "id and no node comes from a document with that id (ref_doc_id): add "
-                        "it to the corpus or fix the QA data"
+                        f"{name} query {qid!r} ({question!r}) marks {doc!r} relevant, but no "
+                        "node has that id and no node comes from a document with that id "
+                        "(ref_doc_id): add it to the corpus or fix the QA data"
                     )
 
 

@@ -10,6 +10,7 @@ the query model.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import replace
@@ -25,6 +26,7 @@ from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeResult
+from nudge_integrations.core.arguments import alias, check_keywords, checked
 from nudge_integrations.core.errors import (
     DuplicateIdError,
     EmptyTrainingSetError,
@@ -32,7 +34,9 @@ from nudge_integrations.core.errors import (
     NudgeError,
     ShapeError,
     UnknownIdError,
+    UnknownKeywordError,
 )
+from nudge_integrations.core.params import estimator_params
 from nudge_integrations.core.sources import RECALL_SAMPLE
 from nudge_integrations.data.chunks import DEFAULT_RULE, ChunkRule
 from nudge_integrations.data.dataset import QADataset
@@ -49,6 +53,7 @@ from nudge_integrations.llama_index.embeddings import EmbeddingCache
 from nudge_integrations.llama_index.retriever import NudgeRetriever
 from nudge_integrations.model_identity import model_name
 from nudge_integrations.session import FitSpec, StoreSession, StoreSource, judgements, run_fit
+from nudge_integrations.session.fitting import SwapTarget, check_probe, check_records
 from nudge_integrations.session.verbs import StoreVerbs
 from nudge_integrations.stores.base import require_inner_product
 from nudge_integrations.stores.lifecycle import base_from_ledger
@@ -89,6 +94,7 @@ class NudgeFinetuneEngine(StoreVerbs):
     scan streamed from the store (0: skip); it is in ``index_recall_`` and the notes.
     """
 
+    @checked
     def __init__(
         self,
         train_dataset: Any,
@@ -108,6 +114,12 @@ class NudgeFinetuneEngine(StoreVerbs):
         recall_sample: int = RECALL_SAMPLE,
         **fit_params: Any,
     ) -> None:
+        for name in ("index", "nodes", "docstore"):
+            if name in fit_params:  # from_defaults' names for the corpus
+                raise UnknownKeywordError(
+                    f"{type(self).__name__}() got an unexpected keyword {name!r}; pass it as "
+                    f"corpus={name}, or use {type(self).__name__}.from_defaults(..., {name}=...)"
+                )
         params = {"gamma": gamma, "metric": metric, "k": k, "device": device, **fit_params}
         self._spec = FitSpec.checked(
             variant, relevant_chunks, params, where="NudgeFinetuneEngine", own=_OWN_ARGS
@@ -126,6 +138,9 @@ class NudgeFinetuneEngine(StoreVerbs):
         self.ledger_: Path | None = None
         self.result_: NudgeResult | None = None
         self._source: StoreSource | None = None
+        #: The similarity and name of the store the corpus was read from (None: not read
+        #: from a store nudge-integrations can swap into), for the NUDGE-M warning.
+        self._target: SwapTarget | None = None
         if native:
             self._corpus: Corpus = self._native_corpus(corpus, ledger)
         else:
@@ -142,6 +157,7 @@ class NudgeFinetuneEngine(StoreVerbs):
         )
 
     @classmethod
+    @checked
     def from_defaults(
         cls,
         train_dataset: Any = None,
@@ -160,6 +176,9 @@ class NudgeFinetuneEngine(StoreVerbs):
         ``Settings.embed_model``; other keywords as the constructor. Nothing is fitted
         until :meth:`finetune`.
         """
+        own = set(inspect.signature(cls.__init__).parameters) - {"self", "fit_params"}
+        variant = str(kwargs.get("variant", "N"))
+        check_keywords(kwargs, own | estimator_params(variant), f"{cls.__name__}.from_defaults")
         if train_dataset is None:
             raise EmptyTrainingSetError(
                 "from_defaults needs train_dataset: pass the QA pairs to fit on "
@@ -181,6 +200,7 @@ class NudgeFinetuneEngine(StoreVerbs):
             session = li_ledger.session_of(index, ledger)
         except NudgeError:
             return  # a store that cannot be updated in place was never nudged by us
+        self._target = SwapTarget.of(session.bound)
         found = session.find(self._corpus.ids)
         if found is None:
             return
@@ -202,6 +222,7 @@ class NudgeFinetuneEngine(StoreVerbs):
                 "index=... (or corpus=index)"
             )
         session = li_ledger.session_of(index, ledger)
+        self._target = SwapTarget.of(session.bound)
         sets = [self._train] + ([self._val] if self._val is not None else [])
         named = list(dict.fromkeys(i for ds in sets for q in ds.query_ids for i in ds.grades(q)))
         nodes = {n.node_id: n for n in li_ledger.nodes_by_id(index, named)}
@@ -229,9 +250,60 @@ class NudgeFinetuneEngine(StoreVerbs):
             )
 
     # ---------------------------------------------------------------- fitting
+    @checked
     def finetune(self) -> None:
-        """Fit NUDGE from the base vectors of the current corpus and QA data."""
-        base = None if self._source is not None else self.base_embeddings_matrix()
+        """Fit NUDGE from the base vectors of the current corpus and QA data.
+
+        Every check that needs no question vector runs before the first question is
+        embedded, then one question checks the query model's dimension: a wrong model or
+        a bad vector costs one embedding call, not one per question."""
+        base = self._before_questions()
+        first = self._questions()[:1]
+        self._check_probe(self._cache.embed_queries(first), base, first)
+        self._fit(base)
+
+    @checked
+    async def afinetune(self) -> None:
+        """:meth:`finetune`, the questions embedded with ``aget_query_embedding`` on this
+        event loop and the fit itself in a worker thread."""
+        base = self._before_questions()
+        questions = self._questions()
+        probe = await self._cache.aembed_queries(questions[:1])
+        self._check_probe(probe, base, questions[:1])
+        await self._cache.aembed_queries(questions)
+        await asyncio.to_thread(self._fit, base)
+
+    def _questions(self) -> list[str]:
+        """Every training and validation question's text, training first."""
+        sets = [self._train] + ([self._val] if self._val is not None else [])
+        return [ds.queries[q] for ds in sets for q in ds.query_ids]
+
+    @staticmethod
+    def _check_probe(
+        probe: NDArray[np.float32], base: NDArray[np.float32], first: list[str]
+    ) -> None:
+        """The first question's vector against the nodes' dimension."""
+        if len(first) and base.shape[0]:
+            check_probe(probe[0], base.shape[1], what="node", question=first[0])
+
+    def _before_questions(self) -> NDArray[np.float32]:
+        """The checks a fit makes before embedding a question (device, the store NUDGE-M
+        would be swapped into, the node vectors); returns the base vectors."""
+        self._spec.check_device()
+        if self._target is not None:
+            advice = self.NATIVE_M_ADVICE if self.native_ else None
+            self._spec.warn_unswappable(self._target, advice)
+        if self._source is None:
+            ids, base = self._corpus.ids, self.base_embeddings_matrix()
+        else:  # store-native: the named nodes' vectors as read, nothing embedded
+            ids = [nid for nid in self._corpus.ids if nid in self._base]
+            rows = [self._base[nid] for nid in ids]
+            base = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+        check_records(base, ids, "node")
+        return base
+
+    def _fit(self, base: NDArray[np.float32]) -> None:
+        """The fit itself, on checked base vectors (questions embedded or cached)."""
         embed = self._cache.embed_queries
         train_q = embed([self._train.queries[q] for q in self._train.query_ids])
         val_q = val_rel = None
@@ -244,18 +316,11 @@ class NudgeFinetuneEngine(StoreVerbs):
             self._judgements(self._train, train_q),
             val_q,
             val_rel,
-            base=base,
+            base=None if self._source is not None else base,
             ids=self._corpus.ids,
             source=self._source,
         )
         self.result_, self.index_recall_ = fitted.result, fitted.index_recall
-
-    async def afinetune(self) -> None:
-        """:meth:`finetune`, the questions embedded with ``aget_query_embedding`` on this
-        event loop and the fit itself in a worker thread."""
-        sets = [self._train] + ([self._val] if self._val is not None else [])
-        await self._cache.aembed_queries([ds.queries[q] for ds in sets for q in ds.query_ids])
-        await asyncio.to_thread(self.finetune)
 
     def _judgements(self, ds: QADataset, queries: NDArray[np.float32]) -> list[dict[str, float]]:
         """Relevance over nodes: document ids become their chunks' node ids by
@@ -417,12 +482,13 @@ class NudgeFinetuneEngine(StoreVerbs):
         )
 
     #: LlamaIndex-era names of :meth:`swap_in`, :meth:`revert`, :meth:`status`.
-    apply_to_index = StoreVerbs.swap_in
-    aapply_to_index = StoreVerbs.aswap_in
-    revert_index = StoreVerbs.revert
-    index_status = StoreVerbs.status
+    apply_to_index = alias(StoreVerbs.swap_in, "apply_to_index")
+    aapply_to_index = alias(StoreVerbs.aswap_in, "aapply_to_index")
+    revert_index = alias(StoreVerbs.revert, "revert_index")
+    index_status = alias(StoreVerbs.status, "index_status")
 
     # ---------------------------------------------------------------- growing
+    @checked
     def insert_nodes(
         self,
         nodes: Sequence[BaseNode],
@@ -477,6 +543,7 @@ class NudgeFinetuneEngine(StoreVerbs):
         check_relevant(corpus_nodes, train, val)
         self._change(corpus_nodes, {**self._base, **new.stored}, train, val, refit)
 
+    @checked
     def delete_nodes(self, node_ids: Iterable[str], *, refit: bool = True) -> None:
         """Remove nodes and every judgement naming them, then re-fit from the base vectors.
 
@@ -534,6 +601,7 @@ class NudgeFinetuneEngine(StoreVerbs):
                 raise
 
     # ---------------------------------------------------------------- persistence
+    @checked
     def save(self, persist_dir: str | Path) -> None:
         """Write nodes, base and nudged vectors, QA data, gamma and settings."""
         self._whole_corpus("save()")
@@ -554,9 +622,10 @@ class NudgeFinetuneEngine(StoreVerbs):
         )
 
     #: LlamaIndex's name for :meth:`save`.
-    persist = save
+    persist = alias(save, "persist")
 
     @classmethod
+    @checked
     def load(
         cls,
         persist_dir: str | Path,
@@ -584,7 +653,7 @@ class NudgeFinetuneEngine(StoreVerbs):
         return engine
 
     #: LlamaIndex's name for :meth:`load`.
-    from_persist_dir = load
+    from_persist_dir = classmethod(alias(load.__func__, "from_persist_dir"))  # type: ignore[attr-defined]
 
 
 def _dataset(obj: Any, name: str) -> QADataset:

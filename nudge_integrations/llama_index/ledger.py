@@ -14,6 +14,7 @@ from typing import Any
 
 from llama_index.core import VectorStoreIndex
 
+from nudge_integrations.core.arguments import checked, id_list
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.session import StoreSession
 from nudge_integrations.stores import registry
@@ -75,11 +76,20 @@ def session_of(index: Any, ledger: LedgerLike = None) -> StoreSession:
     return StoreSession(bound_of(index), ledger, what="node")
 
 
-def status(index: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
-    """Whether the index's store holds base vectors, nudged vectors, or is half-swapped."""
-    return session_of(index, ledger).status()
+@checked
+def status(
+    index: Any,
+    *,
+    ledger: LedgerLike = None,
+    batch_size: int | None = None,
+    show_progress: bool | None = None,
+) -> LedgerStatus:
+    """Whether the index's store holds base vectors, nudged vectors, or is half-swapped
+    (every ledger record read back, ``batch_size`` a request)."""
+    return session_of(index, ledger).status(batch_size=batch_size, show_progress=show_progress)
 
 
+@checked
 def revert(
     index: Any,
     node_ids: Sequence[str] | None = None,
@@ -88,13 +98,16 @@ def revert(
     batch_size: int | None = None,
     show_progress: bool | None = None,
 ) -> SwapReport:
-    """Write the base vectors back from the ledger (of ``node_ids``, default every node);
-    ``batch_size`` caps the records per request (never above the store's own limit)."""
+    """Write the base vectors back from the ledger (of ``node_ids``, a list; default every
+    node); ``batch_size`` caps the records per request (never above the store's own
+    limit)."""
+    chosen = id_list(node_ids, "node_ids", verb="revert")
     return session_of(index, ledger).revert(
-        node_ids, batch_size=batch_size, show_progress=show_progress
+        chosen, batch_size=batch_size, show_progress=show_progress
     )
 
 
+@checked
 def finish(
     index: Any,
     *,
@@ -106,6 +119,7 @@ def finish(
     return session_of(index, ledger).finish(batch_size=batch_size, show_progress=show_progress)
 
 
+@checked
 def rollback(
     index: Any,
     *,

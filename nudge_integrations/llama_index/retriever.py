@@ -24,6 +24,7 @@ from llama_index.core.vector_stores.types import (
 )
 from numpy.typing import NDArray
 
+from nudge_integrations.core.arguments import checked
 from nudge_integrations.core.errors import NudgeError, ShapeError, UnknownIdError
 from nudge_integrations.core.search import check_similarity, exact_search
 from nudge_integrations.core.validation import as_matrix
@@ -38,6 +39,7 @@ class NudgeRetriever(BaseRetriever):
     match. A node id not in ``nodes`` is refused; an unknown doc id just matches nothing.
     """
 
+    @checked
     def __init__(
         self,
         nodes: Sequence[BaseNode],

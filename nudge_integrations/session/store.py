@@ -3,7 +3,8 @@ read a store-native fit's inputs, swap, revert, reapply, finish, roll back, stat
 
 An adapter binds its framework's store object (``stores.registry.bind``) and hands the
 :class:`~nudge_integrations.stores.binding.Bound` here; what is written, checked and
-reported is the same for LlamaIndex and LangChain.
+reported is the same for LlamaIndex and LangChain. Every verb checks ``batch_size`` (a
+whole number >= 1) and ``ids`` (a list, not a bare string) before it reads the store.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeResult
+from nudge_integrations.core.arguments import id_list, optional_positive_int
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.core.sources import is_record_source
 from nudge_integrations.stores import lifecycle
@@ -133,6 +135,7 @@ class StoreSession:
         or nothing). ``base`` and ``texts``: each moved record's base vector and the text
         it was fitted with. NUDGE-M is refused by a store not ranking by inner product
         (``advice``: what to do instead, where the default advice does not apply)."""
+        batch_size = optional_positive_int(batch_size, "batch_size")
         if result.variant == "M":
             note = self.bound.metric_note
             require_inner_product(self.writer.similarity, self.bound.label, advice, note=note)
@@ -162,12 +165,15 @@ class StoreSession:
         batch_size: int | None = None,
         show_progress: bool | None = None,
     ) -> SwapReport:
-        """Write the base vectors back (of ``ids``, default every record ever nudged)."""
+        """Write the base vectors back (of ``ids``, a list; default every record ever
+        nudged)."""
+        chosen = id_list(ids, "ids", verb="revert")
+        batch_size = optional_positive_int(batch_size, "batch_size")
         found = self.open()
         report = lifecycle.revert(
             self.writer,
             found,
-            None if ids is None else list(ids),
+            chosen,
             texts=self.bound.text_reader,
             batch_size=batch_size,
             show_progress=show_progress,
@@ -178,6 +184,7 @@ class StoreSession:
         self, *, batch_size: int | None = None, show_progress: bool | None = None
     ) -> SwapReport:
         """Complete an interrupted swap or revert (a killed process, a failed rollback)."""
+        batch_size = optional_positive_int(batch_size, "batch_size")
         found = self.open()
         report = lifecycle.finish(
             self.writer,
@@ -192,6 +199,7 @@ class StoreSession:
         self, *, batch_size: int | None = None, show_progress: bool | None = None
     ) -> SwapReport:
         """Undo an interrupted swap or revert: back to what the store held before it."""
+        batch_size = optional_positive_int(batch_size, "batch_size")
         found = self.open()
         report = lifecycle.rollback(
             self.writer,
@@ -202,13 +210,23 @@ class StoreSession:
         )
         return self._done(found, report)
 
-    def status(self) -> LedgerStatus:
-        """Where the store stands against its ledger (base, nudged, half-swapped, ...)."""
+    def status(
+        self, *, batch_size: int | None = None, show_progress: bool | None = None
+    ) -> LedgerStatus:
+        """Where the store stands against its ledger (base, nudged, half-swapped, ...):
+        every ledger record read back, ``batch_size`` records a request."""
+        batch_size = optional_positive_int(batch_size, "batch_size")
         found = self.find()
         if found is None:
             marked = isinstance(self.writer, KeepsMarkers)
             return lifecycle.never_nudged(self.bound.label, keeps_markers=marked)
-        return lifecycle.status(self.writer, found, texts=self.bound.text_reader)
+        return lifecycle.status(
+            self.writer,
+            found,
+            texts=self.bound.text_reader,
+            batch_size=batch_size,
+            show_progress=show_progress,
+        )
 
     def _done(self, found: NudgeLedger, report: SwapReport) -> SwapReport:
         """Save the store (where it needs it), remember its ledger, warn about skips."""

@@ -1,6 +1,8 @@
 """The store verbs both adapters offer, written once: swap_in, reapply, revert, status,
 finish, rollback, and their async forms. An adapter says how to bind its framework's
-store object (``_session``) and what its fit swaps in (``_swap_inputs``)."""
+store object (``_session``) and what its fit swaps in (``_swap_inputs``). Every verb
+checks its arguments (``core.arguments.checked``): a typo names the adapter's own class
+and the nearest keyword."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeResult
+from nudge_integrations.core.arguments import checked, id_list
 from nudge_integrations.session.store import StoreSession
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
 from nudge_integrations.stores.location import LedgerLike
@@ -41,6 +44,7 @@ class StoreVerbs:
         """The fit, the moved records' base vectors and fitted texts, the model's name."""
         raise NotImplementedError
 
+    @checked
     def swap_in(
         self,
         store: Any,
@@ -71,12 +75,27 @@ class StoreVerbs:
         self.ledger_ = report.ledger
         return report
 
-    def reapply(self, store: Any, **kwargs: Any) -> SwapReport:
+    @checked
+    def reapply(
+        self,
+        store: Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> SwapReport:
         """Write the nudge again after a re-index overwrote it (``index()``, re-adds).
         Records whose text changed since the fit, or that left the store, are skipped and
         reported (``changed``, ``missing``): refit to nudge them again."""
-        return self.swap_in(store, _allow_missing=True, **kwargs)
+        return self.swap_in(
+            store,
+            ledger=ledger,
+            batch_size=batch_size,
+            show_progress=show_progress,
+            _allow_missing=True,
+        )
 
+    @checked
     def revert(
         self,
         store: Any,
@@ -86,17 +105,28 @@ class StoreVerbs:
         batch_size: int | None = None,
         show_progress: bool | None = None,
     ) -> SwapReport:
-        """Write the base vectors back from the store's ledger (of ``ids``, default every
-        record ever nudged there). Works unfitted and in a new process: the ledger is
-        enough. Records gone from the store, or whose text changed, are skipped."""
+        """Write the base vectors back from the store's ledger (of ``ids``, a list; default
+        every record ever nudged there). Works unfitted and in a new process: the ledger
+        is enough. Records gone from the store, or whose text changed, are skipped."""
+        chosen = id_list(ids, "ids", verb="revert")
         session = self._session(store, ledger or self.ledger_)
-        chosen = None if ids is None else list(ids)
         return session.revert(chosen, batch_size=batch_size, show_progress=show_progress)
 
-    def status(self, store: Any, *, ledger: LedgerLike = None) -> LedgerStatus:
-        """Whether ``store`` holds base vectors, nudged vectors, or is half-swapped."""
-        return self._session(store, ledger or self.ledger_).status()
+    @checked
+    def status(
+        self,
+        store: Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> LedgerStatus:
+        """Whether ``store`` holds base vectors, nudged vectors, or is half-swapped (every
+        ledger record read back, ``batch_size`` a request)."""
+        session = self._session(store, ledger or self.ledger_)
+        return session.status(batch_size=batch_size, show_progress=show_progress)
 
+    @checked
     def finish(
         self,
         store: Any,
@@ -110,6 +140,7 @@ class StoreVerbs:
         session = self._session(store, ledger or self.ledger_)
         return session.finish(batch_size=batch_size, show_progress=show_progress)
 
+    @checked
     def rollback(
         self,
         store: Any,
@@ -122,22 +153,92 @@ class StoreVerbs:
         session = self._session(store, ledger or self.ledger_)
         return session.rollback(batch_size=batch_size, show_progress=show_progress)
 
-    async def aswap_in(self, store: Any, **kwargs: Any) -> SwapReport:
+    @checked
+    async def aswap_in(
+        self,
+        store: Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> SwapReport:
         """:meth:`swap_in` in a worker thread, not blocking the event loop."""
-        return await asyncio.to_thread(self.swap_in, store, **kwargs)
+        return await asyncio.to_thread(
+            self.swap_in, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
+        )
 
-    async def areapply(self, store: Any, **kwargs: Any) -> SwapReport:
+    @checked
+    async def areapply(
+        self,
+        store: Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> SwapReport:
         """:meth:`reapply` in a worker thread."""
-        return await asyncio.to_thread(self.reapply, store, **kwargs)
+        return await asyncio.to_thread(
+            self.reapply, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
+        )
 
-    async def arevert(self, store: Any, *args: Any, **kwargs: Any) -> SwapReport:
+    @checked
+    async def arevert(
+        self,
+        store: Any,
+        ids: Sequence[str] | None = None,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> SwapReport:
         """:meth:`revert` in a worker thread."""
-        return await asyncio.to_thread(self.revert, store, *args, **kwargs)
+        return await asyncio.to_thread(
+            self.revert,
+            store,
+            ids,
+            ledger=ledger,
+            batch_size=batch_size,
+            show_progress=show_progress,
+        )
 
-    async def afinish(self, store: Any, **kwargs: Any) -> SwapReport:
+    @checked
+    async def astatus(
+        self,
+        store: Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> LedgerStatus:
+        """:meth:`status` in a worker thread."""
+        return await asyncio.to_thread(
+            self.status, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
+        )
+
+    @checked
+    async def afinish(
+        self,
+        store: Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> SwapReport:
         """:meth:`finish` in a worker thread."""
-        return await asyncio.to_thread(self.finish, store, **kwargs)
+        return await asyncio.to_thread(
+            self.finish, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
+        )
 
-    async def arollback(self, store: Any, **kwargs: Any) -> SwapReport:
+    @checked
+    async def arollback(
+        self,
+        store: Any,
+        *,
+        ledger: LedgerLike = None,
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+    ) -> SwapReport:
         """:meth:`rollback` in a worker thread."""
-        return await asyncio.to_thread(self.rollback, store, **kwargs)
+        return await asyncio.to_thread(
+            self.rollback, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
+        )

@@ -4,7 +4,10 @@ most every :data:`LOG_EVERY` seconds, so a job's log shows a long swap moving.
 
 ``show`` is None (auto: a bar on a terminal from :data:`AUTO_MIN` records up, log lines
 otherwise, which only appear once the work has run :data:`LOG_EVERY` seconds), True
-(a bar on a terminal, else log lines, whatever the size) or False (silent).
+(a bar on a terminal, else lines whatever the size, and a last one when the work ends) or
+False (silent). Lines asked for with True go to the logger when logging would show them
+(INFO enabled, a handler set up) and to stderr otherwise, so a job's output shows them
+without any logging set up.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Progress:
         self.total, self.what, self.done = total, what, 0
         self.start = self.last = time.monotonic()
         self.logged = False
+        self.asked = show is True
         self.bar: Any = None
         self.log = show is not False and total > 0
         if self.log and _terminal() and (show or total >= AUTO_MIN):
@@ -64,14 +68,18 @@ class Progress:
     def _line(self) -> None:
         self.last = time.monotonic()
         rate = self.done / max(self.last - self.start, 1e-9)
-        log.info("%s: %d / %d records (%.0f/s)", self.what, self.done, self.total, rate)
+        line = f"{self.what}: {self.done} / {self.total} records ({rate:.0f}/s)"
+        if self.asked and not (log.isEnabledFor(logging.INFO) and log.hasHandlers()):
+            print(line, file=sys.stderr, flush=True)  # nobody would see the log line
+        else:
+            log.info("%s", line)
         self.logged = True
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        elif self.logged and self.done:  # the job was long enough to log: say it ended
+        elif (self.logged or self.asked) and self.done:  # logged before, or asked: say it ended
             self._line()
 
     def __enter__(self) -> Progress:

@@ -125,7 +125,8 @@ def test_questions_are_embedded_in_batches_or_concurrently(qa: dict[str, Any]) -
         qa["docs"], train, val=val
     )
     assert batched.query_calls == 0
-    assert batched.batches == 1 + -(-n_questions // 50)  # the documents once, then questions
+    # the documents once, one probe question (its dimension checked first), then the rest
+    assert batched.batches == 1 + 1 + -(-(n_questions - 1) // 50)
     for other in (b, c):
         assert other.gamma_ == a.gamma_
         np.testing.assert_array_equal(other.nudged_matrix(), a.nudged_matrix())
