@@ -18,8 +18,7 @@ from numpy.typing import NDArray
 from nudge_integrations.core import NudgeResult
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.data.dataset import QADataset
-from nudge_integrations.model_identity import model_identity
-from nudge_integrations.session.persist import require_same_model
+from nudge_integrations.session.persist import check_model_identity, recorded_identity
 
 STATE = "nudge_engine.json"
 
@@ -57,7 +56,7 @@ def save_engine(
     train.save_json(root / "train.json")
     if val is not None:
         val.save_json(root / "val.json")
-    full = {**state, "embed_model": model_identity(embed_model), "result": None}
+    full = {**state, "embed_model": recorded_identity(embed_model), "result": None}
     if result is not None:
         np.save(root / "nudged.npy", result.vectors)
         full["result"] = result.to_state()
@@ -80,7 +79,7 @@ def load_engine(
         state = json.loads((root / STATE).read_text())
     except json.JSONDecodeError as exc:
         raise NudgeError(f"{root / STATE} is not valid JSON ({exc}): persist again") from exc
-    recorded: dict[str, str] | None = state.get("embed_model")  # None in older folders
+    recorded: dict[str, Any] | None = state.get("embed_model")  # None in older folders
     if embed_model is None:
         try:
             embed_model = Settings.embed_model
@@ -96,7 +95,7 @@ def load_engine(
                 "pass embed_model=<that model>"
             ) from exc
     if check_model and recorded:
-        require_same_model(recorded["name"], recorded["class"], embed_model, str(root))
+        check_model_identity(recorded, embed_model, str(root))
     docstore = SimpleDocumentStore.from_persist_path(str(root / "docstore.json"))
     nodes = [docstore.get_node(nid) for nid in state["node_ids"]]
     base = np.load(root / "base.npy")

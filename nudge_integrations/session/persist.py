@@ -131,17 +131,3 @@ def check_model_identity(
         f"{describe(found.given)} was given ({found.problem}): pass that model (queries must "
         "be embedded like the documents), or check_model=False if it is the same model"
     )
-
-
-def require_same_model(
-    saved: str,
-    saved_class: str,
-    model: Any,
-    where: str,
-    *,
-    fingerprint: dict[str, Any] | None = None,
-) -> None:
-    """:func:`check_model_identity` of a recorded name, class and fingerprint; without a
-    fingerprint, of the name alone, silently (callers that record none)."""
-    recorded = {"name": saved, "class": saved_class, "fingerprint": fingerprint}
-    check_model_identity(recorded, model, where, warn=fingerprint is not None)

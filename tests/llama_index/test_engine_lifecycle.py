@@ -247,10 +247,21 @@ def test_persist_records_the_model_name_and_class(
 ) -> None:
     make(qa, embed_model).persist(tmp_path)
     saved = json.loads((tmp_path / "nudge_engine.json").read_text())
-    assert saved["embed_model"] == {
+    recorded = saved["embed_model"]
+    assert {k: recorded[k] for k in ("name", "class")} == {
         "name": "HashEmbedding",
         "class": f"{HashEmbedding.__module__}.HashEmbedding",
     }
+    assert recorded["fingerprint"]  # its vectors for the probe strings
+
+    class Reweighted(HashEmbedding):  # the same name, other weights
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return [-x for x in super()._get_query_embedding(query)]
+
+    Reweighted.__module__ = HashEmbedding.__module__
+    Reweighted.__qualname__ = Reweighted.__name__ = "HashEmbedding"
+    with pytest.raises(NudgeError, match="other weights"):
+        NudgeFinetuneEngine.from_persist_dir(tmp_path, embed_model=Reweighted())
     make(qa, BgeNamed()).persist(tmp_path / "bge")  # a real name wins over the class name
     saved = json.loads((tmp_path / "bge" / "nudge_engine.json").read_text())
     assert saved["embed_model"]["name"] == "BAAI/bge-small-en-v1.5"
