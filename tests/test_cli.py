@@ -78,6 +78,13 @@ def test_finetune_then_evaluate(
     table = json.loads(capsys.readouterr().out)
     assert code == 0 and table["nudged"] == pytest.approx(after)
     assert table["no fine-tuning"] == pytest.approx(before)
+    if "comparison.png" in summary["outputs"]:  # the plots extra: titles name the data
+        from PIL.PngImagePlugin import PngImageFile
+
+        name = files[source].stem if files[source].is_file() else files[source].name
+        title = PngImageFile(out / "comparison.png").text["Title"]
+        assert name in title and "test" in title, title
+        assert name in PngImageFile(out / "curve.png").text["Title"]
 
 
 @pytest.mark.parametrize(

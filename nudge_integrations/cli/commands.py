@@ -205,7 +205,9 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     }
     if result.notes:
         summary["notes"] = list(result.notes)
-    plot = _plot(result, table, out)
+    plot = _plot(
+        result, table, out, data.source.stem if data.source.is_file() else data.source.name
+    )
     if plot:
         summary["outputs"] += plot
     if swapped is not None:
@@ -385,15 +387,18 @@ def store_command(args: argparse.Namespace) -> str:
     )
 
 
-def _plot(result: NudgeResult, table: dict[str, dict[str, float]], out: Path) -> list[str]:
-    """The gamma curve and the before/after chart, when the ``plots`` extra is installed."""
+def _plot(
+    result: NudgeResult, table: dict[str, dict[str, float]], out: Path, dataset: str
+) -> list[str]:
+    """The gamma curve and the before/after chart on the test split, titled with the
+    dataset, when the ``plots`` extra is installed."""
     try:
         from nudge_integrations.core import plots
     except ImportError:
         return []
     try:
-        plots.plot_curve(result, out / "curve.png")
-        plots.plot_comparison(table, out / "comparison.png")
+        plots.plot_curve(result, out / "curve.png", dataset=dataset)
+        plots.plot_comparison(table, out / "comparison.png", dataset=dataset, split="test")
     except ImportError:
         return []
     return ["curve.png", "comparison.png"]
