@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from nudge_integrations.cli.progress import ProgressLines
+from nudge_integrations.compat.stdlib import parser_options
 from nudge_integrations.core.errors import NudgeError
 
 DESCRIPTION = (
@@ -71,8 +72,7 @@ class _Parser(argparse.ArgumentParser):
     def _suggest(self, parsed: argparse.Namespace, extras: list[str]) -> str:
         """ "; did you mean --x?" for the first unknown option with a near one, else ""."""
         chosen = (self.commands or {}).get(getattr(parsed, "command", None) or "")
-        # argparse keeps a parser's option strings only in this private mapping
-        known = [o for p in (self, chosen) if p is not None for o in p._option_string_actions]
+        known = [o for p in (self, chosen) if p is not None for o in parser_options(p)]
         for extra in extras:
             if extra.startswith("--"):
                 close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1)
