@@ -219,8 +219,10 @@ class QdrantWriter(MarkedWriter):
         both = [i for i in vectors if i in marks]
         if both and self.local and self.sole_vector:
             self._upsert_marked(both, vectors, marks)
-            vectors = {i: v for i, v in vectors.items() if i not in marks}
-            marks = {i: v for i, v in marks.items() if i not in set(both)}
+            vectors, marks = (
+                {i: v for i, v in vectors.items() if i not in marks},
+                {i: v for i, v in marks.items() if i not in vectors},
+            )
         super()._write_marked(vectors, marks)
 
     def _upsert_marked(
