@@ -229,7 +229,8 @@ def page(data: dict[str, Any]) -> str:
         "",
         "## Runs stopped at the step limit",
         "",
-        "Steps that ran past 600 s stop their case (`STEP_LIMIT_S`); the case was run again "
+        "Steps that ran past 600 s (the build: 1,800 s) stop their case (`STEP_LIMIT_S`, "
+        "`BUILD_LIMIT_S`); the case was run again "
         "with that store's native fit skipped (`--no-native`), above.",
         "",
         "| store | framework | N | build | fit reading the store | native fit | stopped at |",
