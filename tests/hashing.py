@@ -21,7 +21,7 @@ def hash_embed(text: str, dim: int = DIM) -> np.ndarray:
     for token in words + [f"{a}_{b}" for a, b in itertools.pairwise(words)]:
         h = int.from_bytes(hashlib.md5(token.encode()).digest()[:4], "little")
         vec[h % dim] += 1.0 if (h >> 31) & 1 else -1.0
-    norm = np.linalg.norm(vec)
+    norm = float(np.linalg.norm(vec))
     if norm == 0:
         vec[0] = 1.0
         norm = 1.0

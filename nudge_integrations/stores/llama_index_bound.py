@@ -67,3 +67,17 @@ def _texts(nodes: list[Any]) -> dict[str, str]:
     return {
         n.node_id: n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes if n is not None
     }
+
+
+def node_from_row(node_id: str, text: str | None, metadata: Mapping[str, Any] | None) -> Any:
+    """A node from a row of a store keeping its text beside LlamaIndex's metadata dict,
+    built as the stores' own ``get_nodes`` build it (the legacy fallback included)."""
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+    try:
+        node = metadata_dict_to_node(dict(metadata or {}))
+        node.set_content(str(text))
+    except Exception:  # rows written before LlamaIndex kept _node_content, as get_nodes does
+        node = TextNode(id_=node_id, text=text, metadata=dict(metadata or {}))
+    return node

@@ -12,8 +12,11 @@ from nudge_integrations.compat.llama_index import (
     pgvector_table,
 )
 from nudge_integrations.stores.binding import Bound
-from nudge_integrations.stores.llama_index_bound import bound
+from nudge_integrations.stores.llama_index_bound import bound, node_from_row
 from nudge_integrations.stores.pgvector.writer import PgVectorWriter
+
+#: The columns of a node besides its id and vector.
+_COLUMNS = ["text", "metadata_"]
 
 
 def bind(store: Any, index: Any = None) -> Bound:
@@ -32,6 +35,8 @@ def bind(store: Any, index: Any = None) -> Bound:
     )
 
     def read_nodes(ids: list[str]) -> list[Any]:
-        return list(store.get_nodes(node_ids=ids))
+        # as store.get_nodes builds them, less the vectors it also decodes (a text check
+        # needs none; decoding them made reading 20k nodes 12x slower)
+        return [node_from_row(i, text, meta) for i, (text, meta), _ in writer.rows(_COLUMNS, ids)]
 
     return bound(writer, store, index, read_nodes=read_nodes)

@@ -28,6 +28,9 @@ def bind(store: Any, index: Any = None) -> Bound:
     )
 
     def read_nodes(ids: list[str]) -> list[Any]:
-        return list(store.get_nodes(node_ids=ids))
+        # as store.get_nodes reads them, less the vectors it also fetches (a text check
+        # needs none): the points' payloads parsed by the store's own parser
+        points = client.retrieve(store.collection_name, ids=ids, with_vectors=False)
+        return list(store.parse_to_query_result(points).nodes)
 
     return bound(writer, store, index, read_nodes=read_nodes)
