@@ -167,7 +167,7 @@ def _plan(
     seen: tuple[Mapping[str, Any], Mapping[str, str]] | None,
 ) -> _Plan:
     """Read what ``scope``'s records hold now, ``limits.read`` records a request (vectors,
-    texts, markers; ``seen`` holds some already read), and decide what to write.
+    texts, markers; ``seen``: vectors and text hashes already read), and decide what to write.
 
     A record's target is what ``target`` says it holds (``restore``, a rollback's
     snapshot, instead where given: then records outside it keep their vectors); its
@@ -183,7 +183,7 @@ def _plan(
     keeps_marks = isinstance(writer, KeepsMarkers)
     earlier = ledger.before() if resume else {}
     earlier_marks = ledger.op.marks if resume and ledger.op is not None else {}
-    seen_vecs, seen_texts = seen or ({}, {})
+    seen_vecs, seen_hashes = seen or ({}, {})
     plan = _Plan(SwapReport(ledger=ledger.path))
     report = plan.report
     with Progress(len(scope), f"{label}: reading the store", show_progress) as bar:
@@ -193,10 +193,10 @@ def _plan(
             else:
                 want = ledger.base(chunk)
                 want.update({i: nudged[i] for i in chunk if i in moved})
-            unseen = [i for i in chunk if i not in seen_texts]
-            now = {**{i: seen_texts[i] for i in chunk if i in seen_texts}}
-            now.update(read_texts(texts, unseen, limits.read))
-            changed = {i for i in chunk if i in now and text_hash(now[i]) != ledger.hash_of(i)}
+            unseen = [i for i in chunk if i not in seen_hashes]
+            now = {i: seen_hashes[i] for i in chunk if i in seen_hashes}
+            now.update({i: text_hash(t) for i, t in read_texts(texts, unseen, limits.read).items()})
+            changed = {i for i in chunk if i in now and now[i] != ledger.hash_of(i)}
             readable = [i for i in chunk if i not in changed]
             current = {i: seen_vecs[i] for i in readable if i in seen_vecs}
             current.update(
@@ -461,8 +461,10 @@ def swap(
         allow_missing=allow_missing,
         show_progress=show_progress,
     )
-    changed = [i for i in ids if i in now and text_hash(now[i]) != hashes[i]]
-    keep = [i for i in ids if i not in set(changed)]
+    now_hashes = {i: text_hash(t) for i, t in now.items()}  # hashed once per swap
+    changed = [i for i in ids if i in now_hashes and now_hashes[i] != hashes[i]]
+    changed_set = set(changed)
+    keep = [i for i in ids if i not in changed_set]
     ledger.record_base({i: base[i] for i in keep}, hashes, store=store_name(writer))
     earlier = ledger.fit(ledger.active)
     fit_id = ledger.add_fit(
@@ -479,7 +481,7 @@ def swap(
         texts=texts,
         limits=limits,
         show_progress=show_progress,
-        seen=(current, now),
+        seen=(current, now_hashes),
     )
     # a record the fit saw with other text is skipped, but where the ledger already keeps
     # the base of its current text (an earlier swap renewed it) _run brought it to that
