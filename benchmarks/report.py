@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pages import adapters, deployment, floor, scale, scripts, store_native, targets
+from benchmarks.pages import (
+    adapters,
+    deployment,
+    floor,
+    query_embedding,
+    scale,
+    scripts,
+    store_native,
+    targets,
+)
 from benchmarks.pages.blocks import fill
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,10 +84,12 @@ def store_native_blocks(results: Path) -> dict[str, Callable[[], str]]:
 
 def adapters_blocks(results: Path) -> dict[str, Callable[[], str]]:
     ev, qa = _json(results, "eval.json"), _json(results, "qa_save.json")
+    embedding = _json(results, "query-embedding.json")
     return {
         "adapters-run": lambda: adapters.run_block(ev, qa),
         "adapters-eval": lambda: adapters.eval_block(ev) if ev else "Not measured.",
         "adapters-qa-save": lambda: adapters.qa_block(qa) if qa else "Not measured.",
+        "adapters-query-embedding": lambda: query_embedding.block(embedding),
     }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from benchmarks import report
-from benchmarks.pages import blocks, floor, targets
+from benchmarks.pages import blocks, floor, query_embedding, targets
 from benchmarks.paper import choice, tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +99,25 @@ def test_floor_at_the_fits_k_is_shown_only_where_it_was_timed() -> None:
     row = floor.table_row(run)
     assert "- / -" not in row and f"{base / 2:.3f} s / {base / 2:.3f} s" in row
     assert targets.at_fit_k(fvf, 100_000, 1.1)[2] is False  # fits take > 2x a halved floor
+
+
+def test_query_embedding_conclusions_follow_the_numbers() -> None:
+    data = json.loads((RESULTS / "query-embedding.json").read_text())
+    one, threads, batches = data["modes"]
+    data["loadavg_start"][0] = data["loadavg_end"][0] = 1.0  # a quiet machine
+    data["run"]["machine"]["affinity_cores"] = data["run"]["machine"]["torch_threads"] = 2
+    one["seconds"], one["cpu_seconds"] = [3.0, 3.0, 3.0], [6.0, 6.0, 6.0]
+    threads["seconds"], batches["seconds"] = [2.9, 2.9, 2.9], [1.0, 1.0, 1.0]
+    said = query_embedding.modes_sentence(data)
+    assert said.startswith("- On this local CPU model, batches pay (3.0x)")
+    assert "threads change little (1.0x): torch already runs the model on 2 threads" in said
+    batches["seconds"] = [6.0, 6.0, 6.0]
+    assert "batches are slower (0.5x)" in query_embedding.modes_sentence(data)
+    data["loadavg_end"][0] = 5.0  # others' work beside it: said, not generalised
+    assert query_embedding.modes_sentence(data).startswith("- This run was contended")
+    data["settings"].update(n=30, repeats=1, reduced=True)
+    assert "**Reduced run**: 30 questions and 1 repeat" in query_embedding.block(data)
+    assert query_embedding.block(None).startswith("Not measured")
 
 
 def _rows() -> list[dict[str, Any]]:

@@ -86,6 +86,21 @@ def fvf_time(results: Path) -> str:
     )
 
 
+def query_embedding_time(results: Path) -> str:
+    """The run's time, its size (and whether reduced), and its niceness and peak load."""
+    data = _load(results, "query-embedding.json")
+    if data is None:
+        return f"{NOT_RECORDED} (no query-embedding.json)"
+    s = data["settings"]
+    size = f"{data['questions']} questions x {s['repeats']} repeats"
+    if s["reduced"]:
+        size += " (reduced)"
+    load = max(data["loadavg_start"][0], data["loadavg_end"][0])
+    nice = data.get("niceness")
+    niced = f", niceness {nice}" if nice else ""
+    return f"{_minutes(data['elapsed_s'])} ({size}; 1-min load up to {load:.1f}{niced})"
+
+
 def never(_: Path) -> str:
     return NOT_RECORDED
 
@@ -150,9 +165,9 @@ SCRIPTS = (
         "bench_query_embedding.py",
         "How fast does NudgeFitter embed a fit's questions, by mode (one at a time, threads, "
         "batches)?",
-        "`python benchmarks/bench_query_embedding.py --n 300 --repeats 5 --json "
-        "benchmarks/results/query-embedding.json`",
-        elapsed_of("query-embedding.json"),
+        "`python benchmarks/bench_query_embedding.py` (300 questions, 5 repeats; writes "
+        "`benchmarks/results/query-embedding.json`)",
+        query_embedding_time,
     ),
     Script(
         "exp_chunk_relevance.py",
