@@ -20,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,14 @@ from benchmarks.machine import command, pin_threads, record
 from nudge_integrations.core import NudgeM, NudgeN
 from nudge_integrations.core.metrics import evaluate
 from nudge_integrations.data.beir import load_beir
-from nudge_integrations.data.chunks import to_chunks
+from nudge_integrations.data.chunks import ChunkRule, to_chunks
+from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.splits import paper_split
 from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The rules compared for which chunks of a relevant document NUDGE pulls.
+RULES: tuple[ChunkRule, ...] = ("all", "best")
 
 
 def doc_ranking(
@@ -45,6 +49,132 @@ def doc_ranking(
     for j in range(scores.shape[0]):
         np.maximum.at(best[j], doc_of_chunk, scores[j])
     return np.argsort(-best, axis=1)[:, :depth]
+
+
+@dataclass
+class Chunked:
+    """The documents kept (judged first), cut into chunks: ids, texts, each document's."""
+
+    doc_ids: list[str]
+    judged: int
+    chunk_ids: list[str] = field(default_factory=list)
+    chunk_texts: list[str] = field(default_factory=list)
+    chunks_of: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Split:
+    """One split's query vectors and ``{doc_id: gain}`` judgements, in the same order."""
+
+    vectors: np.ndarray
+    judgements: list[dict[str, float]]
+
+
+def load_docs(extra: int) -> tuple[QADataset, list[str], int]:
+    """SciFact, and the documents kept: every judged one, then ``extra`` others (seeded)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(SHARED / "scifact-beir.tar.gz") as tar:
+            tar.extractall(tmp, filter="data")
+        full = load_beir(Path(tmp) / "scifact")
+    judged = sorted({d for docs in full.relevant_docs.values() for d in docs})
+    others = sorted(set(full.corpus) - set(judged))
+    random.Random(0).shuffle(others)
+    return full, judged + others[:extra], len(judged)
+
+
+def chunk(texts: dict[str, str], doc_ids: list[str], judged: int, splitter: Any) -> Chunked:
+    """Each document split by ``splitter``; chunk ``k`` of document ``d`` is ``d#k``."""
+    out = Chunked(doc_ids, judged)
+    for d in doc_ids:
+        pieces = splitter.split_text(texts[d])
+        out.chunks_of[d] = [f"{d}#{k}" for k in range(len(pieces))]
+        out.chunk_ids += out.chunks_of[d]
+        out.chunk_texts += pieces
+    return out
+
+
+def query_splits(full: QADataset) -> dict[str, Split]:
+    """The paper split's train/val/test queries with their precomputed MiniLM vectors."""
+    q_ids = json.loads((SHARED / "scifact-minilm" / "query_ids.json").read_text())
+    q_all = np.load(SHARED / "scifact-minilm" / "queries.npy")
+    q_row = {q: i for i, q in enumerate(q_ids)}
+    return {
+        name: Split(q_all[[q_row[q] for q in ds.query_ids]], ds.judgements())
+        for name, ds in paper_split(full).items()
+    }
+
+
+def fit_rows(
+    corpus: Chunked, vectors: np.ndarray, splits: dict[str, Split]
+) -> dict[str, dict[str, float]]:
+    """Test NDCG@10 and recall@10 by document without fine-tuning, then for NUDGE-N and
+    NUDGE-M with either rule for which chunks of a relevant document to pull."""
+    doc_row = {d: i for i, d in enumerate(corpus.doc_ids)}
+    doc_of_chunk = np.array([doc_row[c.rsplit("#", 1)[0]] for c in corpus.chunk_ids])
+    vec_of = dict(zip(corpus.chunk_ids, vectors, strict=True))
+    known = set(corpus.chunk_ids)
+    tr, va, te = splits["train"], splits["val"], splits["test"]
+    te_rel = [{doc_row[d]: g for d, g in j.items()} for j in te.judgements]
+    n_docs = len(corpus.doc_ids)
+
+    def test_ndcg(matrix: np.ndarray) -> dict[str, float]:
+        ranked = doc_ranking(te.vectors @ matrix.T, doc_of_chunk, n_docs, 10)
+        return evaluate(ranked, te_rel, k=10, metrics=("ndcg", "recall"), n_rows=n_docs)
+
+    def pairs(split: Split, rule: ChunkRule) -> list[dict[str, float]]:
+        return to_chunks(
+            split.judgements,
+            corpus.chunks_of,
+            known,
+            rule=rule,
+            queries=split.vectors,
+            vectors=vec_of,
+        )
+
+    rows = {"no fine-tuning": {**test_ndcg(vectors), "gamma": 0.0, "moved": 0}}
+    for rule in RULES:
+        for name, cls in (("N", NudgeN), ("M", NudgeM)):
+            tr_pairs, va_pairs = pairs(tr, rule), pairs(va, rule)
+            est = cls().fit(
+                vectors, tr.vectors, tr_pairs, va.vectors, va_pairs, ids=corpus.chunk_ids
+            )
+            rows[f"NUDGE-{name}, {rule} chunks"] = {
+                **test_ndcg(est.result_.apply(vectors)),
+                "gamma": est.gamma_,
+                "moved": len(est.result_.ids),
+            }
+    return rows
+
+
+def table(rows: dict[str, dict[str, float]]) -> str:
+    """The results as a markdown table, one row per method."""
+    lines = [
+        "| | test ndcg@10 | test recall@10 | gamma | chunks moved |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} | {r['gamma']:.4g} | "
+            f"{r['moved']} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(
+    args: argparse.Namespace, corpus: Chunked, splits: dict[str, Split], embed_s: float
+) -> str:
+    """What was measured, in one paragraph: corpus, chunking, model, split, machine."""
+    n_docs, n_chunks = len(corpus.doc_ids), len(corpus.chunk_ids)
+    sizes = "/".join(str(len(splits[name].judgements)) for name in ("train", "val", "test"))
+    return (
+        f"SciFact, {n_docs} documents ({corpus.judged} judged + {args.extra} others) split "
+        f"into {n_chunks} chunks (SentenceSplitter chunk_size={args.chunk_size}, "
+        f"overlap={args.overlap}; {n_chunks / n_docs:.2f} chunks per document), "
+        f"all-MiniLM-L6-v2, paper split {sizes} queries; "
+        f"documents ranked by their best chunk. Machine: {platform.machine()}, "
+        f"{platform.python_version()}; chunk embedding {embed_s:.0f} s (cached after the "
+        "first run)."
+    )
 
 
 def main() -> None:
@@ -61,90 +191,29 @@ def main() -> None:
     began = time.perf_counter()
     run = record(packages=("llama-index-core", "sentence-transformers"))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(SHARED / "scifact-beir.tar.gz") as tar:
-            tar.extractall(tmp, filter="data")
-        full = load_beir(Path(tmp) / "scifact")
-    judged = sorted({d for docs in full.relevant_docs.values() for d in docs})
-    others = sorted(set(full.corpus) - set(judged))
-    random.Random(0).shuffle(others)
-    doc_ids = judged + others[: args.extra]
+    full, doc_ids, judged = load_docs(args.extra)
     splitter = SentenceSplitter(chunk_size=args.chunk_size, chunk_overlap=args.overlap)
-    chunk_ids, chunk_texts, chunks_of = [], [], {}
-    for d in doc_ids:
-        pieces = splitter.split_text(full.corpus[d])
-        chunks_of[d] = [f"{d}#{k}" for k in range(len(pieces))]
-        chunk_ids += chunks_of[d]
-        chunk_texts += pieces
+    corpus = chunk(full.corpus, doc_ids, judged, splitter)
     start = time.perf_counter()
     model = load_minilm()
-    vectors = embed_texts(chunk_texts, model, cache_dir=default_cache_dir() / "embeddings")
+    vectors = embed_texts(corpus.chunk_texts, model, cache_dir=default_cache_dir() / "embeddings")
     embed_s = time.perf_counter() - start
-    q_ids = json.loads((SHARED / "scifact-minilm" / "query_ids.json").read_text())
-    q_all = np.load(SHARED / "scifact-minilm" / "queries.npy")
-    q_row = {q: i for i, q in enumerate(q_ids)}
-    parts = paper_split(full)
-    doc_row = {d: i for i, d in enumerate(doc_ids)}
-    doc_of_chunk = np.array([doc_row[c.rsplit("#", 1)[0]] for c in chunk_ids])
-    vec_of = dict(zip(chunk_ids, vectors, strict=True))
-    known = set(chunk_ids)
-
-    def queries(name: str) -> tuple[np.ndarray, list[dict[str, float]]]:
-        ds = parts[name]
-        return q_all[[q_row[q] for q in ds.query_ids]], ds.judgements()
-
-    tr_q, tr_j = queries("train")
-    va_q, va_j = queries("val")
-    te_q, te_j = queries("test")
-    te_rel = [{doc_row[d]: g for d, g in j.items()} for j in te_j]
-
-    def test_ndcg(matrix: np.ndarray) -> dict[str, float]:
-        ranked = doc_ranking(te_q @ matrix.T, doc_of_chunk, len(doc_ids), 10)
-        return evaluate(ranked, te_rel, k=10, metrics=("ndcg", "recall"), n_rows=len(doc_ids))
-
-    rows = {"no fine-tuning": {**test_ndcg(vectors), "gamma": 0.0, "moved": 0}}
-    for rule in ("all", "best"):
-        for name, cls in (("N", NudgeN), ("M", NudgeM)):
-            tr = to_chunks(tr_j, chunks_of, known, rule=rule, queries=tr_q, vectors=vec_of)
-            va = to_chunks(va_j, chunks_of, known, rule=rule, queries=va_q, vectors=vec_of)
-            est = cls().fit(vectors, tr_q, tr, va_q, va, ids=chunk_ids)
-            rows[f"NUDGE-{name}, {rule} chunks"] = {
-                **test_ndcg(est.result_.apply(vectors)),
-                "gamma": est.gamma_,
-                "moved": len(est.result_.ids),
-            }
-    lines = [
-        "| | test ndcg@10 | test recall@10 | gamma | chunks moved |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in rows.items():
-        lines.append(
-            f"| {name} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} | {r['gamma']:.4g} | "
-            f"{r['moved']} |"
-        )
-    summary = (
-        f"SciFact, {len(doc_ids)} documents ({len(judged)} judged + {args.extra} others) split "
-        f"into {len(chunk_ids)} chunks (SentenceSplitter chunk_size={args.chunk_size}, "
-        f"overlap={args.overlap}; {len(chunk_ids) / len(doc_ids):.2f} chunks per document), "
-        f"all-MiniLM-L6-v2, paper split {len(tr_j)}/{len(va_j)}/{len(te_j)} queries; "
-        f"documents ranked by their best chunk. Machine: {platform.machine()}, "
-        f"{platform.python_version()}; chunk embedding {embed_s:.0f} s (cached after the "
-        "first run)."
-    )
-    table = "\n".join(lines)
+    splits = query_splits(full)
+    rows = fit_rows(corpus, vectors, splits)
+    text, head = table(rows), summary(args, corpus, splits, embed_s)
     if args.json:
-        res: dict[str, Any] = {"command": command(), "run": run, "summary": summary}
+        res: dict[str, Any] = {"command": command(), "run": run, "summary": head}
         res["rows"] = rows
         res["elapsed_s"] = time.perf_counter() - began
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2))
-    print(summary)
-    print(table)
+    print(head)
+    print(text)
     if args.out is not None:
         args.out.write_text(
-            args.out.read_text().replace("<!-- chunk-table -->", f"{summary}\n\n{table}")
+            args.out.read_text().replace("<!-- chunk-table -->", f"{head}\n\n{text}")
             if args.out.exists()
-            else f"{summary}\n\n{table}\n"
+            else f"{head}\n\n{text}\n"
         )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,120 @@ class _PoolValidation:
         return self._ndcg(encode(model, self.val.texts), encode(model, self.texts))
 
 
+@dataclass(frozen=True)
+class _Schedule:
+    """How training runs: the time box, the learning rate and its warm-up, when to
+    validate and stop, and the token lengths for training and for evaluation."""
+
+    box_s: float
+    lr: float
+    warmup: int
+    eval_every: int
+    patience: int
+    train_max_len: int
+    full_len: int
+
+
+@dataclass
+class _Progress:
+    """Steps taken, the best validation score so far with its step and weights, and every
+    check (``history``); ``best_state`` stays None while the base model is the best."""
+
+    best: float
+    history: list[dict[str, float]]
+    step: int = 0
+    best_step: int = 0
+    best_state: dict[str, Any] | None = None
+    bad: int = 0
+
+    def check(self, model: Any, score: float, loss: float, seconds: float, patience: int) -> bool:
+        """Record a validation check, keep the weights if they are the best yet; True
+        once ``patience`` checks in a row have not improved (early stop)."""
+        self.history.append(
+            {"step": float(self.step), "seconds": seconds, "val_pool_ndcg@10": score, "loss": loss}
+        )
+        if score > self.best:
+            self.best, self.best_step, self.bad = score, self.step, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self.bad += 1
+        return self.bad >= patience
+
+
+def _train_step(
+    model: Any, loss_fn: Any, opt: Any, texts: tuple[list[str], list[str]], lr: float, max_len: int
+) -> float:
+    """One AdamW step on a batch of (query, record) texts at learning rate ``lr``."""
+    model.train()
+    model.max_seq_length = max_len
+    q = model.tokenize(texts[0])
+    d = model.tokenize(texts[1])
+    for g in opt.param_groups:
+        g["lr"] = lr
+    loss = loss_fn([q, d], torch.empty(0))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return float(loss)
+
+
+def _train_in_box(
+    model: Any,
+    loss_fn: Any,
+    opt: Any,
+    batches: Callable[[], list[list[int]]],
+    texts: Callable[[list[int]], tuple[list[str], list[str]]],
+    validate: _PoolValidation,
+    plan: _Schedule,
+    log: Any,
+) -> tuple[_Progress, float]:
+    """Epochs of batches until the box would be overrun by one more step or validation
+    stops improving; returns the progress and the seconds spent."""
+    progress = _Progress(
+        best=validate.base,
+        history=[{"step": 0.0, "seconds": 0.0, "val_pool_ndcg@10": validate.base}],
+    )
+    start = time.perf_counter()
+    step_s = 0.0
+    while True:
+        for batch in batches():
+            if time.perf_counter() - start + step_s > plan.box_s:
+                return progress, time.perf_counter() - start
+            t0 = time.perf_counter()
+            warm = min(1.0, (progress.step + 1) / plan.warmup)
+            loss = _train_step(
+                model, loss_fn, opt, texts(batch), plan.lr * warm, plan.train_max_len
+            )
+            progress.step += 1
+            step_s = time.perf_counter() - t0
+            if progress.step % plan.eval_every:
+                continue
+            model.max_seq_length = plan.full_len
+            score = validate(model)
+            seconds = time.perf_counter() - start
+            log(
+                f"  step {progress.step}: loss {loss:.3f}, val pool NDCG@10 {score:.4f}, "
+                f"{seconds:.0f} s"
+            )
+            if progress.check(model, score, loss, seconds, plan.patience):
+                return progress, time.perf_counter() - start
+
+
+def _reembed_best(
+    model: Any, data: SciFact, progress: _Progress, full_len: int
+) -> tuple[NDArray[np.float32], float]:
+    """The corpus as the best checkpoint embeds it (the base vectors if none beat the base
+    model), and the seconds re-embedding took."""
+    model.max_seq_length = full_len
+    if progress.best_state is not None:
+        model.load_state_dict(progress.best_state)
+    t0 = time.perf_counter()
+    corpus = (
+        data.corpus if progress.best_state is None else normalise(encode(model, data.corpus_texts))
+    )
+    return corpus, time.perf_counter() - t0
+
+
 def full_finetune(
     data: SciFact,
     train: Queries,
@@ -112,83 +227,56 @@ def full_finetune(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = load_minilm("cpu")
-    full_len = model.max_seq_length
     pairs = [(qi, r) for qi, rel in enumerate(train.relevant) for r in sorted(rel)]
     loss_fn = MultipleNegativesRankingLoss(model)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps_per_epoch = max(
         1, len(batches_without_repeats(pairs, batch_size, np.random.default_rng(0)))
     )
-    warmup = max(1, steps_per_epoch // 10)
+    plan = _Schedule(
+        box_s=box_s,
+        lr=lr,
+        warmup=max(1, steps_per_epoch // 10),
+        eval_every=eval_every,
+        patience=patience,
+        train_max_len=train_max_len,
+        full_len=model.max_seq_length,
+    )
     validate = _PoolValidation(data, val, pool_depth)
-    history = [{"step": 0.0, "seconds": 0.0, "val_pool_ndcg@10": validate.base}]
-    best, best_step, best_state = validate.base, 0, None
     log(
         f"full FT: {len(pairs)} pairs, pool {len(validate.rows)} records, box {box_s:.0f} s, "
         f"base pool NDCG@10 {validate.base:.4f}"
     )
-    start = time.perf_counter()
-    step, bad, step_s, done = 0, 0, 0.0, False
-    while not done:
-        for batch in batches_without_repeats(pairs, batch_size, rng):
-            elapsed = time.perf_counter() - start
-            if elapsed + step_s > box_s:
-                done = True
-                break
-            t0 = time.perf_counter()
-            model.train()
-            model.max_seq_length = train_max_len
-            q = model.tokenize([train.texts[pairs[i][0]] for i in batch])
-            d = model.tokenize([data.corpus_texts[pairs[i][1]] for i in batch])
-            for g in opt.param_groups:
-                g["lr"] = lr * min(1.0, (step + 1) / warmup)
-            loss = loss_fn([q, d], torch.empty(0))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            step_s = time.perf_counter() - t0
-            if step % eval_every == 0:
-                model.max_seq_length = full_len
-                score = validate(model)
-                history.append(
-                    {
-                        "step": float(step),
-                        "seconds": time.perf_counter() - start,
-                        "val_pool_ndcg@10": score,
-                        "loss": float(loss),
-                    }
-                )
-                log(
-                    f"  step {step}: loss {float(loss):.3f}, val pool NDCG@10 {score:.4f}, "
-                    f"{time.perf_counter() - start:.0f} s"
-                )
-                if score > best:
-                    best, best_step, bad = score, step, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    bad += 1
-                    if bad >= patience:
-                        done = True
-                        break
-    train_s = time.perf_counter() - start
-    model.max_seq_length = full_len
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    t0 = time.perf_counter()
-    corpus = data.corpus if best_state is None else normalise(encode(model, data.corpus_texts))
-    embed_s = time.perf_counter() - t0
+
+    def texts(batch: list[int]) -> tuple[list[str], list[str]]:
+        return (
+            [train.texts[pairs[i][0]] for i in batch],
+            [data.corpus_texts[pairs[i][1]] for i in batch],
+        )
+
+    progress, train_s = _train_in_box(
+        model,
+        loss_fn,
+        opt,
+        lambda: batches_without_repeats(pairs, batch_size, rng),
+        texts,
+        validate,
+        plan,
+        log,
+    )
+    corpus, embed_s = _reembed_best(model, data, progress, plan.full_len)
     log(
-        f"full FT: best step {best_step} of {step}, train {train_s:.0f} s, re-embed {embed_s:.0f} s"
+        f"full FT: best step {progress.best_step} of {progress.step}, train {train_s:.0f} s, "
+        f"re-embed {embed_s:.0f} s"
     )
     return FullFinetune(
         corpus=corpus,
         model=model,
-        best_step=best_step,
-        steps=step,
-        epochs=step / steps_per_epoch,
+        best_step=progress.best_step,
+        steps=progress.step,
+        epochs=progress.step / steps_per_epoch,
         train_s=train_s,
         embed_s=embed_s,
         box_s=box_s,
-        history=history,
+        history=progress.history,
     )
