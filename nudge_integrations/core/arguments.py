@@ -8,11 +8,12 @@ string (which would be read as one id per character).
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import functools
 import inspect
 import numbers
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable
 from typing import Any, ParamSpec, TypeVar, cast
 
 from nudge_integrations.core.errors import ArgumentError, NudgeError, UnknownKeywordError
@@ -60,6 +61,20 @@ def alias(func: Callable[P, R], name: str) -> Callable[P, R]:
     """``func`` under another public name (``apply_to_index = alias(swap_in, ...)``), its
     errors naming that name."""
     return _wrap(getattr(func, _ORIGINAL, func), name)
+
+
+def in_thread(method: Callable[P, R], name: str) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The async form of ``method`` (``aswap_in = in_thread(swap_in, "aswap_in")``): the
+    same signature, checked under ``name``, run in a worker thread so it does not block
+    the event loop."""
+    func = cast(Callable[..., R], getattr(method, _ORIGINAL, method))
+
+    async def run(*args: Any, **kwargs: Any) -> R:
+        return await asyncio.to_thread(func, *args, **kwargs)
+
+    functools.update_wrapper(run, func)
+    run.__doc__ = f":meth:`{func.__name__}` in a worker thread, not blocking the event loop."
+    return cast(Callable[P, Coroutine[Any, Any, R]], _wrap(run, name))
 
 
 def _is_method(func: Callable[..., Any]) -> bool:

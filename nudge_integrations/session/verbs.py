@@ -6,7 +6,6 @@ and the nearest keyword."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nudge_integrations.core import NudgeResult
-from nudge_integrations.core.arguments import checked, id_list
+from nudge_integrations.core.arguments import checked, id_list, in_thread
 from nudge_integrations.session.store import StoreSession
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
 from nudge_integrations.stores.location import LedgerLike
@@ -153,92 +152,9 @@ class StoreVerbs:
         session = self._session(store, ledger or self.ledger_)
         return session.rollback(batch_size=batch_size, show_progress=show_progress)
 
-    @checked
-    async def aswap_in(
-        self,
-        store: Any,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-    ) -> SwapReport:
-        """:meth:`swap_in` in a worker thread, not blocking the event loop."""
-        return await asyncio.to_thread(
-            self.swap_in, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
-        )
-
-    @checked
-    async def areapply(
-        self,
-        store: Any,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-    ) -> SwapReport:
-        """:meth:`reapply` in a worker thread."""
-        return await asyncio.to_thread(
-            self.reapply, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
-        )
-
-    @checked
-    async def arevert(
-        self,
-        store: Any,
-        ids: Sequence[str] | None = None,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-    ) -> SwapReport:
-        """:meth:`revert` in a worker thread."""
-        return await asyncio.to_thread(
-            self.revert,
-            store,
-            ids,
-            ledger=ledger,
-            batch_size=batch_size,
-            show_progress=show_progress,
-        )
-
-    @checked
-    async def astatus(
-        self,
-        store: Any,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-    ) -> LedgerStatus:
-        """:meth:`status` in a worker thread."""
-        return await asyncio.to_thread(
-            self.status, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
-        )
-
-    @checked
-    async def afinish(
-        self,
-        store: Any,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-    ) -> SwapReport:
-        """:meth:`finish` in a worker thread."""
-        return await asyncio.to_thread(
-            self.finish, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
-        )
-
-    @checked
-    async def arollback(
-        self,
-        store: Any,
-        *,
-        ledger: LedgerLike = None,
-        batch_size: int | None = None,
-        show_progress: bool | None = None,
-    ) -> SwapReport:
-        """:meth:`rollback` in a worker thread."""
-        return await asyncio.to_thread(
-            self.rollback, store, ledger=ledger, batch_size=batch_size, show_progress=show_progress
-        )
+    aswap_in = in_thread(swap_in, "aswap_in")
+    areapply = in_thread(reapply, "areapply")
+    arevert = in_thread(revert, "arevert")
+    astatus = in_thread(status, "astatus")
+    afinish = in_thread(finish, "afinish")
+    arollback = in_thread(rollback, "arollback")

@@ -239,3 +239,31 @@ def test_reapply_skips_records_that_left_and_status_follows_the_store(
     assert status(store).state == "nudged"
     revert(store)
     assert status(store).state == "base"  # still found after the markers left
+
+
+def test_the_async_verbs_do_what_the_sync_ones_do(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    import asyncio
+
+    store = store_of(qa, embeddings)
+    original = vectors(store)
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+
+    async def run() -> None:
+        written = await fitter.aswap_in(store, batch_size=7, show_progress=False)
+        moved = [str(i) for i in fitter.result_.ids]
+        assert sorted(written.written) == sorted(moved) and moved
+        assert (await fitter.astatus(store)).state == "nudged"
+        for i, row in zip(moved, fitter.result_.vectors, strict=True):
+            np.testing.assert_array_equal(vectors(store)[i], row)
+        again = await fitter.areapply(store)
+        assert again.written == [] and sorted(again.unchanged) == sorted(moved)
+        back = await fitter.arevert(store, batch_size=5)
+        assert sorted(back.restored) == sorted(moved)
+        assert (await fitter.astatus(store)).state == "base"
+
+    asyncio.run(run())
+    assert vectors(store).keys() == original.keys()
+    for i, vec in vectors(store).items():
+        np.testing.assert_array_equal(vec, original[i])
