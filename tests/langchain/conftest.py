@@ -28,7 +28,7 @@ class HashEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         self.query_calls += 1
-        return hash_embed(text).tolist()
+        return [float(x) for x in hash_embed(text)]
 
 
 @pytest.fixture

@@ -252,6 +252,7 @@ def test_the_async_verbs_do_what_the_sync_ones_do(
 
     async def run() -> None:
         written = await fitter.aswap_in(store, batch_size=7, show_progress=False)
+        assert fitter.result_ is not None
         moved = [str(i) for i in fitter.result_.ids]
         assert sorted(written.written) == sorted(moved) and moved
         assert (await fitter.astatus(store)).state == "nudged"
