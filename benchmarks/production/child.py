@@ -32,28 +32,28 @@ from production.opening import embeddings, open_store
 
 def kill_at(writer_class: type, call: int) -> None:
     """SIGKILL this process at the ``call``-th vector write request, before it is sent
-    (after that batch's markers are set): a plain vector write, or a store's own combined
-    vector-and-marker write (Chroma, Qdrant local mode), whichever the swap makes."""
-    count = {"n": 0}
+    (after that batch's markers are set): a plain vector write (``_write``), or a store's
+    combined vector-and-marker request (``_write_together``: Chroma, pgvector, Qdrant
+    local mode), whichever the swap makes."""
     from nudge_integrations.stores.base import MarkedWriter
+
+    count = {"n": 0}
 
     def wrap(name: str) -> None:
         real = getattr(writer_class, name)
 
-        def request(self: Any, *args: Any) -> None:
-            if name == "_write" or args[0]:  # a combined write that carries vectors
+        def request(self: Any, vectors: Any, *rest: Any) -> None:
+            if vectors:
                 count["n"] += 1
                 if count["n"] == call:
                     os.kill(os.getpid(), signal.SIGKILL)
-            real(self, *args)
+            real(self, vectors, *rest)
 
         setattr(writer_class, name, request)
 
-    own = getattr(writer_class, "_write_marked", MarkedWriter._write_marked)
-    if own is not MarkedWriter._write_marked:
-        wrap("_write_marked")
-    else:
-        wrap("_write")
+    wrap("_write")
+    if issubclass(writer_class, MarkedWriter):  # called where it writes together
+        wrap("_write_together")
 
 
 def run(step: str, kind: str, framework: str, root: Path, n: int, train: int, val: int,

@@ -128,7 +128,8 @@ class Located(Protocol):
 class BatchedWriter:
     """Base of every writer: the public reads and writes split into requests within
     ``limits``; a store implements one request each (``_read``, ``_write`` and, when it
-    keeps markers, ``_read_markers`` / ``_write_markers``)."""
+    keeps markers, ``_read_markers`` / ``_write_markers``, and ``_write_together`` where
+    it takes a vector and its marker in one request)."""
 
     similarity: str | None = None
     limits: Limits = Limits()
@@ -156,12 +157,28 @@ class BatchedWriter:
 
 
 class MarkedWriter(BatchedWriter):
-    """A :class:`BatchedWriter` whose store keeps a marker in each record's metadata."""
+    """A :class:`BatchedWriter` whose store keeps a marker in each record's metadata.
+
+    A batch's records that change both vector and marker go in one combined request per
+    batch (:meth:`_write_together`) where :attr:`writes_together` says this writer can;
+    the rest go apart: markers set, then vectors, then markers removed."""
+
+    #: Whether this writer sends a record's vector and its marker change in one request
+    #: (:meth:`_write_together`). A store that can only in some configurations sets it
+    #: per instance (Qdrant: local mode, one vector a point).
+    writes_together: bool = False
 
     def _read_markers(self, ids: list[str]) -> Mapping[str, str]:
         raise NotImplementedError
 
     def _write_markers(self, ids: list[str], value: str | None) -> None:
+        raise NotImplementedError
+
+    def _write_together(
+        self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
+    ) -> None:
+        """One request: each id's vector and its marker (None: removed) written together,
+        so no record holds one without the other (``vectors`` and ``marks``: the same ids)."""
         raise NotImplementedError
 
     def read_markers(self, ids: Sequence[str]) -> dict[str, str]:
@@ -187,9 +204,19 @@ class MarkedWriter(BatchedWriter):
     def _write_marked(
         self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
     ) -> None:
-        """One batch within the limits: markers set, then the vectors, then markers
-        removed (three kinds of request). A store that takes vectors and metadata in one
-        request overrides this to send them together."""
+        """One batch within the limits. Records with a vector and a marker change go in
+        one combined request where this writer writes together (each lands with its
+        marker); the rest in up to three kinds of request: markers set, then the vectors,
+        then markers removed. Either way a record is marked no later than its nudged
+        vector lands and unmarked no earlier than its base does."""
+        if self.writes_together:
+            both = [i for i in vectors if i in marks]
+            if both:
+                self._write_together({i: vectors[i] for i in both}, {i: marks[i] for i in both})
+                vectors, marks = (
+                    {i: v for i, v in vectors.items() if i not in marks},
+                    {i: m for i, m in marks.items() if i not in vectors},
+                )
         by_value: dict[str, list[str]] = {}
         for i, value in marks.items():
             if value is not None:

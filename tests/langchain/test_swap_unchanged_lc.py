@@ -14,6 +14,7 @@ from nudge_integrations.langchain import NudgeFitter
 from nudge_integrations.stores import clear_markers
 from nudge_integrations.stores.lifecycle import read_markers
 
+from ..write_requests import watch
 from .conftest import HashEmbeddings
 from .stored import writer_of
 from .test_stores import assert_vectors, corpus, vectors  # noqa: F401
@@ -36,27 +37,15 @@ def test_swapping_the_same_fit_again_writes_nothing(
     ledger = fitter.ledger_
     assert ledger is not None
 
-    writes: list[list[str]] = []
     writer_type = type(writer_of(store))
-    # every vector write request, plain or with its batch's markers
-    for name in ("_write", "_write_marked"):
-        real = getattr(writer_type, name, None)
-        if real is None:
-            continue
-
-        def counting(self: Any, batch: Any, *rest: Any, real: Any = real) -> None:
-            if batch:
-                writes.append(list(batch))
-            real(self, batch, *rest)
-
-        monkeypatch.setattr(writer_type, name, counting)
+    seen = watch(writer_type, monkeypatch)  # every request that writes vectors
     again = fitter.swap_in(store)
     # an identical refit on the nudged store (bases from the ledger) swaps in the same way
     refit = NudgeFitter(embeddings).fit(store, pairs("train"), val=pairs("val"))
     third = refit.swap_in(store)
     monkeypatch.undo()
 
-    assert writes == []  # not one vector written
+    assert seen.vector_writes() == []  # not one vector written
     for report in (again, third):
         assert report.written == [] and report.restored == [] and len(report) == 0
         assert sorted(report.unchanged) == moved and report.skipped == []

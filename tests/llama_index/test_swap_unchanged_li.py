@@ -14,6 +14,7 @@ import pytest
 from nudge_integrations.llama_index import NudgeFinetuneEngine
 from nudge_integrations.stores import registry
 
+from ..write_requests import watch
 from .conftest import HashEmbedding
 from .test_stores import build, data, store_vectors  # noqa: F401
 
@@ -36,24 +37,12 @@ def test_applying_the_same_fit_again_writes_nothing(
     moved = sorted(first.written)
     nudged = store_vectors(index, ids)
 
-    writes: list[list[str]] = []
     writer_type = type(registry.bind(index.vector_store, "llama_index", index=index).writer)
-    # every vector write request, plain or with its batch's markers
-    for name in ("_write", "_write_marked"):
-        real = getattr(writer_type, name, None)
-        if real is None:
-            continue
-
-        def counting(self: Any, batch: Any, *rest: Any, real: Any = real) -> None:
-            if batch:
-                writes.append(list(batch))
-            real(self, batch, *rest)
-
-        monkeypatch.setattr(writer_type, name, counting)
+    seen = watch(writer_type, monkeypatch)  # every request that writes vectors
     again = eng.apply_to_index(index)
     monkeypatch.undo()
 
-    assert writes == []  # not one vector written
+    assert seen.vector_writes() == []  # not one vector written
     assert again.written == [] and again.restored == [] and len(again) == 0
     assert sorted(again.unchanged) == moved and again.skipped == []
     now = store_vectors(index, ids)

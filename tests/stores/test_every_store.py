@@ -1,10 +1,12 @@
 """One suite over every registered store, through the adapters' public API: for each
 (store, framework) in ``registry.entries()`` (and the recipe store, registered here as a
 store from outside the package would be), a small real store (``factories.py``) is fitted,
-swapped in, checked and reverted in requests of at most ``BATCH`` records; a failure at
-the first, middle and last vector or marker write request leaves it fully base, markers
-included; and a swap whose rollback fails too leaves a ledger that ``finish()`` and
-``rollback()`` resolve. A registered store without a factory fails here.
+swapped in, checked and reverted in requests of at most ``BATCH`` records (a writer that
+writes a record's vector and marker together never sends the vector alone); a failure at
+the first, middle and last vector, marker or combined write request
+(``tests/write_requests.py``) leaves it fully base, markers included; and a swap whose
+rollback fails too leaves a ledger that ``finish()`` and ``rollback()`` resolve. A
+registered store without a factory fails here.
 
 Store-specific behaviour, and a failure at every single request of every operation on a
 tiny in-memory store, are tested elsewhere (``test_lifecycle_faults.py``, ``tests/faults``).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,6 +32,7 @@ from nudge_integrations.stores.binding import Bound
 from nudge_integrations.stores.ledger import LedgerError
 from nudge_integrations.stores.registry import StoreEntry
 
+from ..write_requests import InjectedError, Requests, watch
 from .factories import (
     BATCH,
     FACTORIES,
@@ -169,71 +172,6 @@ def subject(case: tuple[str, str], tmp_path: Path, request: pytest.FixtureReques
     return Subject(framework, built, api)
 
 
-# ----------------------------------------------------------------------------- requests
-class InjectedError(RuntimeError):
-    """The failure a test asked for."""
-
-
-@dataclass
-class Requests:
-    """Every vector and marker write request of a writer class (wrapped at the class
-    level, so every binding of the store is seen), its size, and failures on demand:
-    ``fail`` holds (kind, n), kind "vectors", "markers" or "any", n counted from 1."""
-
-    sizes: dict[str, list[int]] = field(
-        default_factory=lambda: {"vectors": [], "markers": [], "both": []}
-    )
-    fail: set[tuple[str, int]] = field(default_factory=set)
-
-    def reset(self, *fail: tuple[str, int]) -> None:
-        self.sizes = {"vectors": [], "markers": [], "both": []}
-        self.fail = set(fail)
-
-    def count(self, kind: str) -> int:
-        return sum(map(len, self.sizes.values())) if kind == "any" else len(self.sizes[kind])
-
-    def request(self, kind: str, size: int) -> None:
-        self.sizes[kind].append(size)
-        for key in ((kind, self.count(kind)), ("any", self.count("any"))):
-            if key in self.fail:
-                raise InjectedError(f"{kind} write request {key[1]} ({key[0]}) failed")
-
-
-def watch(cls: type, monkeypatch: pytest.MonkeyPatch) -> Requests:
-    """The write requests of writer class ``cls`` from now on."""
-    seen = Requests()
-    real_write = cls._write  # type: ignore[attr-defined]
-
-    def _write(writer: Any, vectors: Any) -> None:
-        seen.request("vectors", len(vectors))
-        real_write(writer, vectors)
-
-    monkeypatch.setattr(cls, "_write", _write)
-    if issubclass(cls, KeepsMarkers):
-        real_markers = cls._write_markers  # type: ignore[attr-defined]
-
-        def _write_markers(writer: Any, ids: Any, value: Any) -> None:
-            seen.request("markers", len(ids))
-            real_markers(writer, ids, value)
-
-        monkeypatch.setattr(cls, "_write_markers", _write_markers)
-    own = getattr(cls, "_write_marked", MarkedWriter._write_marked)
-    if own is not MarkedWriter._write_marked:
-        real_marked = cls._write_marked  # type: ignore[attr-defined]
-
-        def _write_marked(writer: Any, vectors: Any, marks: Any) -> None:
-            # a store's own combined request (vectors with their markers) counts as one
-            # request of each; what it passes on to the three-request default is counted
-            # by the wrappers above
-            both = [i for i in vectors if i in marks]
-            if both:
-                seen.request("both", len(both))
-            real_marked(writer, vectors, marks)
-
-        monkeypatch.setattr(cls, "_write_marked", _write_marked)
-    return seen
-
-
 # ----------------------------------------------------------------------------- checks
 def assert_vectors(now: Vectors, want: Vectors, rounding: float, where: str) -> None:
     """``now`` holds ``want``'s vectors bit for bit, or within ``rounding``."""
@@ -330,15 +268,19 @@ def test_swap_status_revert(
     assert_nudged(s, base, moved, "swapped")
     for kind, sizes in seen.sizes.items():  # every request within batch_size, several
         assert not sizes or max(sizes) <= BATCH, (kind, sizes)
-    assert len(seen.sizes["vectors"] + seen.sizes["both"]) >= MOVED // BATCH
+    assert len(seen.vector_writes()) >= MOVED // BATCH
     if s.keeps_markers():
         assert len(seen.sizes["markers"] + seen.sizes["both"]) >= MOVED // BATCH
+    writer = s.bound().writer
+    if isinstance(writer, MarkedWriter) and writer.writes_together:
+        # each moved record's vector went with its marker, never in a request of its own
+        assert seen.sizes["vectors"] == [] and sum(seen.sizes["both"]) == len(moved)
     seen.reset()
     report = s.api.revert(s.obj, batch_size=BATCH)
     assert sorted(report.restored) == sorted(moved)
     assert s.status() == "base"
     assert_base(s, base, "reverted")
-    assert max(seen.sizes["vectors"] + seen.sizes["both"]) <= BATCH
+    assert max(seen.vector_writes()) <= BATCH
 
 
 @pytest.mark.parametrize("case", FAULT_CASES, ids=CASE_IDS)

@@ -31,6 +31,8 @@ class ChromaWriter(MarkedWriter):
 
     #: Chroma searches an HNSW graph: approximate.
     exact = False
+    #: One ``update`` takes embeddings and metadatas together.
+    writes_together = True
 
     def __init__(self, collection: Any) -> None:
         self.collection = collection
@@ -83,19 +85,15 @@ class ChromaWriter(MarkedWriter):
         rows = np.stack([np.asarray(vectors[i], dtype=np.float32) for i in ids])
         self.collection.update(ids=ids, embeddings=rows)
 
-    def _write_marked(
+    def _write_together(
         self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
     ) -> None:
         # a record's vector and marker in one update (one request, as Chroma's own update
         # takes them): separate marker requests added 5-8 s to a 30k-record swap at 200k
-        both = [i for i in vectors if i in marks]
-        if both:
-            rows = np.stack([np.asarray(vectors[i], dtype=np.float32) for i in both])
-            metas = [{MARKER: marks[i]} for i in both]
-            self.collection.update(ids=both, embeddings=rows, metadatas=metas)
-        super()._write_marked(
-            {i: v for i, v in vectors.items() if i not in marks},
-            {i: v for i, v in marks.items() if i not in vectors},
+        ids = list(vectors)
+        rows = np.stack([np.asarray(vectors[i], dtype=np.float32) for i in ids])
+        self.collection.update(
+            ids=ids, embeddings=rows, metadatas=[{MARKER: marks[i]} for i in ids]
         )
 
     def count(self) -> int:

@@ -173,6 +173,9 @@ class QdrantWriter(MarkedWriter):
         self.sole_vector = (not isinstance(named, dict) or len(named) == 1) and not (
             config.params.sparse_vectors
         )
+        # a point rewritten whole by one upsert loses nothing only where its only vector is
+        # this one, and no other client writes meanwhile (local mode locks its folder)
+        self.writes_together = self.local and self.sole_vector
 
     def point_ids(self, ids: Sequence[str]) -> list[int | str]:
         """The point ids of ``ids``, after checking each can be one."""
@@ -213,23 +216,8 @@ class QdrantWriter(MarkedWriter):
                 self.collection, payload={MARKER: value}, points=points, wait=True
             )
 
-    def _write_marked(
+    def _write_together(
         self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
-    ) -> None:
-        both = [i for i in vectors if i in marks]
-        if both and self.local and self.sole_vector:
-            self._upsert_marked(both, vectors, marks)
-            vectors, marks = (
-                {i: v for i, v in vectors.items() if i not in marks},
-                {i: v for i, v in marks.items() if i not in vectors},
-            )
-        super()._write_marked(vectors, marks)
-
-    def _upsert_marked(
-        self,
-        ids: list[str],
-        vectors: Mapping[str, NDArray[np.float32]],
-        marks: Mapping[str, str | None],
     ) -> None:
         """Local mode: each point rewritten whole in one upsert (its payload as read now,
         the vector and the marker replaced), which local mode stores once per point where
@@ -238,6 +226,7 @@ class QdrantWriter(MarkedWriter):
         has no other vector, so the upsert loses nothing."""
         from qdrant_client import models
 
+        ids = list(vectors)
         pids = self.point_ids(ids)
         got = self.client.retrieve(self.collection, ids=pids, with_payload=True)
         payloads = {str(p.id): dict(p.payload or {}) for p in got}
