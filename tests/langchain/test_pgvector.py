@@ -17,10 +17,12 @@ from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.langchain import NudgeFitter, status
 from nudge_integrations.stores import registry
 from nudge_integrations.stores.base import MARKER
+from nudge_integrations.stores.lifecycle import read_markers
 from nudge_integrations.stores.pgvector import writer as pgvector_writer
 
 from ..optional import need
 from ..pg_server import driver_url
+from ..write_requests import watch
 from .conftest import HashEmbeddings
 from .stored import documents, writer_of
 from .test_stores import assert_vectors, check_swap_and_revert, vectors
@@ -120,22 +122,26 @@ def test_a_failed_batch_rolls_back(
     with pytest.raises(Exception, match="dimensions"):
         writer.write({a: base[a] + 1, b: np.ones(3, np.float32)})
     np.testing.assert_array_equal(writer.read([a])[a], base[a])
-    # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
+    # the third batch of a swap fails inside PostgreSQL, in its one UPDATE of vectors and
+    # markers together: nothing of it lands, and the two before are rolled back
     fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
-    real, calls = type(writer)._write, {"n": 0}
+    seen = watch(type(writer), monkeypatch)  # every write request, the rollback's too
+    real, calls = type(writer)._write_together, {"n": 0}
 
-    def third_batch_breaks(self: Any, batch: dict[str, np.ndarray]) -> None:
+    def third_batch_breaks(self: Any, batch: dict[str, np.ndarray], marks: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             batch = {**batch, next(iter(batch)): np.ones(3, np.float32)}
-        real(self, batch)
+        real(self, batch, marks)
 
-    monkeypatch.setattr(type(writer), "_write", third_batch_breaks)
+    monkeypatch.setattr(type(writer), "_write_together", third_batch_breaks)
     with pytest.raises(Exception, match="dimensions"):
         fitter.swap_in(store, batch_size=5)
-    assert calls["n"] > 3  # the rollback wrote too
+    assert calls["n"] == 3 and len(seen.vector_writes()) > 3  # the rollback wrote too
     for i, vec in vectors(store).items():
         np.testing.assert_array_equal(vec, base[i])
+    assert read_markers(writer, list(base)) == {}
+    assert status(store).state == "base"
     # a record another process deleted: the batch is refused as a whole
     monkeypatch.undo()
     with store._engine.begin() as conn:

@@ -16,9 +16,11 @@ from nudge_integrations.core.errors import MetricMismatchError, NudgeError
 from nudge_integrations.llama_index import NudgeFinetuneEngine, status
 from nudge_integrations.stores import PgVectorWriter, registry
 from nudge_integrations.stores.base import MARKER
+from nudge_integrations.stores.lifecycle import read_markers
 
 from ..optional import need
 from ..pg_server import driver_url
+from ..write_requests import watch
 from .conftest import HashEmbedding
 from .test_stores_qdrant_lancedb import assert_serves_nudged
 
@@ -127,24 +129,28 @@ def test_a_failed_batch_rolls_back(
     with pytest.raises(Exception, match="dimensions"):
         writer.write({a: base[a] + 1, b: np.ones(3, np.float32)})
     np.testing.assert_array_equal(writer.read([a])[a], base[a])
-    # the third batch of a swap fails inside PostgreSQL: the two before are rolled back
+    # the third batch of a swap fails inside PostgreSQL, in its one UPDATE of vectors and
+    # markers together: nothing of it lands, and the two before are rolled back
     eng = NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, val_dataset=qa["val"])
     eng.finetune()
-    real, calls = type(writer)._write, {"n": 0}
+    seen = watch(type(writer), monkeypatch)  # every write request, the rollback's too
+    real, calls = type(writer)._write_together, {"n": 0}
 
-    def third_batch_breaks(self: Any, vectors: dict[str, np.ndarray]) -> None:
+    def third_batch_breaks(self: Any, vectors: dict[str, np.ndarray], marks: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             vectors = {**vectors, next(iter(vectors)): np.ones(3, np.float32)}
-        real(self, vectors)
+        real(self, vectors, marks)
 
-    monkeypatch.setattr(type(writer), "_write", third_batch_breaks)
+    monkeypatch.setattr(type(writer), "_write_together", third_batch_breaks)
     with pytest.raises(Exception, match="dimensions"):
         eng.apply_to_index(index, batch_size=5)
-    assert calls["n"] > 3  # the rollback wrote too
+    assert calls["n"] == 3 and len(seen.vector_writes()) > 3  # the rollback wrote too
     after = stored(index)
     for nid, vec in after.items():
         np.testing.assert_array_equal(vec, base[nid])
+    assert read_markers(writer, list(base)) == {}
+    assert status(index).state == "base"
 
 
 def test_only_float32_vector_columns_are_written(pg_url: str) -> None:

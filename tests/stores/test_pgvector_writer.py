@@ -138,6 +138,69 @@ def test_no_request_exceeds_the_limits(engine: Any) -> None:
         np.testing.assert_array_equal(now[f"r'{n}"], x[n] * 2)
 
 
+@pytest.mark.parametrize("kind", ["jsonb", "json"])
+def test_vectors_and_markers_go_in_one_update(engine: Any, kind: str) -> None:
+    """A batch's vectors and marker changes: one ``UPDATE`` per request, one transaction
+    (a failure inside PostgreSQL leaves every record of the request as it was, vector and
+    marker), other metadata kept; records with only one of the two are written apart."""
+    x = make_table(engine, metadata=kind)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE docs SET metadata = NULL WHERE id = 'r''3'")
+    writer = PgVectorWriter(
+        engine,
+        "docs",
+        id_column="id",
+        vector_column="embedding",
+        metadata_column="metadata",
+        limits=Limits(read=N, write=5),
+    )
+    assert writer.writes_together
+    ids = [f"r'{n}" for n in range(N)]
+    seen = Statements(engine)
+
+    def metadata(i: str) -> Any:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT metadata FROM docs WHERE id = %s", (i,)).scalar()
+
+    writer.write_marked(
+        {i: x[n] * 2 for n, i in enumerate(ids[:10])}, dict.fromkeys(ids[:10], "/l")
+    )
+    assert seen.writes == [5, 5]  # vectors and markers together, one UPDATE a request
+    now = writer.read(ids)
+    for n, i in enumerate(ids):
+        np.testing.assert_array_equal(now[i], x[n] * 2 if n < 10 else x[n])
+    assert writer.read_markers(ids) == dict.fromkeys(ids[:10], "/l")
+    assert metadata(ids[2]) == {"k": 2, MARKER: "/l"} and metadata(ids[3]) == {MARKER: "/l"}
+    seen.writes.clear()
+    writer.write_marked({i: x[n] for n, i in enumerate(ids[:10])}, dict.fromkeys(ids[:10]))
+    assert seen.writes == [5, 5]
+    now = writer.read(ids)
+    for n, i in enumerate(ids):
+        np.testing.assert_array_equal(now[i], x[n])
+    assert writer.read_markers(ids) == {} and metadata(ids[2]) == {"k": 2}
+    # a vector PostgreSQL refuses: nothing of its request lands, vectors nor markers
+    seen.writes.clear()
+    with pytest.raises(Exception, match="dimensions"):
+        writer.write_marked(
+            {ids[0]: x[0] * 3, ids[1]: np.ones(3, np.float32)}, dict.fromkeys(ids[:2], "/l")
+        )
+    np.testing.assert_array_equal(writer.read([ids[0]])[ids[0]], x[0])
+    assert writer.read_markers(ids) == {}
+    # a record another process deleted: the request is refused as a whole
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM docs WHERE id = 'r''4'")
+    with pytest.raises(NudgeError, match="1 of 2 records to write are no longer"):
+        writer.write_marked({ids[4]: x[4] * 3, ids[5]: x[5] * 3}, dict.fromkeys(ids[4:6], "/l"))
+    np.testing.assert_array_equal(writer.read([ids[5]])[ids[5]], x[5])
+    assert writer.read_markers(ids) == {}
+    # a vector without a marker change, a marker without a vector: written apart
+    seen.writes.clear()
+    writer.write_marked({ids[6]: x[6] * 2}, {ids[7]: "/l"})
+    assert seen.writes == [1, 1]
+    assert writer.read_markers(ids) == {ids[7]: "/l"}
+    np.testing.assert_array_equal(writer.read([ids[6]])[ids[6]], x[6] * 2)
+
+
 def test_markers_only_where_a_json_column_keeps_them(engine: Any) -> None:
     make_table(engine, "plain", metadata=None)
     make_table(engine, "texty", metadata="text")

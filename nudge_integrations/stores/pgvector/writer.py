@@ -2,9 +2,10 @@
 
 Vectors are read exactly (``vector_send``: the stored float32 bytes) and written with one
 ``UPDATE`` per request in its own transaction, so a failed request leaves nothing of itself
-behind. Markers go into a JSON/JSONB metadata column in place: :class:`PgVectorWriter`
-where the table has one (both frameworks' tables do), :class:`PgVectorTableWriter` (no
-markers) where it has not; :func:`pgvector_writer` picks.
+behind. Markers go into a JSON/JSONB metadata column in place, in the same ``UPDATE`` as
+the vectors they mark: :class:`PgVectorWriter` where the table has one (both frameworks'
+tables do), :class:`PgVectorTableWriter` (no markers) where it has not;
+:func:`pgvector_writer` picks.
 """
 
 from __future__ import annotations
@@ -283,7 +284,9 @@ class PgVectorTableWriter(BatchedWriter):
 
 class PgVectorWriter(PgVectorTableWriter, MarkedWriter):
     """:class:`PgVectorTableWriter` with the nudge marker kept in the JSON/JSONB column
-    ``metadata_column``."""
+    ``metadata_column``; a record's vector and marker change go in one ``UPDATE``."""
+
+    writes_together = True
 
     def __init__(
         self,
@@ -331,21 +334,57 @@ class PgVectorWriter(PgVectorTableWriter, MarkedWriter):
         )
         return {str(i): str(m) for i, m in rows if m}
 
+    def _marked(self, value: str) -> str:
+        """SQL of the metadata column with the marker set to ``value`` (SQL text of a
+        string: a placeholder or a column; the marker's key is one more placeholder)."""
+        meta = f"CAST(t.{self.metadata} AS jsonb)"
+        pair = f"jsonb_build_object(CAST(%s AS text), {value})"
+        return f"CAST(COALESCE({meta}, '{{}}'::jsonb) || {pair} AS {self._json})"
+
+    def _unmarked(self) -> str:
+        """SQL of the metadata column without the marker (its key a placeholder); a NULL
+        column stays NULL."""
+        return f"CAST(CAST(t.{self.metadata} AS jsonb) - CAST(%s AS text) AS {self._json})"
+
     def _write_markers(self, ids: list[str], value: str | None) -> None:
         if not ids:
             return
-        meta = f"CAST(t.{self.metadata} AS jsonb)"
         args: tuple[str, ...]
         if value is None:
-            new, args = f"{meta} - CAST(%s AS text)", (MARKER,)
+            new, args = self._unmarked(), (MARKER,)
         else:
-            pair = "jsonb_build_object(CAST(%s AS text), CAST(%s AS text))"
-            new = f"COALESCE({meta}, '{{}}'::jsonb) || {pair}"
-            args = (MARKER, value)
+            new, args = self._marked("CAST(%s AS text)"), (MARKER, value)
         self._update(
-            f"UPDATE {self.table} t SET {self.metadata} = CAST({new} AS {self._json}) "
+            f"UPDATE {self.table} t SET {self.metadata} = {new} "
             f"WHERE t.{self.id} = ANY(%s){self._scope}",
             (*args, ids, *self._scope_args),
+        )
+
+    def _write_together(
+        self, vectors: Mapping[str, NDArray[np.float32]], marks: Mapping[str, str | None]
+    ) -> None:
+        """One ``UPDATE`` in one transaction setting each record's vector and its marker
+        (set, or removed where None): all of the request is written, or none. Separate
+        marker updates rewrote every marked row a second time (3.6 s of a 30k-record
+        LlamaIndex swap at 200k records)."""
+        if not vectors:
+            return
+        ids = list(vectors)
+        meta = f"CASE WHEN d.m IS NULL THEN {self._unmarked()} ELSE {self._marked('d.m')} END"
+        self._update(
+            f"UPDATE {self.table} t SET {self.vector} = CAST(d.v AS vector), "
+            f"{self.metadata} = {meta} "
+            "FROM unnest(CAST(%s AS text[]), CAST(%s AS text[]), CAST(%s AS text[])) "
+            f"AS d(id, v, m) WHERE t.{self.id} = d.id{self._scope}",
+            (
+                MARKER,
+                MARKER,
+                ids,
+                [_vector_text(vectors[i]) for i in ids],
+                [marks[i] for i in ids],
+                *self._scope_args,
+            ),
+            rows=len(set(ids)),
         )
 
 
