@@ -194,6 +194,7 @@ class Case:
             with self.step(f"{name}_save"):
                 h.save()
             out[name]["requests"], out[name]["request_size"] = requests, size
+            out[name]["method"] = getattr(update, "method", None)
         out[f"{name}_back_check"] = check(h, p, base_of(p, ids), h.tolerance, None)
 
     def kills(self) -> None:

@@ -129,18 +129,29 @@ def _pgvector(writer: Any) -> Callable[[list[str], Rows], int]:
 
 
 def _milvus(writer: Any) -> Callable[[list[str], Rows], int]:
-    """Milvus updates whole rows: each request reads the rows (every field) and upserts
-    them with their new vectors, as the Milvus docs show for an update."""
+    """Milvus's own fastest update of vectors: a partial upsert of id and vector where
+    the client and server take one (``partial_update=True``, Milvus 2.6.2 / Lite 3.2.2),
+    as the package's writer does then; else each request reads the rows (every field) and
+    upserts them with their new vectors, as the Milvus docs show for an update."""
+    from nudge_integrations.stores.milvus.writer import partial_updates
+
     size = int(writer.limits.write)
     client, name, key, vec = writer.client, writer.collection, writer.id_field, writer.vector_field
+    partial = partial_updates(client, name, key, vec)
+    as_key = int if partial and writer._primary_is_int() else str
 
     def update(ids: list[str], rows: Rows) -> int:
         for s in range(0, len(ids), size):
             new = dict(zip(ids[s : s + size], rows[s : s + size], strict=True))
+            if partial:
+                data = [{key: as_key(i), vec: v.tolist()} for i, v in new.items()]
+                client.upsert(collection_name=name, data=data, partial_update=True)
+                continue
             got = client.get(collection_name=name, ids=ids[s : s + size], output_fields=["*"])
             for row in got:
                 row[vec] = new[str(row[key])].tolist()
             client.upsert(collection_name=name, data=got)
         return -(-len(ids) // size)
 
+    update.method = "partial upsert (id, vector)" if partial else "get + upsert of whole rows"  # type: ignore[attr-defined]
     return update
