@@ -111,3 +111,16 @@ def test_qdrant_nodes_equal_get_nodes(tmp_path: Path) -> None:
     assert _seen(got) == _seen(store.get_nodes(node_ids=want))
     assert sorted(n.node_id for n in got) == sorted(want)
     client.close()
+
+
+def test_milvus_nodes_equal_get_nodes(tmp_path: Path) -> None:
+    mod = need("llama_index.vector_stores.milvus")
+    store = mod.MilvusVectorStore(uri=str(tmp_path / "m.db"), dim=DIM, overwrite=True)
+    ids = [f"n{n}" for n in range(12)]
+    store.add(_nodes(ids))
+    bound = registry.bind(store, "llama_index")
+    got = bound.nodes(ids)
+    assert _seen(got) == _seen(store.get_nodes(node_ids=ids))
+    assert sorted(n.node_id for n in got) == sorted(ids)
+    assert all(n.embedding is None for n in got)
+    store.client.close()
