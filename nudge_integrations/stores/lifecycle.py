@@ -44,6 +44,7 @@ from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, Operation
 from nudge_integrations.stores.progress import Progress
 from nudge_integrations.stores.records import (
     ATOL,
+    check_dimension,
     describe,
     read_markers,
     read_texts,
@@ -202,6 +203,7 @@ def _plan(
             current.update(
                 read_vectors(writer, [i for i in readable if i not in current], limits.read)
             )
+            check_dimension(current, ledger)
             present = [i for i in readable if i in current]
             marks_now = read_markers(writer, present, limits.read) if keeps_marks else {}
             checked = [i for i in present if i in want]

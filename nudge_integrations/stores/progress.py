@@ -18,6 +18,8 @@ import time
 from types import TracebackType
 from typing import Any
 
+from nudge_integrations.core.errors import ArgumentError
+
 #: Records from which ``show=None`` draws a bar on a terminal (a few seconds' work on the
 #: slowest stores; smaller jobs finish before a bar would tell anything).
 AUTO_MIN = 5000
@@ -47,7 +49,13 @@ class Progress:
     docstring); a context manager that closes the bar (or logs the last line)."""
 
     def __init__(self, total: int, what: str, show: bool | None = None) -> None:
+        if show is not None and not isinstance(show, bool):
+            raise ArgumentError(
+                f"show_progress must be True, False or None (a bar or log lines as the "
+                f"output allows), got {show!r}"
+            )
         self.total, self.what, self.done = total, what, 0
+        self.reported = -1
         self.start = self.last = time.monotonic()
         self.logged = False
         self.asked = show is True
@@ -69,6 +77,7 @@ class Progress:
         self.last = time.monotonic()
         rate = self.done / max(self.last - self.start, 1e-9)
         line = f"{self.what}: {self.done} / {self.total} records ({rate:.0f}/s)"
+        self.reported = self.done
         if self.asked and not (log.isEnabledFor(logging.INFO) and log.hasHandlers()):
             print(line, file=sys.stderr, flush=True)  # nobody would see the log line
         else:
@@ -79,8 +88,8 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        elif (self.logged or self.asked) and self.done:  # logged before, or asked: say it ended
-            self._line()
+        elif (self.logged or self.asked) and self.done and self.reported != self.done:
+            self._line()  # logged before, or asked: say it ended (unless the last line did)
 
     def __enter__(self) -> Progress:
         return self

@@ -9,15 +9,32 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nudge_integrations.core.errors import ShapeError
 from nudge_integrations.stores.base import KeepsMarkers, StoreWriter, batches, read_batched
 from nudge_integrations.stores.binding import TextReader
-from nudge_integrations.stores.ledger import Operation
+from nudge_integrations.stores.ledger import NudgeLedger, Operation
 
 #: How far a stored vector may be from what the ledger says and still count as it: float32
 #: rounding, and stores that re-normalise vectors for cosine (measured: at most 6e-8).
 ATOL = 2e-6
 
 Vector = NDArray[np.float32]
+
+
+def check_dimension(current: Mapping[str, Any], ledger: NudgeLedger) -> None:
+    """Refuse a store whose vectors are not of the ledger's dimension (rebuilt with another
+    embedding model since the swap), before anything is compared or written."""
+    if ledger.dim is None or not current:
+        return
+    size = np.asarray(next(iter(current.values()))).size
+    if size != ledger.dim:
+        raise ShapeError(
+            f"the store holds {size}-d vectors but its nudge ledger at {ledger.path} keeps "
+            f"{ledger.dim}-d ones: the store was rebuilt with another embedding model since "
+            "the swap, so the ledger's vectors cannot go back into it (nothing was written). "
+            "If the rebuilt store is the one you want, the old ledger no longer applies: "
+            "delete its folder (and call clear_markers(writer) if records still carry markers)"
+        )
 
 
 def rows_hold(

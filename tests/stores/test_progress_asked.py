@@ -40,3 +40,26 @@ def test_asked_progress_goes_to_the_logger_when_it_shows_info(
         swap(store, tmp_path / "l", first_fit(base), base, show_progress=True)
     assert any(r.getMessage().startswith("swap: 11 / 11 records") for r in caplog.records)
     assert "records" not in capsys.readouterr().err  # once, not twice
+
+
+def test_the_last_line_is_said_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nudge_integrations.stores import progress
+
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)  # every update logs, as with huge batches
+    with progress.Progress(10, "swap", True) as bar:
+        bar.update(4)
+        bar.update(6)  # this line already says 10 / 10: closing adds none
+    lines = capsys.readouterr().err.splitlines()
+    assert [ln.split(" (")[0] for ln in lines] == ["swap: 4 / 10 records", "swap: 10 / 10 records"]
+
+
+@pytest.mark.parametrize("show", ["yes", 1, 0])
+def test_show_progress_must_be_a_bool_or_none(tmp_path: Path, show: object) -> None:
+    from nudge_integrations.core.errors import ArgumentError
+
+    store = TinyStore()
+    base = {i: v.copy() for i, v in store.vectors.items()}
+    with pytest.raises(ArgumentError, match=r"show_progress must be True, False or None"):
+        swap(store, tmp_path / "l", first_fit(base), base, show_progress=show)
