@@ -63,6 +63,10 @@ def status(
     present = set(expected) - set(out.changed) - set(out.missing)
     if op is not None:
         out.state = "half-swapped"
+        out.note = (
+            f"the {op.kind} was interrupted: finish() completes it, rollback() returns the "
+            "store to what it held before (from this process or a new one)"
+        )
     elif out.overwritten:
         out.state = "overwritten"
         out.note = (

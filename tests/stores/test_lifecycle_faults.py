@@ -216,6 +216,7 @@ def test_a_failed_rollback_is_resolved_from_a_new_ledger_object(
             ledger = NudgeLedger(path)  # as a new process reads it
             st = lifecycle.status(store, ledger, texts=store.texts)
             assert st.state == "half-swapped" and "rolling back failed" in (st.operation or "")
+            assert "finish() completes it, rollback()" in (st.note or "")
             with pytest.raises(LedgerError, match="half-swapped"):
                 swap(store, path, first_fit(base), base)  # refused until resolved
             getattr(lifecycle, action)(store, NudgeLedger(path), texts=store.texts)
