@@ -148,26 +148,14 @@ class NGeometry(_Geometry):
         """What :meth:`blocks` multiplies the queries by: ``(e, z, g_hat)``."""
         return self.e, self.z, self.g_hat
 
-    def score(
-        self,
-        gamma: float,
-        blocks: Blocks,
-        out: torch.Tensor | None = None,
-        cols: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Scores of the touched rows at ``gamma`` from :meth:`blocks` (into ``out``).
-
-        With ``cols`` the blocks hold gathered entries: entry ``(i, j)`` is touched row
-        ``cols[i, j]``, and each row's coefficients are gathered to match.
-        """
+    def score(self, gamma: float, blocks: Blocks, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of all touched rows at ``gamma`` from :meth:`blocks` (into ``out``)."""
         qe, qz, qg = blocks
         use, a, b = self.coefficients(gamma)
-        if cols is not None:
-            use, a, b = use[cols], a[cols], b[cols]
         # separate, individually rounded products and sum (no fused multiply-add), so an
-        # entry scores the same in a full block or gathered: ties resolve alike
+        # entry scores the same here and gathered (score_many): ties resolve alike
         buf = torch.mul(qe, a, out=out) if out is not None else qe * a
-        buf.add_(qz * (b if cols is not None else b.unsqueeze(0)))
+        buf.add_(qz * b.unsqueeze(0))
         return torch.where(use, qg, buf, out=buf)
 
     def score_many(
@@ -207,14 +195,8 @@ class MGeometry(_Geometry):
         """What :meth:`blocks` multiplies the queries by: ``(e, g_hat)``."""
         return self.e, self.g_hat
 
-    def score(
-        self,
-        gamma: float,
-        blocks: Blocks,
-        out: torch.Tensor | None = None,
-        cols: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Scores at ``gamma`` (``cols`` is accepted for symmetry: M has no per-row terms)."""
+    def score(self, gamma: float, blocks: Blocks, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores at ``gamma`` (M has no per-row terms, so gathered entries score alike)."""
         qe, qg = blocks
         step = qg * gamma  # rounded on its own (no fused multiply-add): see NGeometry.score
         return torch.add(qe, step, out=out) if out is not None else qe + step
@@ -222,8 +204,8 @@ class MGeometry(_Geometry):
     def score_many(
         self, gammas: Sequence[float], picked: Blocks, cols: torch.Tensor
     ) -> torch.Tensor:
-        """:meth:`score` at each of ``gammas``, stacked ``(G, q, w)``."""
-        return torch.stack([self.score(float(g), picked, cols=cols) for g in gammas])
+        """:meth:`score` at each of ``gammas``, stacked ``(G, q, w)`` (``cols`` unused)."""
+        return torch.stack([self.score(float(g), picked) for g in gammas])
 
     def bound(self, blocks: Blocks, gammas: Sequence[float]) -> torch.Tensor:
         """An upper bound of every row's score over ``gammas``: linear in gamma, so the
