@@ -18,7 +18,7 @@ import nudge_integrations.core.gamma as gamma_module
 from nudge_integrations import NudgeM, NudgeN
 from nudge_integrations.core.errors import UnknownIdError
 from nudge_integrations.core.ids import IdIndex, resolve_judgements
-from nudge_integrations.core.search import scan_chunks
+from nudge_integrations.core.search import scan_chunks, unit_rows
 
 from .conftest import Problem, make_problem
 
@@ -82,6 +82,44 @@ def test_exact_ties_go_to_the_lower_row(k: int, chunk: int) -> None:
     ref = np.stack([np.lexsort((np.arange(60), -row))[:k] for row in scores])
     np.testing.assert_array_equal(r, ref)
     np.testing.assert_array_equal(s, np.take_along_axis(scores, ref, axis=1))
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("chunk", [5, 40, 1000])
+def test_excluded_rows_are_skipped_even_when_they_fill_the_top(k: int, chunk: int) -> None:
+    """The small-k merge skips excluded columns lazily, then fills them for the queries
+    whose best entries keep being excluded: both ways must give the plain ranking."""
+    rng = np.random.default_rng(k * 10 + chunk)
+    x = rng.integers(0, 3, (200, 4)).astype(np.float32)
+    q = rng.integers(0, 3, (30, 4)).astype(np.float32)
+    scores = q @ x.T
+    exclude = rng.random(200) < 0.3
+    for row in scores[:10]:  # the first ten queries lose their twenty best rows
+        exclude[np.lexsort((np.arange(200), -row))[:20]] = True
+    s, r = scan_chunks(q, x, k, normalize=False, exclude=exclude, chunk_size=chunk)
+    scores[:, exclude] = -np.inf
+    ref = np.stack([np.lexsort((np.arange(200), -row))[:k] for row in scores])
+    np.testing.assert_array_equal(r, ref)
+    np.testing.assert_array_equal(s, np.take_along_axis(scores, ref, axis=1))
+
+
+def test_unit_rows_are_scanned_as_they_are_and_others_rescaled() -> None:
+    """A chunk of rows already unit length (to float32 rounding) is used uncopied; one row
+    off unit length makes the chunk rescaled, and the scan ranks it by cosine."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    out = np.empty_like(x)
+    assert unit_rows(x, out, keep_unit=True) is x
+    assert unit_rows(x, out) is out
+    off = x.copy()
+    off[7] *= 3.0
+    assert unit_rows(off, out, keep_unit=True) is out
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-6)
+    q = rng.normal(size=(6, 8)).astype(np.float32)
+    _, r_off = scan_chunks(q, off, 3, normalize=True, chunk_size=50)
+    _, r_unit = scan_chunks(q, x, 3, normalize=False, chunk_size=50)
+    np.testing.assert_array_equal(r_off, r_unit)
 
 
 def _curves(

@@ -34,6 +34,14 @@ DEFAULT_SCORE_BUDGET = 64 * 1024 * 1024
 #: Up to this k a chunk's top k is taken by k argmax passes, beyond it by a threshold.
 _ARGMAX_K = 4
 
+#: A row whose scale to unit length is within this of 1 (4 float32 ulps) counts as unit:
+#: a typical product of 384 float32 terms is rounded by more (about 1e-6 relative).
+UNIT_TOLERANCE = 4.8e-7
+
+#: Argmax passes over the queries whose best entry was an excluded row, before the rest
+#: of a chunk's excluded columns are filled for those queries at once.
+_LAZY_PASSES = 2
+
 
 def check_similarity(similarity: str) -> Similarity:
     """Validate a similarity name."""
@@ -140,13 +148,17 @@ def unit_rows(
     name: str = "corpus embeddings",
     first: int = 0,
     allow_zero: bool = True,
+    keep_unit: bool = False,
 ) -> NDArray[np.float32]:
     """``rows`` scaled to unit length into ``out`` (zero rows stay zero, as torch's
     ``normalize``, unless ``allow_zero=False``, which raises :class:`ZeroVectorError`),
     raising :class:`NonFiniteError` naming the row if one holds NaN/inf.
 
     The finiteness check is fused into the norm: a row's squared norm is finite unless
-    the row holds NaN/inf (or overflows, which is then checked exactly).
+    the row holds NaN/inf (or overflows, which is then checked exactly). With
+    ``keep_unit``, rows that are all unit length already (every scale within
+    :data:`UNIT_TOLERANCE` of 1) are returned as they are, uncopied: rescaling them would
+    move their scores by less than a matrix product's own float32 rounding.
     """
     sq = np.einsum("ij,ij->i", rows, rows)
     if not np.isfinite(sq).all():
@@ -159,6 +171,12 @@ def unit_rows(
         if zero.any():
             raise zero_row(name, first + int(np.flatnonzero(zero)[0]))
     inv = (1.0 / np.maximum(np.sqrt(sq), 1e-12)).astype(np.float32)
+    if (
+        keep_unit
+        and rows.flags.c_contiguous
+        and float(np.abs(inv - 1).max(initial=0)) <= UNIT_TOLERANCE
+    ):
+        return rows
     np.multiply(rows, inv[:, None], out=out)
     return out
 
@@ -197,23 +215,57 @@ def scan_chunks(
             rows = rows.astype(np.float32)
         if unit is not None:
             block = unit_rows(
-                rows, unit[:c], name=name, first=row_offset + start, allow_zero=allow_zero
+                rows,
+                unit[:c],
+                name=name,
+                first=row_offset + start,
+                allow_zero=allow_zero,
+                keep_unit=True,
             )
         else:
             block = rows
         scores = score_buf[: m * c].reshape(m, c)
         np.matmul(q, block.T, out=scores)
-        if exclude is not None:
-            cols = np.flatnonzero(exclude[start:stop])
-            if len(cols):
-                scores[:, cols] = -np.inf
-        _merge(scores, start + row_offset, best_s, best_i)
+        excluded = None if exclude is None else exclude[start:stop]
+        if excluded is not None and not excluded.any():
+            excluded = None
+        _merge(scores, start + row_offset, best_s, best_i, excluded)
     best_i[np.isneginf(best_s)] = -1
     return best_s, best_i
 
 
+def _argmax_kept(
+    scores: NDArray[np.float32], excluded: NDArray[np.bool_] | None
+) -> NDArray[np.int64]:
+    """Each query's best column outside ``excluded`` (``-inf`` entries where none is left).
+
+    Excluded columns are skipped lazily: only the queries whose best is excluded have that
+    entry set to ``-inf`` and are searched again; after :data:`_LAZY_PASSES` such passes
+    the rest of their excluded columns are filled at once. Filling every excluded column
+    of every query first (a strided write per column) cost about a tenth of the product.
+    """
+    col = scores.argmax(axis=1)
+    if excluded is None:
+        return col
+    bad = np.flatnonzero(excluded[col])
+    for _ in range(_LAZY_PASSES):
+        if len(bad) == 0:
+            return col
+        scores[bad, col[bad]] = -np.inf
+        col[bad] = scores[bad].argmax(axis=1)
+        bad = bad[excluded[col[bad]]]
+    if len(bad):
+        scores[np.ix_(bad, np.flatnonzero(excluded))] = -np.inf
+        col[bad] = scores[bad].argmax(axis=1)
+    return col
+
+
 def _merge_small(
-    scores: NDArray[np.float32], first: int, best_s: NDArray[np.float32], best_i: NDArray[np.int64]
+    scores: NDArray[np.float32],
+    first: int,
+    best_s: NDArray[np.float32],
+    best_i: NDArray[np.int64],
+    excluded: NDArray[np.bool_] | None = None,
 ) -> None:
     """:func:`_merge` for small ``k``: the chunk's top ``k`` by ``k`` argmax passes (each
     taken entry is set to ``-inf``; ``scores`` is scratch), then a merge of two sorted
@@ -225,7 +277,7 @@ def _merge_small(
     vals = np.empty((m, kk), dtype=np.float32)
     cols = np.empty((m, kk), dtype=np.int64)
     for j in range(kk):
-        col = scores.argmax(axis=1)
+        col = _argmax_kept(scores, excluded)
         cols[:, j] = col
         vals[:, j] = scores[every, col]
         scores[every, col] = -np.inf
@@ -254,17 +306,24 @@ def _chunk_top(
 
 
 def _merge(
-    scores: NDArray[np.float32], first: int, best_s: NDArray[np.float32], best_i: NDArray[np.int64]
+    scores: NDArray[np.float32],
+    first: int,
+    best_s: NDArray[np.float32],
+    best_i: NDArray[np.int64],
+    excluded: NDArray[np.bool_] | None = None,
 ) -> None:
-    """Merge one chunk of scores (rows ``first...``) into the running best lists, in place.
+    """Merge one chunk of scores (rows ``first...``) into the running best lists, in place,
+    skipping the chunk's ``excluded`` columns.
 
     Row reductions run in numpy (its contiguous ``max``/``argmax`` along a row cost about
     a thirtieth of the chunk's matrix product; torch's were three to six times slower).
     """
     m, k = best_s.shape
     if k <= _ARGMAX_K:
-        _merge_small(scores, first, best_s, best_i)
+        _merge_small(scores, first, best_s, best_i, excluded)
         return
+    if excluded is not None:
+        scores[:, np.flatnonzero(excluded)] = -np.inf
     thr = best_s[:, -1]
     if np.isneginf(thr).any():  # lists not full yet: this chunk's top k, ties included
         qi, cols, vals = _chunk_top(scores, k)
