@@ -224,3 +224,61 @@ def test_plain_lists_with_a_problem_get_the_checked_loops_message(
 ) -> None:
     with pytest.raises((UnknownIdError, Exception), match=message):
         resolve_judgements(rel, IdIndex(ids, 50), len(rel), "training")
+
+
+def _geometry_blocks(variant: str) -> tuple[object, tuple[torch.Tensor, ...], torch.Tensor]:
+    """A geometry of 300 touched rows (some frozen: pull against or along e), query blocks
+    for 40 queries and floors spread over the blocks' score range."""
+    rng = np.random.default_rng(7)
+    e = torch.nn.functional.normalize(
+        torch.from_numpy(rng.normal(size=(300, 24)).astype(np.float32)), dim=1
+    )
+    g = torch.from_numpy(rng.normal(size=(300, 24)).astype(np.float32)) + 2 * e
+    g[:10] = -e[:10]  # pulled away from e: frozen
+    g[10:20] = 3 * e[10:20]  # pulled along e: no orthogonal part
+    geometry = (gamma_module.NGeometry if variant == "N" else gamma_module.MGeometry)(e, g)
+    q = torch.from_numpy(rng.normal(size=(40, 24)).astype(np.float32))
+    floor = torch.from_numpy(np.linspace(-0.5, 2.0, 40).astype(np.float32))
+    return geometry, geometry.blocks(q), floor
+
+
+@pytest.mark.parametrize("variant", ["N", "M"])
+def test_reach_in_numpy_equals_the_bound_in_torch(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CPU's numpy ``reach`` marks exactly the entries whose torch bound (what an
+    accelerator computes) reaches the floor, and every entry that scores above the floor
+    at some gamma of the grid."""
+    geometry, blocks, floor = _geometry_blocks(variant)
+    monkeypatch.setattr(gamma_module, "_CACHE_ENTRIES", 1000)  # pieces of three queries
+    gammas = [0.0, 0.1, 0.3, 0.9, 3.0] if variant == "N" else [0.0, 0.5, 2.0]
+    got = geometry.reach(blocks, gammas, floor).numpy()  # type: ignore[attr-defined]
+    a, b = blocks
+    if variant == "N":
+        bound = torch.hypot(a, b)
+    else:
+        bound = torch.maximum(a + min(gammas) * b, a + max(gammas) * b)
+    margin = (bound - floor.unsqueeze(1)).abs().numpy() > 1e-5  # clear of rounding
+    want = (bound >= floor.unsqueeze(1)).numpy()
+    np.testing.assert_array_equal(got[margin], want[margin])
+    for gamma in gammas:
+        above = (geometry.score(gamma, blocks) > floor.unsqueeze(1) + 1e-5).numpy()  # type: ignore[attr-defined]
+        assert not (above & ~got).any()
+
+
+def test_touched_bounds_in_numpy_equal_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NUDGE-M's per-pair crossing bounds: the CPU's cache-sized numpy pieces give the
+    same float32 values as the torch path, pairs sharing a query included."""
+    _, (qe, qg), _ = _geometry_blocks("M")
+    monkeypatch.setattr(gamma_module, "_CACHE_ENTRIES", 1000)  # pieces of three pairs
+    rng = np.random.default_rng(1)
+    local_q = torch.from_numpy(np.sort(rng.integers(0, 40, 90)))
+    s_x = torch.from_numpy(rng.normal(size=90).astype(np.float32))
+    g_x = torch.from_numpy(rng.normal(size=90).astype(np.float32))
+    g_x[:5] = qg[local_q[:5], 3]  # exact ties in g: the blocked rule
+    s_x[:5] = qe[local_q[:5], 3] - 1.0
+    got = gamma_module._touched_bounds(qe, qg, local_q, s_x, g_x)
+    want = gamma_module._bounds(qe[local_q] - s_x.unsqueeze(1), g_x.unsqueeze(1) - qg[local_q])
+    assert got[2][:5].all()
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -49,6 +49,10 @@ _DENSE_WIDTH = 64
 #: Entries (gammas x queries x candidates) scored together on the narrow path.
 _MANY_BUDGET = 1 << 22
 
+#: Entries per piece of a CPU pass over a whole block: its float32 scratch (1 MiB) stays in
+#: cache between the pass's steps (measured 41 ms -> 27 ms for 1,100 pairs x 3,912 rows).
+_CACHE_ENTRIES = 1 << 18
+
 Blocks = tuple[torch.Tensor, ...]
 ScoreFn = Callable[[float, Blocks], torch.Tensor]
 
@@ -85,7 +89,13 @@ class _Stack:
 
 class _Geometry:
     """What both variants' geometries share: the query-side products, built on first use
-    (a fit with a fixed gamma never asks for them)."""
+    (a fit with a fixed gamma never asks for them).
+
+    On the CPU the passes over whole ``queries x touched`` blocks (:meth:`reach`, the
+    sweep's bounds) run in numpy: for about 0.1 s after a BLAS product (the scan's, the
+    blocks') OpenBLAS's threads keep spinning, and torch's two-thread ops then ran 2-3x
+    slower here, while numpy's single-threaded ones ran at full speed.
+    """
 
     def parts(self) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError
@@ -105,6 +115,10 @@ class NGeometry(_Geometry):
     ``(1 - gamma/2) e + sqrt(gamma - gamma^2/4) z`` with ``z`` the unit part of ``g``
     orthogonal to ``e``. Rows with ``e . g < 0`` or ``g`` parallel to ``e`` keep ``e``
     (the reference's NaN for parallel rows is avoided by clamping).
+
+    Every candidate lies in the plane of ``e`` and ``z`` (``g_hat = cos e + sin z``), so a
+    query's score at any gamma is ``alpha (q . e) + beta (q . z)``: two products per query
+    block, not three, and ``hypot(q . e, q . z)`` bounds it over all gammas.
     """
 
     def __init__(self, e: torch.Tensor, g: torch.Tensor):
@@ -113,11 +127,16 @@ class NGeometry(_Geometry):
         c = (g * g).sum(dim=1)
         w2 = torch.clamp(c - v * v, min=0.0)
         self.frozen = (v < 0) | (w2 <= 0) | (c <= 0)
-        w = torch.sqrt(torch.where(self.frozen, torch.ones_like(w2), w2))
+        # z is the unit orthogonal part wherever there is one (frozen rows included: their
+        # g_hat may still be taken at gamma > 2); the cap's edge gives frozen rows b = 0
+        flat = w2 <= 0
+        w = torch.sqrt(torch.where(flat, torch.ones_like(w2), w2))
         z = (g - v.unsqueeze(1) * e) / w.unsqueeze(1)
-        self.z = torch.where(self.frozen.unsqueeze(1), torch.zeros_like(z), z)
+        self.z = torch.where(flat.unsqueeze(1), torch.zeros_like(z), z)
         self.g_hat = torch.nn.functional.normalize(g, dim=1)
         self.cos_eg = (e * self.g_hat).sum(dim=1)
+        norm = torch.sqrt(torch.where(c > 0, c, torch.ones_like(c)))
+        self.sin_eg = torch.where(flat, torch.zeros_like(w), w / norm)
         self.has_pull = c > 0
 
     def coefficients(self, gamma: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -138,6 +157,16 @@ class NGeometry(_Geometry):
         b = torch.where(self.frozen, 0.0, float(np.sqrt(gamma - gamma * gamma / 4)))
         return use, a, b.to(self.cos_eg.dtype)
 
+    def plane(self, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(alpha, beta)`` per row with ``e' = alpha e + beta z`` at ``gamma``
+        (``g_hat``'s own ``cos, sin`` where it is taken)."""
+        cache: dict[float, tuple[torch.Tensor, torch.Tensor]]
+        cache = self.__dict__.setdefault("_plane_cache", {})
+        if gamma not in cache:
+            use, a, b = self.coefficients(gamma)
+            cache[gamma] = torch.where(use, self.cos_eg, a), torch.where(use, self.sin_eg, b)
+        return cache[gamma]
+
     def vectors(self, gamma: float) -> torch.Tensor:
         """The nudged vectors of all touched rows at ``gamma``."""
         use, a, b = self.coefficients(gamma)
@@ -145,18 +174,17 @@ class NGeometry(_Geometry):
         return torch.where(use.unsqueeze(1), self.g_hat, edge)
 
     def parts(self) -> tuple[torch.Tensor, ...]:
-        """What :meth:`blocks` multiplies the queries by: ``(e, z, g_hat)``."""
-        return self.e, self.z, self.g_hat
+        """What :meth:`blocks` multiplies the queries by: ``(e, z)``."""
+        return self.e, self.z
 
     def score(self, gamma: float, blocks: Blocks, out: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of all touched rows at ``gamma`` from :meth:`blocks` (into ``out``)."""
-        qe, qz, qg = blocks
-        use, a, b = self.coefficients(gamma)
+        qe, qz = blocks
+        alpha, beta = self.plane(gamma)
         # separate, individually rounded products and sum (no fused multiply-add), so an
         # entry scores the same here and gathered (score_many): ties resolve alike
-        buf = torch.mul(qe, a, out=out) if out is not None else qe * a
-        buf.add_(qz * b.unsqueeze(0))
-        return torch.where(use, qg, buf, out=buf)
+        buf = torch.mul(qe, alpha, out=out) if out is not None else qe * alpha
+        return buf.add_(qz * beta)
 
     def score_many(
         self, gammas: Sequence[float], picked: Blocks, cols: torch.Tensor
@@ -164,21 +192,27 @@ class NGeometry(_Geometry):
         """:meth:`score` of gathered entries at each of ``gammas`` at once, ``(G, q, w)``:
         the same products and sums, entry for entry, in a few tensor ops instead of a
         few per gamma (on the narrow path those per-call costs were most of the grid)."""
-        qe, qz, qg = picked
-        coef = [self.coefficients(float(g)) for g in gammas]
-        use = torch.stack([c[0] for c in coef])[:, cols]
-        a = torch.stack([c[1] for c in coef])[:, cols]
-        b = torch.stack([c[2] for c in coef])[:, cols]
-        buf = qe * a
-        buf.add_(qz * b)
-        return torch.where(use, qg, buf, out=buf)
+        qe, qz = picked
+        coef = [self.plane(float(g)) for g in gammas]
+        alpha = torch.stack([c[0] for c in coef])[:, cols]
+        beta = torch.stack([c[1] for c in coef])[:, cols]
+        return (qe * alpha).add_(qz * beta)
 
-    def bound(self, blocks: Blocks, gammas: Sequence[float]) -> torch.Tensor:
-        """An upper bound of every row's score over all gammas: the nudged vector is
-        ``g_hat`` or ``a e + b z`` with ``a^2 + b^2 = 1`` (``e``, ``z`` orthonormal)."""
-        qe, qz, qg = blocks
-        out = torch.hypot(qe, qz)
-        return torch.maximum(out, qg, out=out)
+    def reach(self, blocks: Blocks, gammas: Sequence[float], floor: torch.Tensor) -> torch.Tensor:
+        """Entries whose score can reach their query's ``floor`` at some gamma: the nudged
+        vector is ``alpha e + beta z`` with ``alpha^2 + beta^2 = 1`` (``e``, ``z``
+        orthonormal), so ``hypot(q . e, q . z)`` bounds it."""
+        qe, qz = blocks
+        if qe.device.type != "cpu":
+            return torch.hypot(qe, qz) >= floor.unsqueeze(1)
+        e, z, f = qe.numpy(), qz.numpy(), floor.numpy()
+        f2 = np.where(f > 0, f * f, -1.0).astype(np.float32)[:, None]
+        mask = np.empty(e.shape, dtype=bool)
+        for rows in _pieces(e.shape):
+            sq = np.multiply(e[rows], e[rows])
+            sq += np.square(z[rows])
+            np.greater_equal(sq, f2[rows], out=mask[rows])
+        return torch.from_numpy(mask)
 
 
 class MGeometry(_Geometry):
@@ -207,13 +241,24 @@ class MGeometry(_Geometry):
         """:meth:`score` at each of ``gammas``, stacked ``(G, q, w)`` (``cols`` unused)."""
         return torch.stack([self.score(float(g), picked) for g in gammas])
 
-    def bound(self, blocks: Blocks, gammas: Sequence[float]) -> torch.Tensor:
-        """An upper bound of every row's score over ``gammas``: linear in gamma, so the
-        larger of the two ends."""
+    def reach(self, blocks: Blocks, gammas: Sequence[float], floor: torch.Tensor) -> torch.Tensor:
+        """Entries whose score can reach their query's ``floor`` at one of ``gammas``: the
+        score is linear in gamma, so at one of the two ends."""
         qe, qg = blocks
         lo, hi = min(gammas), max(gammas)
-        out = qe + lo * qg
-        return torch.maximum(out, qe + hi * qg, out=out)
+        if qe.device.type != "cpu":
+            out = qe + lo * qg
+            return torch.maximum(out, qe + hi * qg, out=out) >= floor.unsqueeze(1)
+        e, g, f = qe.numpy(), qg.numpy(), floor.numpy()[:, None]
+        mask = np.empty(e.shape, dtype=bool)
+        for rows in _pieces(e.shape):
+            end = np.multiply(g[rows], np.float32(lo))
+            end += e[rows]
+            np.greater_equal(end, f[rows], out=mask[rows])
+            np.multiply(g[rows], np.float32(hi), out=end)
+            end += e[rows]
+            mask[rows] |= end >= f[rows]
+        return torch.from_numpy(mask)
 
 
 def grid_search(
@@ -229,8 +274,8 @@ def grid_search(
     """Mean validation ``metric@k`` at each gamma, ranking all records exactly.
 
     A touched record can enter a query's top ``k`` only where its score can reach the
-    query's ``k``-th best untouched score; :meth:`bound` caps its score over all
-    candidates at once, so each gamma scores only those few (query, record) entries.
+    query's ``k``-th best untouched score; the geometry's ``reach`` bounds its score over
+    all candidates at once, so each gamma scores only those few (query, record) entries.
     A block where some query has more than ``max_width`` such entries (default: 64 or
     an eighth of the touched records, the larger) takes, per gamma, the entries at or
     above each query's ``k``-th best touched score instead. Either way the top ``k`` is
@@ -240,14 +285,14 @@ def grid_search(
     n_val = view.queries.shape[0]
     ranked = np.empty((len(gammas), n_val, k), dtype=np.int64)
     scale = view.queries.norm(dim=1) * (1 + max(gammas)) * _BOUND_SLACK
-    step = _block_rows(touched_rows.shape[0], 3)
+    step = _block_rows(touched_rows.shape[0], len(geometry.parts()))
     for start in range(0, n_val, step):
         stop = min(n_val, start + step)
         blocks = geometry.blocks(view.queries[start:stop])
         u_s = view.untouched_scores[start:stop, :k]
         u_r = view.untouched_rows[start:stop, :k]
         floor = u_s[:, k - 1] - scale[start:stop]
-        reach = geometry.bound(blocks, gammas) >= floor.unsqueeze(1)
+        reach = geometry.reach(blocks, gammas, floor)
         counts = _counts(reach)
         if int(counts.max()) <= limit:
             pos, pad = _padded(reach, counts)
@@ -294,6 +339,12 @@ def _rank_wide(
         out[gi] = _top(picked, rows, *untouched, k)
 
 
+def _pieces(shape: tuple[int, ...]) -> list[slice]:
+    """Row slices of a ``shape`` block with about :data:`_CACHE_ENTRIES` entries each."""
+    step = max(1, _CACHE_ENTRIES // max(1, shape[1]))
+    return [slice(a, min(shape[0], a + step)) for a in range(0, shape[0], step)]
+
+
 def _counts(mask: torch.Tensor) -> torch.Tensor:
     """Entries per row of a boolean ``mask`` (numpy's count on the CPU: torch's bool sum
     measured several times slower there, right after a BLAS product)."""
@@ -305,7 +356,11 @@ def _counts(mask: torch.Tensor) -> torch.Tensor:
 def _padded(mask: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Column positions of each row's entries, left-aligned and padded: ``(pos, pad)``."""
     width = int(counts.max()) if mask.shape[0] else 0
-    q_i, cols = mask.nonzero(as_tuple=True)
+    if mask.device.type == "cpu":  # numpy's nonzero: see _Geometry on threads after BLAS
+        q_np, c_np = np.divmod(np.flatnonzero(mask.numpy()), mask.shape[1])
+        q_i, cols = torch.from_numpy(q_np), torch.from_numpy(c_np)
+    else:
+        q_i, cols = mask.nonzero(as_tuple=True)
     slot = torch.arange(len(q_i), device=mask.device) - (torch.cumsum(counts, 0) - counts)[q_i]
     pos = torch.zeros((mask.shape[0], width), dtype=torch.int64, device=mask.device)
     pos[q_i, slot] = cols
@@ -358,12 +413,11 @@ def m_intervals(
             continue
         qe, qg = geometry.blocks(view.queries[start:stop])
         local_q = torch.from_numpy(pairs.query[sel] - start).to(device)
-        s_all, g_all = qe[local_q], qg[local_q]
         tpos = torch.from_numpy(touched_pos[sel]).to(device)
         is_t = tpos >= 0
-        safe = torch.clamp(tpos, min=0).unsqueeze(1)
-        s_x = torch.where(is_t, torch.gather(s_all, 1, safe).squeeze(1), target_scores[sel])
-        g_x = torch.where(is_t, torch.gather(g_all, 1, safe).squeeze(1), 0.0)
+        safe = torch.clamp(tpos, min=0)
+        s_x = torch.where(is_t, qe[local_q, safe], target_scores[sel])
+        g_x = torch.where(is_t, qg[local_q, safe], 0.0)
         # best untouched competitor other than the target itself
         u_s = view.untouched_scores[local_q + start]
         u_r = view.untouched_rows[local_q + start]
@@ -372,7 +426,7 @@ def m_intervals(
         u_best = torch.where(first_is_x, u_s[:, 1], u_s[:, 0])
         # x stays first against competitor i iff s_i - s_x <= gamma * (g_x - g_i); the
         # touched competitors as a block, the best untouched one (g_i = 0) as a column
-        lo, hi, blocked = _bounds(s_all.sub_(s_x.unsqueeze(1)), g_all.neg_().add_(g_x.unsqueeze(1)))
+        lo, hi, blocked = _touched_bounds(qe, qg, local_q, s_x, g_x)
         lo_u, hi_u, blocked_u = _bounds((u_best - s_x).unsqueeze(1), g_x.unsqueeze(1))
         lo = torch.maximum(lo, lo_u).clamp(min=0.0)
         hi = torch.minimum(hi, hi_u)
@@ -383,6 +437,34 @@ def m_intervals(
     lo_all = np.concatenate(lows) if lows else np.zeros(0)
     hi_all = np.concatenate(highs) if highs else np.zeros(0)
     return lo_all, hi_all, len(pairs.query)
+
+
+def _touched_bounds(
+    qe: torch.Tensor, qg: torch.Tensor, local_q: torch.Tensor, s_x: torch.Tensor, g_x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_bounds` of each pair against every touched record, the pair's query's row of
+    the ``queries x touched`` blocks (in numpy on the CPU: see :class:`_Geometry`)."""
+    if qe.device.type != "cpu":
+        s_all, g_all = qe[local_q], qg[local_q]
+        return _bounds(s_all.sub_(s_x.unsqueeze(1)), g_all.neg_().add_(g_x.unsqueeze(1)))
+    rows, e, g = local_q.numpy(), qe.numpy(), qg.numpy()
+    sx, gx = s_x.numpy(), g_x.numpy()
+    lo = np.empty(len(rows), dtype=np.float32)
+    hi = np.empty(len(rows), dtype=np.float32)
+    blocked = np.empty(len(rows), dtype=bool)
+    for piece in _pieces((len(rows), e.shape[1])):  # pairs whose scratch stays cached
+        a, b = piece.start, piece.stop
+        s_dif = e[rows[a:b]]
+        s_dif -= sx[a:b, None]
+        g_dif = np.subtract(gx[a:b, None], g[rows[a:b]])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = s_dif / (g_dif + _RATIO_EPS)
+        up = g_dif > 0
+        lo[a:b] = np.where(up, ratio, -np.inf).max(axis=1, initial=-np.inf)
+        down = g_dif < 0
+        hi[a:b] = np.where(down, ratio, np.inf).min(axis=1, initial=np.inf)
+        blocked[a:b] = (~(up | down) & (s_dif > 0)).any(axis=1)
+    return torch.from_numpy(lo), torch.from_numpy(hi), torch.from_numpy(blocked)
 
 
 def _bounds(
