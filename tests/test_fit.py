@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from nudge_integrations import NudgeM, NudgeN, NudgeResult
+from nudge_integrations.core.device import one_cpu_thread
 from nudge_integrations.core.errors import NotFittedError, UnknownIdError
 from nudge_integrations.core.gamma import REFERENCE_N_GRID
 
@@ -212,3 +214,20 @@ def test_sklearn_clone_copies_parameters_not_learned_state(problem: Problem, cls
     assert copy.get_params() == est.get_params()
     assert copy.get_params(deep=False) == est.get_params(deep=True)
     assert not hasattr(copy, "result_")
+
+
+def test_a_fit_leaves_torch_threads_as_it_found_them(problem: Problem) -> None:
+    """The fit's elementwise work runs on one torch thread on the CPU; the count it found
+    is back afterwards, after a failure inside too."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        p = problem
+        NudgeN(device="cpu").fit(p.corpus, p.train_q, p.train_rel, p.val_q, p.val_rel)
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), one_cpu_thread(torch.device("cpu")):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

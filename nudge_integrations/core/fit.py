@@ -13,6 +13,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -21,7 +22,7 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core.arguments import checked, nearest
 from nudge_integrations.core.competitors import CompetitorSource, InMemoryCompetitors
-from nudge_integrations.core.device import DeviceLike, resolve_device
+from nudge_integrations.core.device import DeviceLike, one_cpu_thread, resolve_device
 from nudge_integrations.core.errors import (
     EmptyTrainingSetError,
     MetricMismatchError,
@@ -172,69 +173,13 @@ class _Nudge:
         index = IdIndex(ids, n)
         q_train = self._queries(train_queries, "training", d)
         train = resolve_judgements(train_relevant, index, q_train.shape[0], "training")
-        notes: list[str] = []
-
-        source: ValidationSource
-        q_val: NDArray[np.float32] | None
-        if val_queries is not None or val_relevant is not None:
-            if val_queries is None or val_relevant is None:
-                raise NudgeError("give both val_queries and val_relevant, or neither")
-            q_val = self._queries(val_queries, "validation", d)
-            val: Pairs | None = resolve_judgements(
-                val_relevant, index, q_val.shape[0], "validation"
-            )
-            source = "given"
-            fit_q, fit_pairs = q_train, train
-            if self.gamma is not None:
-                notes.append("gamma was fixed, so the validation set was not used to choose it")
-        elif self.gamma is not None:
-            q_val, val, source = None, None, "none"
-            fit_q, fit_pairs = q_train, train
-        else:
-            if q_train.shape[0] < 2:
-                raise EmptyTrainingSetError(
-                    "need at least 2 training queries to split off a validation set: add "
-                    "queries, pass val_queries/val_relevant, or fix gamma"
-                )
-            tr_idx, va_idx = self._split(q_train.shape[0])
-            q_val, val = q_train[va_idx], train.subset(va_idx)
-            fit_q, fit_pairs = q_train[tr_idx], train.subset(tr_idx)
-            source = "split"
-            notes.append(
-                f"no validation set given: held out {len(va_idx)} of {q_train.shape[0]} training "
-                f"queries (random_state={self.random_state}) to choose gamma"
-                + ("; the final nudge uses all training queries" if self.refit else "")
-            )
-
+        sets = self._sets(q_train, train, val_queries, val_relevant, index)
+        source_c = competitors or InMemoryCompetitors(corpus, self.chunk_size, validate=scan_checks)
         with torch.inference_mode():
-            rows, geometry = self._geometry(corpus, fit_q, fit_pairs, device)
-            curve: dict[float, float] = {}
-            baseline = best = None
-            if self.gamma is not None:
-                gamma = float(self.gamma)
-            else:
-                assert q_val is not None and val is not None
-                source_c = competitors or InMemoryCompetitors(
-                    corpus, self.chunk_size, validate=scan_checks
-                )
-                gamma, curve = self._choose_gamma(
-                    corpus, rows, geometry, q_val, val, metric, device, source_c
-                )
-                baseline, best = curve.get(0.0), curve.get(gamma)
-            if source == "split" and self.refit:
-                rows, geometry = self._geometry(corpus, q_train, train, device)
-            elif source == "given" and self.refit_with_validation:
-                # --- improvement (switchable): nudge with every labelled query ---
-                assert q_val is not None and val is not None
-                rows, geometry = self._geometry(
-                    corpus, np.vstack([q_train, q_val]), _concat_pairs(train, val), device
-                )
-                notes.append(
-                    "refit_with_validation: the final nudge used the training and validation "
-                    f"queries ({q_train.shape[0]} + {q_val.shape[0]}) at gamma={gamma:.4g}"
-                )
-            vectors = geometry.vectors(gamma)
-            moved = (vectors != geometry.e).any(dim=1).cpu().numpy()
+            rows, geometry, gamma, curve = self._learn(corpus, sets, metric, device, source_c)
+            with one_cpu_thread(device):
+                vectors = geometry.vectors(gamma)
+                moved = (vectors != geometry.e).any(dim=1).cpu().numpy()
         moved_rows = rows[moved]
         self.result_ = NudgeResult(
             variant=self.variant,
@@ -245,13 +190,13 @@ class _Nudge:
             curve=curve,
             metric=metric,
             k=int(self.k),
-            validation_source=source,
+            validation_source=sets.source,
             n_records=n,
             dim=d,
             n_touched=len(rows),
-            baseline_score=baseline,
-            best_score=best,
-            notes=tuple(notes),
+            baseline_score=curve.get(0.0) if curve else None,
+            best_score=curve.get(gamma) if curve else None,
+            notes=tuple(sets.notes),
         )
         return self
 
@@ -337,6 +282,88 @@ class _Nudge:
         n_val = min(m - 1, max(1, round(self.validation_fraction * m)))
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
+    def _sets(
+        self,
+        q_train: NDArray[np.float32],
+        train: Pairs,
+        val_queries: Any,
+        val_relevant: Sequence[Judgements] | None,
+        index: IdIndex,
+    ) -> _Sets:
+        """Which queries nudge, which choose gamma, and which nudge at the end."""
+        d = q_train.shape[1]
+        if val_queries is not None or val_relevant is not None:
+            if val_queries is None or val_relevant is None:
+                raise NudgeError("give both val_queries and val_relevant, or neither")
+            q_val = self._queries(val_queries, "validation", d)
+            val = resolve_judgements(val_relevant, index, q_val.shape[0], "validation")
+            notes = []
+            if self.gamma is not None:
+                notes.append("gamma was fixed, so the validation set was not used to choose it")
+            final = None
+            if self.refit_with_validation:
+                # --- improvement (switchable): nudge with every labelled query ---
+                final = (np.vstack([q_train, q_val]), _concat_pairs(train, val))
+            return _Sets(q_train, train, q_val, val, "given", notes, final)
+        if self.gamma is not None:
+            return _Sets(q_train, train, None, None, "none", [], None)
+        if q_train.shape[0] < 2:
+            raise EmptyTrainingSetError(
+                "need at least 2 training queries to split off a validation set: add "
+                "queries, pass val_queries/val_relevant, or fix gamma"
+            )
+        tr_idx, va_idx = self._split(q_train.shape[0])
+        note = (
+            f"no validation set given: held out {len(va_idx)} of {q_train.shape[0]} training "
+            f"queries (random_state={self.random_state}) to choose gamma"
+            + ("; the final nudge uses all training queries" if self.refit else "")
+        )
+        return _Sets(
+            q_train[tr_idx],
+            train.subset(tr_idx),
+            q_train[va_idx],
+            train.subset(va_idx),
+            "split",
+            [note],
+            (q_train, train) if self.refit else None,
+        )
+
+    def _learn(
+        self,
+        corpus: NDArray[Any],
+        sets: _Sets,
+        metric: str,
+        device: torch.device,
+        competitors: CompetitorSource,
+    ) -> tuple[NDArray[np.int64], NGeometry | MGeometry, float, dict[float, float]]:
+        """Touched rows, their final geometry, gamma and the validation curve.
+
+        The competitors' search keeps every thread; the rest, elementwise work on the
+        touched block, runs on one torch thread on the CPU (:func:`one_cpu_thread`)."""
+        with one_cpu_thread(device):
+            rows, geometry = self._geometry(corpus, sets.fit_q, sets.fit_pairs, device)
+        curve: dict[float, float] = {}
+        if self.gamma is not None:
+            gamma = float(self.gamma)
+        else:
+            assert sets.q_val is not None and sets.val is not None
+            view = self._view(
+                sets.q_val, sets.val, rows, corpus.shape[0], self._depth(), device, competitors
+            )
+            with one_cpu_thread(device):
+                gamma, curve = self._choose_gamma(corpus, rows, geometry, view, metric, device)
+        if sets.final is not None:
+            with one_cpu_thread(device):
+                rows, geometry = self._geometry(corpus, *sets.final, device)
+            if sets.source == "given":
+                n_train = sets.fit_q.shape[0]
+                sets.notes.append(
+                    "refit_with_validation: the final nudge used the training and validation "
+                    f"queries ({n_train} + {sets.final[0].shape[0] - n_train}) at "
+                    f"gamma={gamma:.4g}"
+                )
+        return rows, geometry, gamma, curve
+
     def _geometry(
         self, corpus: NDArray[Any], q: NDArray[np.float32], pairs: Pairs, device: torch.device
     ) -> tuple[NDArray[np.int64], NGeometry | MGeometry]:
@@ -373,18 +400,34 @@ class _Nudge:
         table = RelevanceTable(val.as_relevance(), n)
         return ValidationView(qv, val, table, u_s, u_r)
 
+    def _depth(self) -> int:
+        """Untouched competitors each validation query needs."""
+        raise NotImplementedError
+
     def _choose_gamma(
         self,
         corpus: NDArray[Any],
         rows: NDArray[np.int64],
         geometry: NGeometry | MGeometry,
-        q_val: NDArray[np.float32],
-        val: Pairs,
+        view: ValidationView,
         metric: str,
         device: torch.device,
-        competitors: CompetitorSource,
     ) -> tuple[float, dict[float, float]]:
         raise NotImplementedError
+
+
+@dataclass
+class _Sets:
+    """A fit's query sets: those that nudge while gamma is chosen, those that choose it
+    (none when gamma is fixed), and those of the final nudge when they differ."""
+
+    fit_q: NDArray[np.float32]
+    fit_pairs: Pairs
+    q_val: NDArray[np.float32] | None
+    val: Pairs | None
+    source: ValidationSource
+    notes: list[str]
+    final: tuple[NDArray[np.float32], Pairs] | None
 
 
 def _concat_pairs(first: Pairs, second: Pairs) -> Pairs:
@@ -460,18 +503,18 @@ class NudgeN(_Nudge):
     def _make_geometry(self, e: torch.Tensor, g: torch.Tensor) -> NGeometry:
         return NGeometry(e, g)
 
+    def _depth(self) -> int:
+        return int(self.k)
+
     def _choose_gamma(
         self,
         corpus: NDArray[Any],
         rows: NDArray[np.int64],
         geometry: NGeometry | MGeometry,
-        q_val: NDArray[np.float32],
-        val: Pairs,
+        view: ValidationView,
         metric: str,
         device: torch.device,
-        competitors: CompetitorSource,
     ) -> tuple[float, dict[float, float]]:
-        view = self._view(q_val, val, rows, corpus.shape[0], self.k, device, competitors)
         t_rows = torch.from_numpy(rows).to(device)
         grid = [float(g) for g in (self.gammas or REFERENCE_N_GRID) if g < 4]
         gamma, curve = _pick(grid, grid_search(grid, geometry, view, t_rows, metric, self.k))
@@ -514,20 +557,20 @@ class NudgeM(_Nudge):
     def _make_geometry(self, e: torch.Tensor, g: torch.Tensor) -> MGeometry:
         return MGeometry(e, g)
 
+    def _depth(self) -> int:
+        return max(2, int(self.k))
+
     def _choose_gamma(
         self,
         corpus: NDArray[Any],
         rows: NDArray[np.int64],
         geometry: NGeometry | MGeometry,
-        q_val: NDArray[np.float32],
-        val: Pairs,
+        view: ValidationView,
         metric: str,
         device: torch.device,
-        competitors: CompetitorSource,
     ) -> tuple[float, dict[float, float]]:
         assert isinstance(geometry, MGeometry)
-        depth = max(2, self.k)
-        view = self._view(q_val, val, rows, corpus.shape[0], depth, device, competitors)
+        val = view.pairs
         t_rows = torch.from_numpy(rows).to(device)
         if self.gammas is not None:
             grid = [float(g) for g in self.gammas]
