@@ -132,7 +132,9 @@ class NGeometry(_Geometry):
         flat = w2 <= 0
         w = torch.sqrt(torch.where(flat, torch.ones_like(w2), w2))
         z = (g - v.unsqueeze(1) * e) / w.unsqueeze(1)
-        self.z = torch.where(flat.unsqueeze(1), torch.zeros_like(z), z)
+        if bool(flat.any()):
+            z[flat] = 0.0
+        self.z = z
         self.g_hat = torch.nn.functional.normalize(g, dim=1)
         self.cos_eg = (e * self.g_hat).sum(dim=1)
         norm = torch.sqrt(torch.where(c > 0, c, torch.ones_like(c)))
