@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .optional import need
@@ -38,3 +39,20 @@ def test_paper_benchmark_smoke(tmp_path: Path) -> None:
     )
     assert again["main"] == res["main"] and "improvements_run" in again
     assert "Improvements rerun alone" in (tmp_path / "docs" / "paper-comparison.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "relevant", [[{}, {}], [{7: 1.0}], [{7: 1.0}, {7: 1.0}]], ids=["none", "one", "one-record"]
+)
+def test_full_finetune_refuses_pairs_that_give_no_batch(relevant: list[dict[int, float]]) -> None:
+    """Batches of in-batch negatives need two pairs with different records: without one
+    the training loop would never end, so it is refused before the model loads."""
+    need("sentence_transformers")
+    from benchmarks.paper.data import Queries
+    from benchmarks.paper.full_finetune import full_finetune
+    from nudge_integrations.core.errors import EmptyTrainingSetError
+
+    n = len(relevant)
+    train = Queries([str(i) for i in range(n)], ["q"] * n, np.zeros((n, 4), np.float32), relevant)
+    with pytest.raises(EmptyTrainingSetError, match="batches of at least two"):
+        full_finetune(None, train, train, box_s=1.0)  # type: ignore[arg-type]

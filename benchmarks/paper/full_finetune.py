@@ -32,6 +32,7 @@ import torch
 from numpy.typing import NDArray
 
 from benchmarks.paper.data import Queries, SciFact, batches_without_repeats, normalise
+from nudge_integrations.core.errors import EmptyTrainingSetError
 from nudge_integrations.core.metrics import score_columns
 from nudge_integrations.core.search import exact_search
 
@@ -224,15 +225,19 @@ def full_finetune(
 
     from nudge_integrations.embedding import load_minilm
 
+    pairs = [(qi, r) for qi, rel in enumerate(train.relevant) for r in sorted(rel)]
+    steps_per_epoch = len(batches_without_repeats(pairs, batch_size, np.random.default_rng(0)))
+    if steps_per_epoch == 0:  # no batch could ever be drawn: the loop would never end
+        raise EmptyTrainingSetError(
+            "full fine-tune needs batches of at least two (query, relevant record) pairs "
+            f"with different records; the {len(pairs)} pairs of the {len(train)} training "
+            "queries give none"
+        )
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = load_minilm("cpu")
-    pairs = [(qi, r) for qi, rel in enumerate(train.relevant) for r in sorted(rel)]
     loss_fn = MultipleNegativesRankingLoss(model)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    steps_per_epoch = max(
-        1, len(batches_without_repeats(pairs, batch_size, np.random.default_rng(0)))
-    )
     plan = _Schedule(
         box_s=box_s,
         lr=lr,

@@ -244,7 +244,7 @@ def _argmax_kept(
     the rest of their excluded columns are filled at once. Filling every excluded column
     of every query first (a strided write per column) cost about a tenth of the product.
     """
-    col = scores.argmax(axis=1)
+    col: NDArray[np.int64] = scores.argmax(axis=1)
     if excluded is None:
         return col
     bad = np.flatnonzero(excluded[col])
