@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.machine import pin_threads, record
+from benchmarks.fit.timing import busy_cpu_s, own_cpu_s
+from benchmarks.machine import pin_threads, record, usable_cores
 from benchmarks.pages.query_embedding import block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +132,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     texts, source = questions(args.n)
     emb.embed_documents(texts[:8])  # warm up
     load_start = list(os.getloadavg())
+    busy0, own0, wall0 = busy_cpu_s(), own_cpu_s(), time.perf_counter()
     modes, diff = time_modes(emb, texts, args.repeats)
+    others = max(0.0, (busy_cpu_s() - busy0) - (own_cpu_s() - own0))
+    others_share = others / ((time.perf_counter() - wall0) * usable_cores())
     res = {
         "run": run,
         "settings": {
@@ -148,6 +152,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "niceness": niceness(),
         "loadavg_start": load_start,
         "loadavg_end": list(os.getloadavg()),
+        # the load average counts this run's own threads; this is the rest of the machine
+        "others_cpu_share": round(others_share, 3),
         "elapsed_s": time.perf_counter() - began,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

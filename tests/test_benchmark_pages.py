@@ -113,7 +113,13 @@ def test_query_embedding_conclusions_follow_the_numbers() -> None:
     assert "threads change little (1.0x): torch already runs the model on 2 threads" in said
     batches["seconds"] = [6.0, 6.0, 6.0]
     assert "batches are slower (0.5x)" in query_embedding.modes_sentence(data)
-    data["loadavg_end"][0] = 5.0  # others' work beside it: said, not generalised
+    data["others_cpu_share"] = 0.3  # others' work beside it: said, not generalised
+    said = query_embedding.modes_sentence(data)
+    assert said.startswith("- This run was contended: other processes used 30%")
+    data["others_cpu_share"] = 0.02  # its own threads raise the load, not others' work
+    data["loadavg_end"][0] = 5.0
+    assert query_embedding.modes_sentence(data).startswith("- On this local CPU model")
+    del data["others_cpu_share"]  # runs that did not record it: the load average decides
     assert query_embedding.modes_sentence(data).startswith("- This run was contended")
     data["settings"].update(n=30, repeats=1, reduced=True)
     assert "**Reduced run**: 30 questions and 1 repeat" in query_embedding.block(data)

@@ -13,6 +13,8 @@ from benchmarks.pages.provenance import machine_phrase, threads_phrase
 REPORTED_MS = {"one at a time": 305.0, "batches": 39.0}
 #: A mode "pays" from this speed-up on; below it and above ``SLOWER`` it "changes little".
 PAYS, SLOWER = 1.25, 0.95
+#: Other processes' share of the machine's CPU above which a run counts as contended.
+BUSY_SHARE = 0.1
 #: Vectors that differ by less than this are "the same" (float32 rounding between paths).
 SAME_VECTORS = 1e-5
 
@@ -49,8 +51,14 @@ def run_paragraph(data: dict[str, Any]) -> str:
         f"{data['questions']} {data['source']}, {data['model']}; each mode timed "
         f"{_times(s['repeats'])}, modes interleaved, the median shown. Recorded by the run: "
         f"{machine_phrase(run['machine'])}; {threads_phrase(run)}; {niced}; 1-min load "
-        f"average {start:.2f} at the start and {end:.2f} at the end; "
-        f"{data['elapsed_s']:.0f} s in all. Command: `{run['command']}`."
+        f"average {start:.2f} at the start and {end:.2f} at the end"
+        + (
+            f" (its own threads count in it; other processes used "
+            f"{data['others_cpu_share']:.0%} of the CPU while the modes ran)"
+            if data.get("others_cpu_share") is not None
+            else ""
+        )
+        + f"; {data['elapsed_s']:.0f} s in all. Command: `{run['command']}`."
     )
     if s["reduced"]:
         d = s["defaults"]
@@ -87,17 +95,26 @@ def _verdict(x: float, pays: str) -> str:
 
 
 def contention(data: dict[str, Any]) -> str | None:
-    """Why the run's ratios are a contended machine's, or None on a quiet one: the 1-min
-    load average rose above the usable cores (others' work was runnable beside it)."""
+    """Why the run's ratios are a contended machine's, or None on a quiet one: other
+    processes used more than :data:`BUSY_SHARE` of the CPU while the modes ran (runs that
+    did not record it: the 1-min load average, which counts the run's own threads too,
+    rose above the usable cores)."""
     machine = data["run"]["machine"]
     cores = machine.get("affinity_cores") or machine.get("cores")
+    others = data.get("others_cpu_share")
     load = max(data["loadavg_start"][0], data["loadavg_end"][0])
-    if cores is None or load <= cores:
+    if others is not None:
+        if others <= BUSY_SHARE:
+            return None
+        why = f"other processes used {others:.0%} of the machine's CPU while it ran"
+    elif cores is None or load <= cores:
         return None
+    else:
+        why = f"the 1-min load average reached {load:.2f} on {cores} cores"
     shares = [sum(m["cpu_seconds"]) / sum(m["seconds"]) for m in data["modes"]]
     nice = data.get("niceness")
     return (
-        f"the 1-min load average reached {load:.2f} on {cores} cores"
+        why
         + (f", the benchmark ran at niceness {nice}" if nice else "")
         + f", and it got {min(shares):.2f}-{max(shares):.2f} CPU-seconds a second while "
         f"torch ran {machine.get('torch_threads', '?')} threads"
