@@ -430,7 +430,7 @@ def m_intervals(
         # touched competitors as a block, the best untouched one (g_i = 0) as a column
         lo, hi, blocked = _touched_bounds(qe, qg, local_q, s_x, g_x)
         lo_u, hi_u, blocked_u = _bounds((u_best - s_x).unsqueeze(1), g_x.unsqueeze(1))
-        lo = torch.maximum(lo, lo_u).clamp(min=0.0)
+        lo = torch.maximum(lo, lo_u.clamp(min=0.0))
         hi = torch.minimum(hi, hi_u)
         blocked |= blocked_u
         ok = ~blocked & (hi >= lo)
@@ -445,27 +445,38 @@ def _touched_bounds(
     qe: torch.Tensor, qg: torch.Tensor, local_q: torch.Tensor, s_x: torch.Tensor, g_x: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`_bounds` of each pair against every touched record, the pair's query's row of
-    the ``queries x touched`` blocks (in numpy on the CPU: see :class:`_Geometry`)."""
+    the ``queries x touched`` blocks, with ``lo`` clamped at 0 (gamma >= 0).
+
+    On the CPU, in numpy (see :class:`_Geometry`): only competitors above ``x`` at gamma 0
+    (few) can push ``lo`` above 0 or block ``x``, so those two come from a sparse pass and
+    only ``hi`` takes whole-block passes."""
     if qe.device.type != "cpu":
         s_all, g_all = qe[local_q], qg[local_q]
-        return _bounds(s_all.sub_(s_x.unsqueeze(1)), g_all.neg_().add_(g_x.unsqueeze(1)))
+        lo_t, hi_t, blocked_t = _bounds(
+            s_all.sub_(s_x.unsqueeze(1)), g_all.neg_().add_(g_x.unsqueeze(1))
+        )
+        return lo_t.clamp(min=0.0), hi_t, blocked_t
     rows, e, g = local_q.numpy(), qe.numpy(), qg.numpy()
     sx, gx = s_x.numpy(), g_x.numpy()
-    lo = np.empty(len(rows), dtype=np.float32)
+    lo = np.zeros(len(rows), dtype=np.float32)
     hi = np.empty(len(rows), dtype=np.float32)
-    blocked = np.empty(len(rows), dtype=bool)
+    blocked = np.zeros(len(rows), dtype=bool)
     for piece in _pieces((len(rows), e.shape[1])):  # pairs whose scratch stays cached
         a, b = piece.start, piece.stop
         s_dif = e[rows[a:b]]
         s_dif -= sx[a:b, None]
-        g_dif = np.subtract(gx[a:b, None], g[rows[a:b]])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = s_dif / (g_dif + _RATIO_EPS)
-        up = g_dif > 0
-        lo[a:b] = np.where(up, ratio, -np.inf).max(axis=1, initial=-np.inf)
+        g_dif = g[rows[a:b]]
+        np.subtract(gx[a:b, None], g_dif, out=g_dif)
+        pr, pc = np.nonzero(s_dif > 0)
+        sd, gd = s_dif[pr, pc], g_dif[pr, pc]
+        up = gd > 0
+        np.maximum.at(lo[a:b], pr[up], sd[up] / (gd[up] + _RATIO_EPS))
+        blocked[a:b][pr[gd == 0]] = True  # the inputs are finite: neither up nor down is 0
+        ratio = g_dif + _RATIO_EPS
         down = g_dif < 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(s_dif, ratio, out=ratio)
         hi[a:b] = np.where(down, ratio, np.inf).min(axis=1, initial=np.inf)
-        blocked[a:b] = (~(up | down) & (s_dif > 0)).any(axis=1)
     return torch.from_numpy(lo), torch.from_numpy(hi), torch.from_numpy(blocked)
 
 
