@@ -215,11 +215,12 @@ def profile_section(r: dict[str, Any]) -> list[str]:
         whole, scan = prof[v].get(WHOLE), prof[v].get(SCAN)
         if whole is None or scan is None:
             continue
+        rest = {k: x for k, x in prof[v].items() if k not in (WHOLE, SCAN) and x is not None}
+        most = max(rest, key=lambda k: rest[k]) if rest else None
         lines.append(
             f"- NUDGE-{v} (profiled): {whole:.2f} s = corpus pass {scan:.2f} s "
-            f"({scan / floor:.2f}x the floor) + {whole - scan:.2f} s for the rest: mostly the "
-            "gamma search on the |val| x |T| block, whose cost depends on the query and "
-            "touched-record counts, not on n, plus the input checks (one read of the corpus)."
+            f"({scan / floor:.2f}x the floor) + {whole - scan:.2f} s for the rest"
+            + (f", of which the largest stage is {most} ({rest[most]:.3f} s)." if most else ".")
         )
     return lines
 
@@ -244,7 +245,8 @@ def size_section(r: dict[str, Any]) -> list[str]:
     """One corpus size: its table, its notes, its profile and the machine's load."""
     lines = [f"### n = {r['n']:,} (corpus {r['corpus_gb']:.3f} GB float32)", ""]
     lines.append(
-        f"{N_TRAIN:,} training / {N_VAL:,} validation queries; {r['n_touched']:,} records "
+        f"{r.get('n_train', N_TRAIN):,} training / {r.get('n_val', N_VAL):,} validation "
+        f"queries; {r['n_touched']:,} records "
         "have a training query. Each time is the median of the clean runs (other processes "
         f"below {CLEAN_SHARE:.0%} of the CPU), or of all runs where none was clean; the "
         "clean/total counts are in the table and every run is in the JSON."

@@ -192,6 +192,6 @@ def machine_block(scale: dict[int, dict[str, Any]]) -> str:
     return (
         f"Machine: {m['cpu']}, {m['logical_cores']} logical cores, {m['ram_gb']:.1f} GB RAM, "
         f"no GPU used; Python {m['python']}, numpy {m['numpy']}, torch {m['torch']} "
-        f"({m['torch_threads']} threads), faiss-cpu with "
-        f"`omp_set_num_threads({m['torch_threads']})`, Ray {ray}; {threads_phrase(run)}."
+        f"({m['torch_threads']} threads), faiss-cpu (the script sets its OpenMP threads to "
+        f"torch's count), Ray {ray}; {threads_phrase(run)}."
     )
