@@ -22,15 +22,11 @@ from typing import Any
 
 from production.data import make
 from production.fitting import NUDGED_TOL, base_of, check, compare, fit, nudged, save_vectors
+from production.limits import BUILD_LIMIT_S, STEP_LIMIT_S
 from production.measure import Breakdown, peak_rss_gb, phase
 from production.opening import EXCLUSIVE, Servers, embeddings, open_store
 from production.own import own_update
 
-#: A step (in this process or a child) running longer than this stops the case.
-STEP_LIMIT_S = 600
-#: The build is setup, not a measured step: LlamaIndex's add into Qdrant local mode takes
-#: about 10 minutes for 200k points here, so it gets a longer limit.
-BUILD_LIMIT_S = 1800
 SCRIPT = Path(__file__).resolve().parents[1] / "bench_stores_production.py"
 
 

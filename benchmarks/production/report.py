@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .limits import BUILD_LIMIT_S, STEP_LIMIT_S
+
 #: Stores written in memory and saved to files: their update is the write plus the save.
 SAVED = {"faiss", "memory"}
 BOUND = 1.5
@@ -206,8 +208,8 @@ def page(data: dict[str, Any]) -> str:
         "a revert, checked too). *peak*: the case process's RSS high-water mark (GB).",
         "",
         "| store | framework | N | moved | build | fit reading the store | native fit | swap "
-        "| own | swap / own | revert | own back | revert / own | within 1.5x | status | revert "
-        "diff | kill, rollback | kill, finish | peak | case |",
+        f"| own | swap / own | revert | own back | revert / own | within {BOUND}x | status "
+        "| revert diff | kill, rollback | kill, finish | peak | case |",
         "|" + "---|" * 20,
         *[case_row(r) for r in cases],
         "",
@@ -229,7 +231,8 @@ def page(data: dict[str, Any]) -> str:
         "",
         "## Runs stopped at the step limit",
         "",
-        "Steps that ran past 600 s (the build: 1,800 s) stop their case (`STEP_LIMIT_S`, "
+        f"Steps that ran past {STEP_LIMIT_S:,} s (the build: {BUILD_LIMIT_S:,} s) stop their "
+        "case (`STEP_LIMIT_S`, "
         "`BUILD_LIMIT_S`); the case was run again "
         "with that store's native fit skipped (`--no-native`), above.",
         "",
