@@ -4,9 +4,11 @@ SciFact (from ../shared/data), documents split by LlamaIndex's ``SentenceSplitte
 embedded with the offline all-MiniLM-L6-v2, the paper's 70/10/20 query split. The corpus is
 every judged document plus a seeded sample of the others (``--extra``), to keep the
 embedding time within reach of a 2-core CPU. Retrieval is scored per *document* (a
-document ranks by its best chunk), the unit the QA data judges.
+document ranks by its best chunk), the unit the QA data judges. The run is recorded
+(settings, rows, provenance) in a results file; ``python -m benchmarks.report`` writes the
+table and its conclusions into ``docs/ids.md`` (``benchmarks.pages.chunk_relevance``).
 
-    python benchmarks/exp_chunk_relevance.py --extra 1000 --chunk-size 128 --out docs/ids.md \\
+    python benchmarks/exp_chunk_relevance.py --extra 1000 --chunk-size 128 \\
         --json benchmarks/results/chunk-relevance.json
 """
 
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import sys
 import tarfile
@@ -27,14 +28,14 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.machine import command, pin_threads, record
-from nudge_integrations.core import NudgeM, NudgeN
+from benchmarks.machine import pin_threads, record
+from nudge_integrations.core import REFERENCE_N_GRID, NudgeM, NudgeN
 from nudge_integrations.core.metrics import evaluate
 from nudge_integrations.data.beir import load_beir
-from nudge_integrations.data.chunks import ChunkRule, to_chunks
+from nudge_integrations.data.chunks import DEFAULT_RULE, ChunkRule, to_chunks
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.data.splits import paper_split
-from nudge_integrations.embedding import default_cache_dir, embed_texts, load_minilm
+from nudge_integrations.embedding import MODEL_NAME, default_cache_dir, embed_texts, load_minilm
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: The rules compared for which chunks of a relevant document NUDGE pulls.
@@ -146,51 +147,45 @@ def fit_rows(
     return rows
 
 
-def table(rows: dict[str, dict[str, float]]) -> str:
-    """The results as a markdown table, one row per method."""
-    lines = [
-        "| | test ndcg@10 | test recall@10 | gamma | chunks moved |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in rows.items():
-        lines.append(
-            f"| {name} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} | {r['gamma']:.4g} | "
-            f"{r['moved']} |"
-        )
-    return "\n".join(lines)
-
-
-def summary(
+def settings(
     args: argparse.Namespace, corpus: Chunked, splits: dict[str, Split], embed_s: float
-) -> str:
-    """What was measured, in one paragraph: corpus, chunking, model, split, machine."""
-    n_docs, n_chunks = len(corpus.doc_ids), len(corpus.chunk_ids)
-    sizes = "/".join(str(len(splits[name].judgements)) for name in ("train", "val", "test"))
-    return (
-        f"SciFact, {n_docs} documents ({corpus.judged} judged + {args.extra} others) split "
-        f"into {n_chunks} chunks (SentenceSplitter chunk_size={args.chunk_size}, "
-        f"overlap={args.overlap}; {n_chunks / n_docs:.2f} chunks per document), "
-        f"all-MiniLM-L6-v2, paper split {sizes} queries; "
-        f"documents ranked by their best chunk. Machine: {platform.machine()}, "
-        f"{platform.python_version()}; chunk embedding {embed_s:.0f} s (cached after the "
-        "first run)."
-    )
+) -> dict[str, Any]:
+    """What was measured: corpus, chunking, model, split; the page says it from these."""
+    return {
+        "dataset": "SciFact",
+        "documents": len(corpus.doc_ids),
+        "judged": corpus.judged,
+        "extra": args.extra,
+        "chunks": len(corpus.chunk_ids),
+        "chunk_size": args.chunk_size,
+        "overlap": args.overlap,
+        "model": MODEL_NAME,
+        "queries": {name: len(splits[name].judgements) for name in ("train", "val", "test")},
+        "ranking": "documents ranked by their best chunk",
+        "default_rule": DEFAULT_RULE,
+        "n_gamma_grid_max": max(REFERENCE_N_GRID),
+        "embed_s": round(embed_s, 1),
+    }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The corpus size and chunking to measure, and where to record the run."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--extra", type=int, default=1000, help="unjudged documents to add")
     parser.add_argument("--chunk-size", type=int, default=128)
     parser.add_argument("--overlap", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--json", type=Path, default=None, help="write the raw results here")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Embed the chunks, fit both variants under both rules, record the run."""
+    args = parse_args(argv)
     from llama_index.core.node_parser import SentenceSplitter
 
     pin_threads()
     began = time.perf_counter()
     run = record(packages=("llama-index-core", "sentence-transformers"))
-
     full, doc_ids, judged = load_docs(args.extra)
     splitter = SentenceSplitter(chunk_size=args.chunk_size, chunk_overlap=args.overlap)
     corpus = chunk(full.corpus, doc_ids, judged, splitter)
@@ -199,22 +194,19 @@ def main() -> None:
     vectors = embed_texts(corpus.chunk_texts, model, cache_dir=default_cache_dir() / "embeddings")
     embed_s = time.perf_counter() - start
     splits = query_splits(full)
-    rows = fit_rows(corpus, vectors, splits)
-    text, head = table(rows), summary(args, corpus, splits, embed_s)
+    res: dict[str, Any] = {
+        "command": run["command"],
+        "run": run,
+        "settings": settings(args, corpus, splits, embed_s),
+        "rows": fit_rows(corpus, vectors, splits),
+        "elapsed_s": round(time.perf_counter() - began, 1),
+    }
+    print(
+        json.dumps({k: res[k] for k in ("settings", "rows", "elapsed_s")}, indent=2, default=float)
+    )
     if args.json:
-        res: dict[str, Any] = {"command": command(), "run": run, "summary": head}
-        res["rows"] = rows
-        res["elapsed_s"] = time.perf_counter() - began
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2))
-    print(head)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(
-            args.out.read_text().replace("<!-- chunk-table -->", f"{head}\n\n{text}")
-            if args.out.exists()
-            else f"{head}\n\n{text}\n"
-        )
+        args.json.write_text(json.dumps(res, indent=2, default=float) + "\n")
 
 
 if __name__ == "__main__":
