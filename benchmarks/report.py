@@ -25,6 +25,7 @@ from benchmarks.pages import (
     deployment,
     floor,
     query_embedding,
+    readme,
     scale,
     scripts,
     store_native,
@@ -123,6 +124,8 @@ PAGES = (
     Page("docs/store-native.md", blocks=store_native_blocks),
     Page("docs/benchmarks-adapters.md", blocks=adapters_blocks),
     Page("benchmarks/README.md", blocks=readme_blocks),
+    Page("README.md", blocks=readme.readme_blocks),
+    Page("docs/cli.md", blocks=readme.cli_blocks),
 )
 
 
