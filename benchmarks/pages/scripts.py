@@ -1,5 +1,6 @@
 """The table of ``benchmarks/README.md``: each script, the question it answers, its
-command, and its run time on the 2-core machine as its results file recorded it."""
+command, and its run time on the 2-core machine as its results file recorded it; and what
+each results file recorded about its run (command, date, machine, versions, threads)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,16 @@ NOT_RECORDED = "not recorded"
 
 @dataclass(frozen=True)
 class Script:
+    """A row of the table: the command is a string, or read from the script's results."""
+
     path: str
     question: str
-    command: str
+    command: str | Callable[[Path], str]
     took: Callable[[Path], str]
+
+    def command_in(self, results: Path) -> str:
+        """The command as the row shows it."""
+        return self.command if isinstance(self.command, str) else self.command(results)
 
 
 def _load(results: Path, name: str) -> Any:
@@ -105,6 +112,17 @@ def never(_: Path) -> str:
     return NOT_RECORDED
 
 
+def fvf_command(results: Path) -> str:
+    """The newest run's recorded command (each size's run records its own)."""
+    data = _load(results, "fit-vs-floor.json") or {}
+    runs = [r["run"] for r in data.get("runs", []) if "command" in r.get("run", {})]
+    if runs:
+        newest = max(runs, key=lambda run: run.get("date_utc", ""))
+        return f"`{newest['command']}` (its newest run, {newest.get('date_utc', 'undated')})"
+    cmd = data.get("command")
+    return f"`{cmd}` (as recorded)" if cmd else "`python benchmarks/bench_fit_vs_floor.py`"
+
+
 SCRIPTS = (
     Script(
         "bench_fit.py",
@@ -117,7 +135,7 @@ SCRIPTS = (
         "bench_fit_vs_floor.py",
         "How close are in-memory fits to FAISS's exact search (top-10 and the fit's own k), "
         "alternating in one process?",
-        "`python benchmarks/bench_fit_vs_floor.py --n 100000 1000000 --repeats 5`",
+        fvf_command,
         fvf_time,
     ),
     Script(
@@ -185,6 +203,13 @@ SCRIPTS = (
         paper_time,
     ),
     Script(
+        "paper/report.py",
+        "Rewrites `docs/paper-comparison.md` and its plots from `paper.json` alone (no "
+        "measurement; `python -m benchmarks.report` does the same among every page).",
+        "`python -m benchmarks.paper.report [path/to/paper.json]`",
+        never,
+    ),
+    Script(
         "report.py",
         "Regenerates every generated page and table from `benchmarks/results/*.json` (no "
         "measurement); `--check` only says which pages differ.",
@@ -200,5 +225,67 @@ def scripts_block(results: Path) -> str:
         "| script | question it answers | command (project root) | run time, 2-core machine |",
         "|---|---|---|---|",
     ]
-    lines += [f"| `{s.path}` | {s.question} | {s.command} | {s.took(results)} |" for s in SCRIPTS]
+    lines += [
+        f"| `{s.path}` | {s.question} | {s.command_in(results)} | {s.took(results)} |"
+        for s in SCRIPTS
+    ]
+    return "\n".join(lines) + "\n\n" + records_block(results)
+
+
+#: What a run record holds, and the keys that hold it (``benchmarks/machine.py``'s record,
+#: or the older layouts: ``started``, ``when``).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "command": ("command",),
+    "date": ("date_utc", "started", "when"),
+    "machine": ("machine",),
+    "package versions": ("versions",),
+    "thread counts": ("threads",),
+}
+
+
+def run_records(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A results file's run records: each of its runs' ``run``, or its top level and ``run``."""
+    runs = [r["run"] for r in data.get("runs", []) if isinstance(r, dict) and "run" in r]
+    return runs or [{**data, **(data.get("run") or {})}]
+
+
+def has(record: dict[str, Any], field: str) -> bool:
+    """Whether a record names ``field`` under any of its keys."""
+    return any(key in record for key in FIELDS[field])
+
+
+def partly(data: dict[str, Any], field: str) -> list[str]:
+    """The file's entries (a rerun, each case) that record ``field`` where its run does not."""
+    return [
+        key
+        for key, value in data.items()
+        if any(
+            isinstance(v, dict) and has(v, field)
+            for v in (value if isinstance(value, list) else [value])
+        )
+    ]
+
+
+def gaps(data: dict[str, Any]) -> list[str]:
+    """What the file's run records lack, each with where the file does record it, if anywhere."""
+    out = []
+    for field in FIELDS:
+        if all(has(r, field) for r in run_records(data)):
+            continue
+        where = partly(data, field)
+        out.append(field + (f" (only in {', '.join(f'`{w}`' for w in where)})" if where else ""))
+    return out
+
+
+def records_block(results: Path) -> str:
+    """Which results files record their whole run, and what each of the others lacks."""
+    files = sorted(results.glob("*.json"))
+    lacking = {p.name: gaps(json.loads(p.read_text())) for p in files}
+    full = [f"`{name}`" for name, g in lacking.items() if not g]
+    lines = [
+        f"What the {len(files)} results files record about their runs "
+        f"({', '.join(FIELDS)}): all of it in {', '.join(full) or 'none'}; the others lack:",
+        "",
+    ]
+    lines += [f"- `{name}`: {'; '.join(g)}" for name, g in lacking.items() if g]
     return "\n".join(lines)
