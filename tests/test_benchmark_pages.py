@@ -210,3 +210,84 @@ def test_bench_fit_measures_what_its_page_renders(tmp_path: Path) -> None:
     subprocess.run(floor_cmd, check=True, cwd=ROOT, capture_output=True)
     run = json.loads((tmp_path / "fvf.json").read_text())["runs"][0]
     assert {floor.floor_at(k) for k in (10, 1, 2)} <= set(run["seconds"]) and "run" in run
+
+
+def _results_copy(tmp: Path) -> Path:
+    """A copy of ``benchmarks/results`` that a test may change."""
+    out = tmp / "results"
+    shutil.copytree(RESULTS, out)
+    return out
+
+
+def _edit(results: Path, name: str, change: Any) -> None:
+    data = json.loads((results / name).read_text())
+    change(data)
+    (results / name).write_text(json.dumps(data))
+
+
+def test_readme_scifact_figures_follow_paper_json(tmp_path: Path) -> None:
+    from benchmarks.pages import readme
+
+    paper = json.loads((RESULTS / "paper.json").read_text())
+    recorded = readme.row(paper, readme.DEFAULT)
+    text = (ROOT / "README.md").read_text()
+    ndcg = f"| NUDGE-N        | {recorded['metrics']['test']['ndcg@10']:.4f}"
+    assert ndcg in text and f"moved {recorded['info']['moved']} of" in text
+    results = _results_copy(tmp_path)
+
+    def change(data: dict[str, Any]) -> None:
+        fit = readme.row(data, readme.DEFAULT)
+        fit["metrics"]["test"]["ndcg@10"], fit["info"]["moved"] = 0.1234, 999
+        data["sizes"]["train"] = 700
+        readme.row(data, readme.PAPER_WAY)["metrics"]["test"]["ndcg@10"] = 0.5
+
+    _edit(results, "paper.json", change)
+    page = next(p for p in report.PAGES if p.path == "README.md")
+    got = page.expected(ROOT, results)
+    assert got != text and "| NUDGE-N        | 0.1234" in got and "moved 999 of 5183" in got
+    assert "fits on 700 training" in got and "(test NDCG@10 0.5000)" in got
+    assert "nudge-ft 0.1.2) gives 0.8400" in readme.cli_paper_way(
+        json.loads((results / "paper.json").read_text())
+    )
+
+
+def test_scripts_table_takes_the_newest_recorded_command(tmp_path: Path) -> None:
+    from benchmarks.pages import scripts
+
+    results = _results_copy(tmp_path)
+
+    def change(data: dict[str, Any]) -> None:
+        data["runs"][0]["run"].update(command="bench --repeats 7", date_utc="2099-01-01 UTC")
+
+    _edit(results, "fit-vs-floor.json", change)
+    _edit(results, "query-embedding.json", lambda d: d["run"].pop("date_utc"))
+    block = scripts.scripts_block(results)
+    assert "`bench --repeats 7` (its newest run, 2099-01-01 UTC)" in block
+    assert "- `query-embedding.json`: date" in block
+    assert "`paper/report.py`" in block
+
+
+def test_deployment_counts_follow_the_moved_records() -> None:
+    from benchmarks.pages import deployment, scale
+
+    data = scale.load(RESULTS)
+    data[max(data)]["cases"]["memmap-N"]["n_moved"] = 10_000
+    block = deployment.deployment_block(data, None)
+    assert "write moved vectors (~10,000 records)" in block and "| ~15 MB |" in block
+    assert "(touched + validation-relevant, ~11,000)" in block
+
+
+def test_adapter_and_store_native_sentences_follow_their_files() -> None:
+    from benchmarks.pages import adapters, store_native
+
+    ev = json.loads((RESULTS / "eval.json").read_text())
+    ev["index_build_seconds"] = 12.0
+    ev["rows"][0]["old_seconds"] = ev["rows"][0]["queries"] * 0.5  # 500 ms a query
+    block = adapters.eval_block(ev)
+    assert "embeds nothing: 12.0 s" in block and "about 500 ms a query" in block
+    native = json.loads((RESULTS / "store-native.json").read_text())
+    own = next(
+        r for r in native["results"] if r["store"] == "qdrant-own-search" and r["n"] == 10**6
+    )
+    own["native_peak_growth_gb"] = 5.72
+    assert "are 2.86 GB: 50% of the +5.72 GB" in store_native.qdrant_block(native)
