@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks.pages import (
     adapters,
+    chunk_relevance,
     deployment,
     floor,
     query_embedding,
@@ -29,6 +30,7 @@ from benchmarks.pages import (
     scale,
     scripts,
     store_native,
+    swap_speed,
     targets,
 )
 from benchmarks.pages.blocks import fill
@@ -126,6 +128,8 @@ PAGES = (
     Page("benchmarks/README.md", blocks=readme_blocks),
     Page("README.md", blocks=readme.readme_blocks),
     Page("docs/cli.md", blocks=readme.cli_blocks),
+    Page("docs/ids.md", blocks=chunk_relevance.blocks),
+    Page("docs/ledger.md", blocks=swap_speed.blocks),
 )
 
 

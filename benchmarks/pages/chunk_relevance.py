@@ -47,7 +47,7 @@ def run_block(data: dict[str, Any] | None) -> str:
     s, run = data["settings"], data.get("run") or {}
     q = s["queries"]
     text = (
-        f"`{data['command']}`, last run {run.get('date_utc', 'on a date not recorded')}:\n\n"
+        f"`{data['command']}`:\n\n"
         f"{s['dataset']}, {s['documents']:,} documents ({s['judged']} judged + {s['extra']:,} "
         f"others) split into {s['chunks']:,} chunks (SentenceSplitter chunk_size="
         f"{s['chunk_size']}, overlap={s['overlap']}; {s['chunks'] / s['documents']:.2f} "
