@@ -184,7 +184,7 @@ class _Nudge:
         self.result_ = NudgeResult(
             variant=self.variant,
             gamma=gamma,
-            ids=[index.key(int(r)) for r in moved_rows],
+            ids=index.keys(moved_rows),
             rows=moved_rows,
             vectors=np.ascontiguousarray(vectors.cpu().numpy()[moved]),
             curve=curve,

@@ -67,6 +67,14 @@ class IdIndex:
         """The id of ``row`` (the row number itself when no ids were given)."""
         return self.ids[row] if self.ids is not None else int(row)
 
+    def keys(self, rows: NDArray[np.int64]) -> list[Hashable]:
+        """:meth:`key` of each of ``rows``, in one pass (a fit names thousands of rows)."""
+        plain: list[int] = rows.tolist()
+        if self.ids is None:
+            return list(plain)
+        ids = self.ids
+        return [ids[r] for r in plain]
+
 
 @dataclass(frozen=True)
 class Pairs:
