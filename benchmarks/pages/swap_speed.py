@@ -97,7 +97,7 @@ def compare(ratios: list[float], shares: list[float]) -> str:
     return (
         f"Swap and revert took {min(ratios):.2f}x to {max(ratios):.2f}x the time of "
         "Chroma's own `collection.update` of the same vectors; reading and writing the "
-        f"markers took {min(shares):.0%} to {max(shares):.0%} of a swap or revert."
+        f"markers took {min(shares):.1%} to {max(shares):.1%} of a swap or revert."
     )
 
 
