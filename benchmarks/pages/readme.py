@@ -38,7 +38,10 @@ def load(results: Path) -> dict[str, Any] | None:
 def row(paper: dict[str, Any], method: str) -> dict[str, Any]:
     """The main comparison's row whose method name starts with ``method``."""
     exact = [r for r in paper["main"] if r["method"] == method]
-    return (exact or [r for r in paper["main"] if r["method"].startswith(method)])[0]
+    found: dict[str, Any] = (exact or [r for r in paper["main"] if r["method"].startswith(method)])[
+        0
+    ]
+    return found
 
 
 def scores(r: dict[str, Any]) -> dict[str, float]:
