@@ -18,6 +18,7 @@ LABELS = {
     "mem-N": "NUDGE-N fit, in memory",
     "mem-M": "NUDGE-M fit, in memory",
     "memmap-N": "NUDGE-N fit, np.memmap",
+    "memmap-M": "NUDGE-M fit, np.memmap",
     "shards-N": "NUDGE-N fit_shards (shard folder)",
     "ray-N": "NUDGE-N fit_ray (local Ray, 2 CPUs)",
 }
