@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -32,7 +31,6 @@ from numpy.typing import NDArray
 
 from nudge_integrations.core.errors import ShapeError, UnknownIdError
 from nudge_integrations.stores.base import (
-    KeepsMarkers,
     Limits,
     Located,
     StoreWriter,
@@ -41,15 +39,14 @@ from nudge_integrations.stores.base import (
 )
 from nudge_integrations.stores.binding import TextReader
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, Operation, text_hash
+from nudge_integrations.stores.planning import Plan, Seen, plan_transition
 from nudge_integrations.stores.progress import Progress
 from nudge_integrations.stores.records import (
     ATOL,
-    check_dimension,
     describe,
     read_markers,
     read_texts,
     read_vectors,
-    rows_hold,
     write_markers,
 )
 from nudge_integrations.stores.reports import (
@@ -133,119 +130,7 @@ def _refuse_pending(ledger: NudgeLedger) -> None:
 
 
 # ---------------------------------------------------------------------------- transitions
-@dataclass
-class _Plan:
-    """What a transition writes: ``todo`` records' vectors (``want``), in that order,
-    and the markers of ``marks`` (value after; None: removed); what they held before."""
-
-    report: SwapReport
-    todo: list[str] = field(default_factory=list)
-    want: dict[str, Any] = field(default_factory=dict)
-    before: dict[str, Any] = field(default_factory=dict)
-    marks: dict[str, str | None] = field(default_factory=dict)
-    marks_before: dict[str, str | None] = field(default_factory=dict)
-
-    @property
-    def records(self) -> list[str]:
-        """Records written, vectors first (each with its marker), then markers alone."""
-        return self.todo + [i for i in self.marks if i not in self.want]
-
-
-def _plan(
-    writer: StoreWriter,
-    ledger: NudgeLedger,
-    label: str,
-    target: str | None,
-    scope: Sequence[str],
-    *,
-    held_back: Sequence[str],
-    texts: TextReader,
-    limits: Limits,
-    show_progress: bool | None,
-    resume: bool,
-    restore: Mapping[str, Any] | None,
-    restore_marks: Mapping[str, str | None] | None,
-    seen: tuple[Mapping[str, Any], Mapping[str, str]] | None,
-) -> _Plan:
-    """Read what ``scope``'s records hold now, ``limits.read`` records a request (vectors,
-    texts, markers; ``seen``: vectors and text hashes already read), and decide what to write.
-
-    A record's target is what ``target`` says it holds (``restore``, a rollback's
-    snapshot, instead where given: then records outside it keep their vectors); its
-    marker names the ledger when it will hold a nudged vector and is removed when it will
-    hold its base (``restore_marks`` instead where given: then only those change). A
-    resumed operation skips what the store already holds up to its own rounding, and so
-    does any record's nudged vector (a fit swapped in again into a store that
-    re-normalises, as status() counts it); base vectors are written back bit for bit."""
-    fit = ledger.fit(target)
-    moved = set() if fit is None else set(fit.ids) - set(held_back)
-    nudged = {} if fit is None else fit.as_dict()
-    path = str(ledger.path)
-    keeps_marks = isinstance(writer, KeepsMarkers)
-    earlier = ledger.before() if resume else {}
-    earlier_marks = ledger.op.marks if resume and ledger.op is not None else {}
-    seen_vecs, seen_hashes = seen or ({}, {})
-    plan = _Plan(SwapReport(ledger=ledger.path))
-    report = plan.report
-    with Progress(len(scope), f"{label}: reading the store", show_progress) as bar:
-        for chunk in batches(list(scope), limits.read):
-            if restore is not None:
-                want = {i: restore[i] for i in chunk if i in restore}
-            else:
-                want = ledger.base(chunk)
-                want.update({i: nudged[i] for i in chunk if i in moved})
-            unseen = [i for i in chunk if i not in seen_hashes]
-            now = {i: seen_hashes[i] for i in chunk if i in seen_hashes}
-            now.update({i: text_hash(t) for i, t in read_texts(texts, unseen, limits.read).items()})
-            changed = {i for i in chunk if i in now and now[i] != ledger.hash_of(i)}
-            readable = [i for i in chunk if i not in changed]
-            current = {i: seen_vecs[i] for i in readable if i in seen_vecs}
-            current.update(
-                read_vectors(writer, [i for i in readable if i not in current], limits.read)
-            )
-            check_dimension(current, ledger)
-            present = [i for i in readable if i in current]
-            marks_now = read_markers(writer, present, limits.read) if keeps_marks else {}
-            checked = [i for i in present if i in want]
-            holds = dict(
-                zip(
-                    checked,
-                    rows_hold(
-                        [current[i] for i in checked],
-                        [want[i] for i in checked],
-                        [resume or i in moved for i in checked],
-                    ),
-                    strict=True,
-                )
-            )
-            for i in chunk:
-                if i in changed:
-                    report.changed.append(i)
-                elif i not in current:
-                    report.missing.append(i)
-                elif i in holds and not holds[i]:
-                    plan.todo.append(i)
-                    plan.want[i] = want[i]
-                    plan.before[i] = earlier.get(i, current[i])
-                else:  # already holds its target vector: nothing to write
-                    report.unchanged.append(i)
-            if keeps_marks:
-                for i in present:
-                    if restore_marks is not None:
-                        if i not in restore_marks:
-                            continue
-                        after = restore_marks[i]
-                    else:
-                        after = path if i in moved else None
-                    if marks_now.get(i) != after:
-                        plan.marks[i] = after
-                        had = earlier_marks[i] if i in earlier_marks else marks_now.get(i)
-                        plan.marks_before[i] = had
-            bar.update(len(chunk))
-    return plan
-
-
-def _write_batch(writer: StoreWriter, plan: _Plan, chunk: Sequence[str], size: int) -> None:
+def _write_batch(writer: StoreWriter, plan: Plan, chunk: Sequence[str], size: int) -> None:
     """One ledgered batch: markers naming the ledger before the nudged vectors they mark,
     the vectors, then the markers of records back at their base removed, so a record
     holding a nudged vector is marked at every instant a process could be killed."""
@@ -275,7 +160,7 @@ def _run(
     resume: bool = False,
     restore: Mapping[str, Any] | None = None,
     restore_marks: Mapping[str, str | None] | None = None,
-    seen: tuple[Mapping[str, Any], Mapping[str, str]] | None = None,
+    seen: Seen | None = None,
 ) -> SwapReport:
     """Bring the ledger's records in ``scope`` (default: all) to what ``target`` (a fit
     id, None: base) says they hold, in ledgered batches of ``limits.write`` records.
@@ -287,7 +172,7 @@ def _run(
     if not resume:
         _refuse_pending(ledger)
     chosen = ledger.ids if scope is None else [i for i in dict.fromkeys(scope) if i in ledger]
-    plan = _plan(
+    plan = plan_transition(
         writer,
         ledger,
         kind,
@@ -302,14 +187,29 @@ def _run(
         restore_marks=restore_marks,
         seen=seen,
     )
-    step = limits.write
-    records = plan.records
-    n_batches = -(-len(records) // step)
+    op = _open(ledger, plan, kind, target, held_back, resume, limits.write)
+    if op is not None:
+        _write_all(writer, ledger, plan, op, kind, resume, limits.write, show_progress)
+    return _close(ledger, plan, kind, target, held_back, resume, op)
+
+
+def _open(
+    ledger: NudgeLedger,
+    plan: Plan,
+    kind: str,
+    target: str | None,
+    held_back: Sequence[str],
+    resume: bool,
+    step: int,
+) -> Operation | None:
+    """The operation the batches count in: a resumed one's, restarted for this plan, or a
+    new one named in the ledger with what its records held (None: nothing to write)."""
+    n_batches = -(-len(plan.records) // step)
     op = ledger.op
     if resume and op is not None:
         op.done, op.batch, op.batches, op.error = 0, step, n_batches, None
         ledger.save_state()
-    elif records:
+    elif plan.records:
         op = Operation(
             kind,
             ledger.active,
@@ -321,22 +221,51 @@ def _run(
             batches=n_batches,
         )
         ledger.begin(op, plan.before)
-    if op is not None:
-        done = 0
-        try:
-            with Progress(len(records), kind, show_progress) as bar:
-                for chunk in batches(records, step):
-                    _write_batch(writer, plan, chunk, step)
-                    done += len(chunk)
-                    op.done += 1
-                    ledger.save_state()
-                    bar.update(len(chunk))
-        except BaseException as exc:
-            if resume:
-                _keep_after(ledger, kind, exc)
-            else:
-                _roll_back_after(writer, ledger, exc, plan, records[: done + step], step)
-            raise
+    return op
+
+
+def _write_all(
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    plan: Plan,
+    op: Operation,
+    kind: str,
+    resume: bool,
+    step: int,
+    show_progress: bool | None,
+) -> None:
+    """The plan's records in ledgered batches, each noted in the ledger once written. On
+    a failure a new operation writes back what its written batches held, a resumed one
+    stays named for another finish or rollback; either way the failure is re-raised."""
+    records = plan.records
+    done = 0
+    try:
+        with Progress(len(records), kind, show_progress) as bar:
+            for chunk in batches(records, step):
+                _write_batch(writer, plan, chunk, step)
+                done += len(chunk)
+                op.done += 1
+                ledger.save_state()
+                bar.update(len(chunk))
+    except BaseException as exc:
+        if resume:
+            _keep_after(ledger, kind, exc)
+        else:
+            _roll_back_after(writer, ledger, exc, plan, records[: done + step], step)
+        raise
+
+
+def _close(
+    ledger: NudgeLedger,
+    plan: Plan,
+    kind: str,
+    target: str | None,
+    held_back: Sequence[str],
+    resume: bool,
+    op: Operation | None,
+) -> SwapReport:
+    """Record the completed transition in the ledger (active fit, last operation, none
+    pending) and report what was written and restored."""
     fit = ledger.fit(target)
     moved = set() if fit is None else set(fit.ids) - set(held_back)
     after = target if moved else None
@@ -363,7 +292,7 @@ def _roll_back_after(
     writer: StoreWriter,
     ledger: NudgeLedger,
     exc: BaseException,
-    plan: _Plan,
+    plan: Plan,
     touched: Sequence[str],
     step: int,
 ) -> None:
