@@ -550,39 +550,37 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, desc="Generating questions", unit="node")
 
 
-async def agenerate_qa_state(
-    nodes: Sequence[tuple[str, str]], ask: Ask, **options: Unpack[GenerationOptions]
-) -> QAGenerationState:
-    """Like :func:`agenerate_qa_dataset` but returns the :class:`QAGenerationState`
-    (questions per done doc, and ``failed``: doc id -> last error). ``options``: see
-    :class:`GenerationOptions`."""
-    _check_option_names("agenerate_qa_state", options)
-    opts = _Settings(**options)
-    corpus = _check_nodes(nodes)
-    _check_options(opts)
-    limit, timeout = opts.num_questions_per_chunk, opts.timeout
-    path = Path(opts.save_path) if opts.save_path is not None else None
-    state = _resume(corpus, path)
-    pending = [(doc, corpus[doc]) for doc in state.pending]
-    corpus_json = json.dumps(corpus, ensure_ascii=False) if path is not None else None
-    unsaved = 0
-    last_save = time.monotonic()
-    bar = _progress_bar(len(pending), opts.show_progress)
+@dataclass
+class _Run:
+    """One run's moving parts: the state, batched saves, the progress bar, the model."""
 
-    def save() -> None:
-        nonlocal unsaved, last_save
-        if path is not None:
-            state.save(path, corpus_json=corpus_json)
-        unsaved = 0
-        last_save = time.monotonic()
+    state: QAGenerationState
+    opts: _Settings
+    ask: Ask
+    path: Path | None
+    corpus_json: str | None
+    last_save: float
+    bar: Any
+    unsaved: int = 0
 
-    def save_due() -> bool:
-        if unsaved >= opts.save_every:
+    def save(self) -> None:
+        """Write the save file (if any) and restart the batch count and clock."""
+        if self.path is not None:
+            self.state.save(self.path, corpus_json=self.corpus_json)
+        self.unsaved = 0
+        self.last_save = time.monotonic()
+
+    def save_due(self) -> bool:
+        """Whether ``save_every`` passages or ``save_interval`` seconds have passed."""
+        if self.unsaved >= self.opts.save_every:
             return True
-        interval = opts.save_interval
-        return interval is not None and time.monotonic() - last_save >= interval
+        interval = self.opts.save_interval
+        return interval is not None and time.monotonic() - self.last_save >= interval
 
-    async def attempt(prompt: str) -> list[str]:
+    async def attempt(self, prompt: str) -> list[str]:
+        """One model call's questions; raises when it times out or holds none."""
+        limit, timeout = self.opts.num_questions_per_chunk, self.opts.timeout
+        ask = self.ask
         answer = await (asyncio.wait_for(ask(prompt), timeout) if timeout else ask(prompt))
         if isinstance(answer, str):
             questions = parse_questions(answer, limit)
@@ -595,51 +593,88 @@ async def agenerate_qa_state(
             raise ValueError(f"the answer held no questions: {shown[:200]!r}")
         return questions
 
-    async def run_one(doc_id: str, text: str) -> None:
-        nonlocal unsaved
+    async def questions_for(self, text: str) -> tuple[list[str] | None, str]:
+        """A passage's questions, or ``None`` and the last error once every try failed."""
         error = "the passage is empty"
-        if text.strip():
-            prompt = format_qa_prompt(opts.prompt_template, text, limit)
-            for n in range(opts.retries + 1):
-                if n and opts.retry_backoff:
-                    await asyncio.sleep(opts.retry_backoff * 2 ** (n - 1))
-                try:
-                    questions = await attempt(prompt)
-                except Exception as exc:
-                    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                    continue
-                state.record_done(doc_id, questions)
-                break
-            else:
-                state.record_failed(doc_id, error)
-        else:
-            state.record_failed(doc_id, error)
-        unsaved += 1
-        if bar is not None:
-            bar.update(1)
-        if path is not None and save_due():
-            save()
+        if not text.strip():
+            return None, error
+        opts = self.opts
+        prompt = format_qa_prompt(opts.prompt_template, text, opts.num_questions_per_chunk)
+        for n in range(opts.retries + 1):
+            if n and opts.retry_backoff:
+                await asyncio.sleep(opts.retry_backoff * 2 ** (n - 1))
+            try:
+                return await self.attempt(prompt), error
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return None, error
 
-    # A pool of workers drawing from one iterator: each pending node is taken exactly
-    # once, and at most ``max_concurrency`` calls are in flight.
+    async def run_one(self, doc_id: str, text: str) -> None:
+        """Ask for one passage, record the outcome, tick the bar, save when due."""
+        questions, error = await self.questions_for(text)
+        if questions is None:
+            self.state.record_failed(doc_id, error)
+        else:
+            self.state.record_done(doc_id, questions)
+        self.unsaved += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        if self.path is not None and self.save_due():
+            self.save()
+
+    def close(self) -> None:
+        """Close the progress bar and write the final save."""
+        if self.bar is not None:
+            self.bar.close()
+        self.save()
+
+
+def _start_workers(
+    pending: Sequence[tuple[str, str]],
+    max_concurrency: int,
+    run_one: Callable[[str, str], Awaitable[None]],
+) -> list[asyncio.Future[None]]:
+    """Workers drawing from one iterator: each node is taken once, at most
+    ``max_concurrency`` calls in flight."""
     queue = iter(pending)
 
     async def worker() -> None:
         for doc_id, text in queue:
             await run_one(doc_id, text)
 
-    workers = [
-        asyncio.ensure_future(worker()) for _ in range(min(opts.max_concurrency, len(pending)))
-    ]
+    return [asyncio.ensure_future(worker()) for _ in range(min(max_concurrency, len(pending)))]
+
+
+async def _cancel_all(workers: Sequence[asyncio.Future[None]]) -> None:
+    """Cancel the workers and wait until each has stopped, whatever it raised."""
+    for task in workers:
+        task.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+
+
+async def agenerate_qa_state(
+    nodes: Sequence[tuple[str, str]], ask: Ask, **options: Unpack[GenerationOptions]
+) -> QAGenerationState:
+    """Like :func:`agenerate_qa_dataset` but returns the :class:`QAGenerationState`
+    (questions per done doc, and ``failed``: doc id -> last error). ``options``: see
+    :class:`GenerationOptions`."""
+    _check_option_names("agenerate_qa_state", options)
+    opts = _Settings(**options)
+    corpus = _check_nodes(nodes)
+    _check_options(opts)
+    path = Path(opts.save_path) if opts.save_path is not None else None
+    state = _resume(corpus, path)  # called from here: its warnings' stacklevel counts on it
+    pending = [(doc, corpus[doc]) for doc in state.pending]
+    corpus_json = json.dumps(corpus, ensure_ascii=False) if path is not None else None
+    last_save = time.monotonic()
+    bar = _progress_bar(len(pending), opts.show_progress)
+    run = _Run(state, opts, ask, path, corpus_json, last_save, bar)
+    workers = _start_workers(pending, opts.max_concurrency, run.run_one)
     try:
         await asyncio.gather(*workers)
     finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        if bar is not None:
-            bar.close()
-        save()
+        await _cancel_all(workers)
+        run.close()
     return state
 
 
