@@ -6,7 +6,16 @@ from nudge_integrations.langchain.evaluation import (
     evaluate_retriever,
 )
 from nudge_integrations.langchain.fitter import NudgeFitter, ReapplyReport
-from nudge_integrations.langchain.ledger import finish, revert, rollback, status
+from nudge_integrations.langchain.ledger import (
+    afinish,
+    arevert,
+    arollback,
+    astatus,
+    finish,
+    revert,
+    rollback,
+    status,
+)
 from nudge_integrations.langchain.qa_generation import (
     GeneratedQuestions,
     agenerate_qa_pairs,
@@ -21,7 +30,11 @@ __all__ = [
     "NudgeFitter",
     "NudgeRetriever",
     "ReapplyReport",
+    "afinish",
     "agenerate_qa_pairs",
+    "arevert",
+    "arollback",
+    "astatus",
     "compare_retrievers",
     "comparison_table",
     "evaluate_retriever",

@@ -8,7 +8,16 @@ from nudge_integrations.llama_index.evaluation import (
     evaluate_retriever,
     ranked_node_ids,
 )
-from nudge_integrations.llama_index.ledger import finish, revert, rollback, status
+from nudge_integrations.llama_index.ledger import (
+    afinish,
+    arevert,
+    arollback,
+    astatus,
+    finish,
+    revert,
+    rollback,
+    status,
+)
 from nudge_integrations.llama_index.qa_generation import (
     agenerate_qa_embedding_pairs,
     generate_pseudo_queries,
@@ -21,7 +30,11 @@ __all__ = [
     "EmbeddingQAFinetuneDataset",
     "NudgeFinetuneEngine",
     "NudgeRetriever",
+    "afinish",
     "agenerate_qa_embedding_pairs",
+    "arevert",
+    "arollback",
+    "astatus",
     "compare_retrievers",
     "comparison_table",
     "evaluate_retriever",

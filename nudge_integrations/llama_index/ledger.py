@@ -14,7 +14,7 @@ from typing import Any
 
 from llama_index.core import VectorStoreIndex
 
-from nudge_integrations.core.arguments import checked, id_list
+from nudge_integrations.core.arguments import checked, id_list, in_thread
 from nudge_integrations.core.errors import NudgeError
 from nudge_integrations.session import StoreSession
 from nudge_integrations.stores import registry
@@ -129,3 +129,11 @@ def rollback(
 ) -> SwapReport:
     """Undo a swap or revert that was interrupted: back to what the store held before it."""
     return session_of(index, ledger).rollback(batch_size=batch_size, show_progress=show_progress)
+
+
+#: The async forms, as on the fitter and the engine: same signatures, each run in a worker
+#: thread so it does not block the event loop.
+astatus = in_thread(status, "astatus")
+arevert = in_thread(revert, "arevert")
+afinish = in_thread(finish, "afinish")
+arollback = in_thread(rollback, "arollback")

@@ -268,3 +268,36 @@ def test_the_async_verbs_do_what_the_sync_ones_do(
     assert vectors(store).keys() == original.keys()
     for i, vec in vectors(store).items():
         np.testing.assert_array_equal(vec, original[i])
+
+
+def test_the_module_level_async_verbs_do_what_the_sync_ones_do(
+    qa: dict[str, Any], embeddings: HashEmbeddings
+) -> None:
+    """``astatus``, ``arevert``, ``afinish`` and ``arollback`` take the sync verbs'
+    arguments (checked under their own names) and act on the store alike."""
+    import asyncio
+    import inspect
+
+    from nudge_integrations.core.errors import NudgeError
+    from nudge_integrations.langchain import afinish, arevert, arollback, astatus, finish
+
+    assert inspect.signature(afinish) == inspect.signature(finish)
+    store = store_of(qa, embeddings)
+    original = vectors(store)
+    fitter = NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    moved = sorted(fitter.swap_in(store, show_progress=False).written)
+    assert moved
+
+    async def run() -> None:
+        assert (await astatus(store)).state == "nudged"
+        assert (await afinish(store)).written == []  # nothing pending: a no-op
+        assert (await arollback(store)).restored == []
+        back = await arevert(store, batch_size=5, show_progress=False)
+        assert sorted(back.restored) == moved
+        assert (await astatus(store)).state == "base"
+        with pytest.raises(NudgeError, match="astatus"):
+            await astatus(store, batch_sise=3)  # type: ignore[call-arg]
+
+    asyncio.run(run())
+    for i, vec in vectors(store).items():
+        np.testing.assert_array_equal(vec, original[i])

@@ -108,3 +108,31 @@ def test_status_of_an_index_never_nudged_is_base(
     found = status(index)
     assert found.state == "base" and found.ledger is None
     assert "no nudge ledger" in str(found)
+
+
+def test_the_module_level_async_verbs_match_the_sync_ones(
+    qa: dict[str, Any], embed_model: HashEmbedding
+) -> None:
+    """``astatus`` and ``arevert`` of a LlamaIndex index, from an event loop, give what
+    ``status`` and ``revert`` give (for a never-nudged index: base, and the same refusal)."""
+    import asyncio
+    import inspect
+
+    from nudge_integrations.llama_index import arevert, astatus, revert, status
+
+    assert inspect.signature(arevert) == inspect.signature(revert)
+    index = VectorStoreIndex(qa["nodes"], embed_model=embed_model)
+
+    from nudge_integrations.stores import LedgerError
+
+    with pytest.raises(LedgerError, match="found no nudge ledger") as sync_error:
+        revert(index, show_progress=False)
+
+    async def run() -> None:
+        found = await astatus(index)
+        assert found.state == status(index).state == "base"
+        with pytest.raises(LedgerError) as async_error:  # the same refusal, from the loop
+            await arevert(index, show_progress=False)
+        assert str(async_error.value) == str(sync_error.value)
+
+    asyncio.run(run())
