@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -323,6 +324,26 @@ def write_parquet_shards(
     """
     pa = import_pyarrow()
     out = Path(folder)
+    made, number = _prepare_parquet_folder(out, rows_per_shard)
+    schema = pa.schema([("id", pa.string()), ("vector", pa.list_(pa.float32(), dim))])
+    parts = _StagedParts(pa, out, schema, dim, rows_per_shard, row_group_rows, number)
+    done = 0
+    try:
+        for block, keys in blocks:
+            vec, ids = _checked_rows(block, keys, dim, done)
+            parts.write(vec, ids)
+            done += len(vec)
+        parts.close()
+        return _publish_parts(out, parts.staged)
+    except BaseException:
+        parts.discard()
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _prepare_parquet_folder(out: Path, rows_per_shard: int) -> tuple[bool, int]:
+    """Check and make ``out``, undo a killed append; whether it was made, the next part number."""
     if (out / MANIFEST).exists():
         raise ShardError(f"{out} is a .npy shard folder; write parquet shards elsewhere")
     if rows_per_shard < 1:
@@ -331,58 +352,83 @@ def write_parquet_shards(
     out.mkdir(parents=True, exist_ok=True)
     recover_parquet_append(out)
     taken = [int(p.stem[5:]) for p in out.glob("part-*.parquet") if p.stem[5:].isdigit()]
-    number = max(taken, default=-1) + 1
-    staged: list[Path] = []
-    schema = pa.schema([("id", pa.string()), ("vector", pa.list_(pa.float32(), dim))])
-    writer: Any = None
-    in_file = done = 0
-    try:
-        for block, keys in blocks:
-            vec = np.ascontiguousarray(block, dtype=np.float32)
-            if vec.ndim != 2 or vec.shape[1] != dim:
-                raise ShapeError(f"vectors must be (rows, {dim}), got shape {vec.shape}")
-            sq = np.einsum("ij,ij->i", vec, vec)
-            if not (np.isfinite(sq).all() and (sq > 0).all()):
-                unit_rows(vec, np.empty_like(vec), name="vectors", first=done, allow_zero=False)
-            kind_s = isinstance(keys, np.ndarray) and keys.dtype.kind == "S"
-            ids = [i.decode("utf-8") for i in (keys if kind_s else encode_ids(keys)).tolist()]
-            if kind_s and any("\x00" in i for i in ids):
-                raise ShardError("ids must not contain NUL characters")
-            start = 0
-            while start < len(vec):
-                if writer is None:
-                    staged.append(out / f".part-{number:05d}.parquet{STAGED_SUFFIX}")
-                    writer = pa.parquet.ParquetWriter(staged[-1], schema)
-                    number, in_file = number + 1, 0
-                take = min(len(vec) - start, rows_per_shard - in_file)
-                column = pa.FixedSizeListArray.from_arrays(
-                    pa.array(vec[start : start + take].ravel()), dim
-                )
-                table = pa.table({"id": ids[start : start + take], "vector": column}, schema)
-                writer.write_table(table, row_group_size=row_group_rows)
-                start, in_file = start + take, in_file + take
-                if in_file == rows_per_shard:
-                    writer.close()
-                    writer = None
-            done += len(vec)
-        if writer is not None:
-            writer.close()
-            writer = None
-        for path in staged:
-            _fsync(path)
-        old = parquet_files(out) if any(out.rglob("*.parquet")) else []
-        ParquetCorpus([*old, *staged])  # refuses ids already there, or repeated among the new
-        finals = [p.with_name(p.name[1 : -len(STAGED_SUFFIX)]) for p in staged]
-        _commit_parquet_append(out, staged, finals)
-        return ParquetCorpus(out, check_ids=False)  # the files just checked
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        for path in staged:
+    return made, max(taken, default=-1) + 1
+
+
+def _checked_rows(
+    block: NDArray[np.float32], keys: Any, dim: int, first: int
+) -> tuple[NDArray[np.float32], list[str]]:
+    """A block as contiguous float32 and its ids as text, refused as ``write_shards``
+    refuses rows (dimension, finite, non-zero, no NUL in ids); ``first``: its first row."""
+    vec = np.ascontiguousarray(block, dtype=np.float32)
+    if vec.ndim != 2 or vec.shape[1] != dim:
+        raise ShapeError(f"vectors must be (rows, {dim}), got shape {vec.shape}")
+    sq = np.einsum("ij,ij->i", vec, vec)
+    if not (np.isfinite(sq).all() and (sq > 0).all()):
+        unit_rows(vec, np.empty_like(vec), name="vectors", first=first, allow_zero=False)
+    kind_s = isinstance(keys, np.ndarray) and keys.dtype.kind == "S"
+    ids = [i.decode("utf-8") for i in (keys if kind_s else encode_ids(keys)).tolist()]
+    if kind_s and any("\x00" in i for i in ids):
+        raise ShardError("ids must not contain NUL characters")
+    return vec, ids
+
+
+@dataclass
+class _StagedParts:
+    """The hidden parts one parquet append writes, a new one every ``rows_per_shard`` rows."""
+
+    pa: Any
+    out: Path
+    schema: Any
+    dim: int
+    rows_per_shard: int
+    row_group_rows: int
+    number: int  # the next part's number
+    staged: list[Path] = field(default_factory=list)
+    writer: Any = None  # the open part's ParquetWriter
+    in_file: int = 0  # rows in the open part
+
+    def write(self, vec: NDArray[np.float32], ids: list[str]) -> None:
+        """Append checked rows, opening a part when none is open, closing each full one."""
+        pa, start = self.pa, 0
+        while start < len(vec):
+            if self.writer is None:
+                self.staged.append(self.out / f".part-{self.number:05d}.parquet{STAGED_SUFFIX}")
+                self.writer = pa.parquet.ParquetWriter(self.staged[-1], self.schema)
+                self.number, self.in_file = self.number + 1, 0
+            take = min(len(vec) - start, self.rows_per_shard - self.in_file)
+            column = pa.FixedSizeListArray.from_arrays(
+                pa.array(vec[start : start + take].ravel()), self.dim
+            )
+            table = pa.table({"id": ids[start : start + take], "vector": column}, self.schema)
+            self.writer.write_table(table, row_group_size=self.row_group_rows)
+            start, self.in_file = start + take, self.in_file + take
+            if self.in_file == self.rows_per_shard:
+                self.close()
+
+    def close(self) -> None:
+        """Finish the open part, if any."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def discard(self) -> None:
+        """Close the open part and remove every part staged, after an error."""
+        if self.writer is not None:
+            self.writer.close()
+        for path in self.staged:
             path.unlink(missing_ok=True)
-        if made and not any(out.iterdir()):
-            out.rmdir()
-        raise
+
+
+def _publish_parts(out: Path, staged: list[Path]) -> ParquetCorpus:
+    """Fsync the staged parts, check their ids against the folder's, commit them, open it."""
+    for path in staged:
+        _fsync(path)
+    old = parquet_files(out) if any(out.rglob("*.parquet")) else []
+    ParquetCorpus([*old, *staged])  # refuses ids already there, or repeated among the new
+    finals = [p.with_name(p.name[1 : -len(STAGED_SUFFIX)]) for p in staged]
+    _commit_parquet_append(out, staged, finals)
+    return ParquetCorpus(out, check_ids=False)  # the files just checked
 
 
 def _fsync(path: Path) -> None:
