@@ -263,7 +263,7 @@ class FitterCore(StoreVerbs):
         if isinstance(source, VectorStore):
             session = lc_store.session_of(source, ledger)
             target = SwapTarget.of(session.bound)
-            documents, stored = lc_store.read_all(session.bound)
+            documents, stored = lc_store.read_all(session.bound, self.show_progress)
             texts = {str(d.id): d.page_content for d in documents}
             self.ledger_, restored = session.bases_from_ledger(stored, texts, list(stored))
             if restored:

@@ -21,6 +21,7 @@ from nudge_integrations.stores import registry
 from nudge_integrations.stores.binding import Bound
 from nudge_integrations.stores.lifecycle import LedgerStatus, SwapReport
 from nudge_integrations.stores.location import LedgerLike
+from nudge_integrations.stores.progress import Progress
 
 
 def session_of(store: Any, ledger: LedgerLike = None) -> StoreSession:
@@ -28,9 +29,12 @@ def session_of(store: Any, ledger: LedgerLike = None) -> StoreSession:
     return StoreSession(registry.bind(store, "langchain"), ledger, obj=store, what="document")
 
 
-def read_all(bound: Bound) -> tuple[list[Document], dict[str, NDArray[np.float32]]]:
+def read_all(
+    bound: Bound, show_progress: bool | None = False
+) -> tuple[list[Document], dict[str, NDArray[np.float32]]]:
     """Every document the store holds (metadata without the nudge marker), and the
-    vectors it returned, by id; read page by page within the store's limits."""
+    vectors it returned, by id; read page by page within the store's limits, with
+    progress as ``show_progress`` says (a page at a time; the total is not known)."""
     if bound.records is None:
         raise NudgeError(
             f"{bound.label} cannot list its records: fit from its Documents, or natively "
@@ -38,11 +42,13 @@ def read_all(bound: Bound) -> tuple[list[Document], dict[str, NDArray[np.float32
         )
     docs: list[Document] = []
     vectors: dict[str, NDArray[np.float32]] = {}
-    for page in bound.records():
-        for rec in page:
-            docs.append(Document(id=rec.id, page_content=rec.text, metadata=rec.metadata))
-            if rec.vector is not None:
-                vectors[rec.id] = np.asarray(rec.vector, dtype=np.float32)
+    with Progress(None, "fit: reading the store", show_progress) as bar:
+        for page in bound.records():
+            for rec in page:
+                docs.append(Document(id=rec.id, page_content=rec.text, metadata=rec.metadata))
+                if rec.vector is not None:
+                    vectors[rec.id] = np.asarray(rec.vector, dtype=np.float32)
+            bar.update(len(page))
     return docs, vectors
 
 

@@ -16,6 +16,8 @@ from numpy.typing import NDArray
 from nudge_integrations.core.errors import DuplicateIdError, NudgeError, UnknownIdError
 from nudge_integrations.data.dataset import QADataset
 from nudge_integrations.llama_index.ledger import bound_of, store_nodes
+from nudge_integrations.stores.base import batches
+from nudge_integrations.stores.progress import Progress
 
 CorpusLike = Sequence[BaseNode] | BaseDocumentStore | VectorStoreIndex | None
 
@@ -53,13 +55,16 @@ def nodes_from_dataset(*datasets: QADataset | None) -> list[BaseNode]:
     return [TextNode(id_=doc_id, text=text) for doc_id, text in seen.items()]
 
 
-def resolve_corpus(source: CorpusLike, *datasets: QADataset | None) -> Corpus:
-    """Nodes (and stored vectors) from nodes, a docstore, an index, or the datasets."""
+def resolve_corpus(
+    source: CorpusLike, *datasets: QADataset | None, show_progress: bool | None = False
+) -> Corpus:
+    """Nodes (and stored vectors, read with progress as ``show_progress`` says) from nodes,
+    a docstore, an index, or the datasets."""
     if source is None:
         return _from_nodes(nodes_from_dataset(*datasets))
     if isinstance(source, VectorStoreIndex):
         corpus = _from_nodes(_index_nodes(source))
-        corpus.stored, note = stored_vectors(source, corpus.ids)
+        corpus.stored, note = stored_vectors(source, corpus.ids, show_progress)
         if note:
             corpus.notes.append(note)
         return corpus
@@ -113,12 +118,18 @@ def _index_nodes(index: VectorStoreIndex) -> list[BaseNode]:
 
 
 def stored_vectors(
-    index: VectorStoreIndex, node_ids: list[str]
+    index: VectorStoreIndex, node_ids: list[str], show_progress: bool | None = False
 ) -> tuple[dict[str, NDArray[np.float32]], str | None]:
-    """Vectors the index's store already holds, so nothing is embedded twice."""
+    """Vectors the index's store already holds, so nothing is embedded twice (read within
+    the store's limits, with progress as ``show_progress`` says)."""
     store = index.vector_store
+    out: dict[str, NDArray[np.float32]] = {}
     try:
-        out = dict(bound_of(index).writer.read(node_ids))
+        writer = bound_of(index).writer
+        with Progress(len(node_ids), "fit: reading the store's vectors", show_progress) as bar:
+            for chunk in batches(node_ids, writer.limits.read):
+                out.update(writer.read(chunk))
+                bar.update(len(chunk))
     except (NudgeError, NotImplementedError, KeyError, AttributeError, TypeError, ValueError):
         out = {}
     if len(out) < len(node_ids):

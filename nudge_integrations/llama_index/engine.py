@@ -144,7 +144,9 @@ class NudgeFinetuneEngine(StoreVerbs):
         if native:
             self._corpus: Corpus = self._native_corpus(corpus, ledger)
         else:
-            self._corpus = resolve_corpus(corpus, self._train, self._val)
+            self._corpus = resolve_corpus(
+                corpus, self._train, self._val, show_progress=show_progress
+            )
         self._cache = EmbeddingCache(self.embed_model, show_progress=show_progress)
         self._base: dict[str, NDArray[np.float32]] = dict(self._corpus.stored)
         for note in self._corpus.notes:  # e.g. a store that could not return its vectors

@@ -35,7 +35,7 @@ def _terminal() -> bool:
     return bool(isatty and isatty())
 
 
-def _bar(total: int, what: str) -> Any:
+def _bar(total: int | None, what: str) -> Any:
     """A tqdm bar on stderr, or None where tqdm is not installed."""
     try:
         from tqdm.auto import tqdm
@@ -45,10 +45,11 @@ def _bar(total: int, what: str) -> Any:
 
 
 class Progress:
-    """Counts records done out of ``total`` and shows it as ``show`` says (see the module
-    docstring); a context manager that closes the bar (or logs the last line)."""
+    """Counts records done out of ``total`` (None: not known beforehand, as a store read
+    page by page) and shows it as ``show`` says (see the module docstring); a context
+    manager that closes the bar (or logs the last line)."""
 
-    def __init__(self, total: int, what: str, show: bool | None = None) -> None:
+    def __init__(self, total: int | None, what: str, show: bool | None = None) -> None:
         if show is not None and not isinstance(show, bool):
             raise ArgumentError(
                 f"show_progress must be True, False or None (a bar or log lines as the "
@@ -60,8 +61,8 @@ class Progress:
         self.logged = False
         self.asked = show is True
         self.bar: Any = None
-        self.log = show is not False and total > 0
-        if self.log and _terminal() and (show or total >= AUTO_MIN):
+        self.log = show is not False and (total is None or total > 0)
+        if self.log and _terminal() and (show or (total or 0) >= AUTO_MIN):
             self.bar = _bar(total, what)
             self.log = self.bar is None
 
@@ -76,7 +77,8 @@ class Progress:
     def _line(self) -> None:
         self.last = time.monotonic()
         rate = self.done / max(self.last - self.start, 1e-9)
-        line = f"{self.what}: {self.done} / {self.total} records ({rate:.0f}/s)"
+        of = "" if self.total is None else f" / {self.total}"
+        line = f"{self.what}: {self.done}{of} records ({rate:.0f}/s)"
         self.reported = self.done
         if self.asked and not (log.isEnabledFor(logging.INFO) and log.hasHandlers()):
             print(line, file=sys.stderr, flush=True)  # nobody would see the log line

@@ -301,3 +301,17 @@ def test_the_module_level_async_verbs_do_what_the_sync_ones_do(
     asyncio.run(run())
     for i, vec in vectors(store).items():
         np.testing.assert_array_equal(vec, original[i])
+
+
+def test_a_fit_from_a_store_shows_the_read_when_asked(
+    qa: dict[str, Any], embeddings: HashEmbeddings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``show_progress=True`` shows the store being read (the total is not known)."""
+    store = store_of(qa, embeddings)
+    n = len(vectors(store))
+    NudgeFitter(embeddings, show_progress=True).fit(
+        store, qa["pairs"]("train"), val=qa["pairs"]("val")
+    )
+    assert f"fit: reading the store: {n} records (" in capsys.readouterr().err
+    NudgeFitter(embeddings).fit(store, qa["pairs"]("train"), val=qa["pairs"]("val"))
+    assert "reading the store" not in capsys.readouterr().err  # off by default

@@ -136,3 +136,13 @@ def test_the_module_level_async_verbs_match_the_sync_ones(
         assert str(async_error.value) == str(sync_error.value)
 
     asyncio.run(run())
+
+
+def test_an_engine_on_an_index_shows_the_vector_read_when_asked(
+    qa: dict[str, Any], embed_model: HashEmbedding, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``show_progress=True`` shows the index's stored vectors being read."""
+    index = VectorStoreIndex(qa["nodes"], embed_model=embed_model)
+    n = len(qa["nodes"])
+    NudgeFinetuneEngine(qa["train"], embed_model, corpus=index, show_progress=True)
+    assert f"fit: reading the store's vectors: {n} / {n} records (" in capsys.readouterr().err

@@ -59,3 +59,25 @@ def test_a_bar_on_a_terminal_from_auto_min_records(monkeypatch: pytest.MonkeyPat
         assert asked.bar is not None
     with progress.Progress(10**6, "swap", show=False) as silent:
         assert silent.bar is None and not silent.log
+
+
+def test_work_of_unknown_size_counts_without_a_total(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store read page by page has no total: lines say how many records so far, and a
+    bar on a terminal counts without one."""
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
+    with progress.Progress(None, "fit: reading the store", show=True) as asked:
+        asked.update(7)
+        asked.update(5)
+    err = capsys.readouterr().err
+    assert "fit: reading the store: 7 records (" in err
+    assert "fit: reading the store: 12 records (" in err and " / " not in err
+    need("tqdm")
+    monkeypatch.setattr(progress, "_terminal", lambda: True)
+    with progress.Progress(None, "fit", show=True) as bar:
+        assert bar.bar is not None and bar.bar.total is None
+        bar.update(3)
+        assert bar.bar.n == 3
+    with progress.Progress(None, "fit") as auto:  # unknown size, not asked: no bar
+        assert auto.bar is None and auto.log
