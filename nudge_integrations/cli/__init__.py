@@ -81,7 +81,17 @@ class _Parser(argparse.ArgumentParser):
         return ""
 
 
+#: The store subcommands, each with its one-line help.
+STORE_COMMANDS = (
+    ("status", "whether a store holds base or nudged vectors (from its ledger)"),
+    ("revert", "write a store's base vectors back from its ledger"),
+    ("finish", "complete a swap or revert that was interrupted"),
+    ("rollback", "undo a swap or revert that was interrupted"),
+)
+
+
 def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
+    """The ``nudge`` parser: every subcommand, in the order ``--help`` lists them."""
     from nudge_integrations.cli.commands import add_inputs
     from nudge_integrations.stores.registry import cli_kinds
 
@@ -91,7 +101,23 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description=DESCRIPTION, epilog=TOP_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     parser.commands = sub.choices
-    demo = sub.add_parser("demo", help="fine-tune an offline corpus and print before/after")
+    _demo_options(sub.add_parser("demo", help="fine-tune an offline corpus and print before/after"))
+    fit = sub.add_parser(
+        "finetune", help="fit NUDGE on your QA data and write the nudged vectors", epilog=EPILOG
+    )
+    add_inputs(fit)
+    _fit_options(fit)
+    _fit_store_options(fit, store_kinds)
+    ev = sub.add_parser("evaluate", help="test metrics of base and nudged vectors", epilog=EPILOG)
+    add_inputs(ev)
+    _evaluate_options(ev)
+    for name, text in STORE_COMMANDS:
+        _store_command_options(sub.add_parser(name, help=text), store_kinds)
+    return parser
+
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
+    """``demo``'s options: corpus size, framework, device and where the plots go."""
     demo.add_argument("--max-passages", type=int, default=400, help="corpus size (default 400)")
     demo.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")
     demo.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (core only)")
@@ -111,10 +137,10 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
         help="a public BEIR dataset instead of the offline corpus (e.g. scifact, where NUDGE "
         "gains most): from $NUDGE_DATA_DIR, the cache, or downloaded when online",
     )
-    fit = sub.add_parser(
-        "finetune", help="fit NUDGE on your QA data and write the nudged vectors", epilog=EPILOG
-    )
-    add_inputs(fit)
+
+
+def _fit_options(fit: argparse.ArgumentParser) -> None:
+    """``finetune``'s fit and output options (after the data inputs, before the store's)."""
     fit.add_argument("--variant", choices=["N", "M"], default="N", help="NUDGE-N (default) or M")
     fit.add_argument("--gamma", type=float, default=None, help="fix gamma (default: searched)")
     fit.add_argument("--metric", default="hit", help="validation metric: hit, recall, ndcg, mrr")
@@ -130,6 +156,10 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     )
     fit.add_argument("--out", type=Path, default=Path("nudge-out"), help="output folder")
     fit.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _fit_store_options(fit: argparse.ArgumentParser, store_kinds: str) -> None:
+    """``finetune``'s store options: ``--store``, ``--native`` and how the store is written."""
     fit.add_argument(
         "--store",
         default=None,
@@ -148,24 +178,23 @@ def build_parser(prog: str = "nudge") -> argparse.ArgumentParser:
     fit.add_argument(
         "--model-name", default="all-MiniLM-L6-v2", help="the embedding model, for the ledger"
     )
-    ev = sub.add_parser("evaluate", help="test metrics of base and nudged vectors", epilog=EPILOG)
-    add_inputs(ev)
+
+
+def _evaluate_options(ev: argparse.ArgumentParser) -> None:
+    """``evaluate``'s options after the data inputs: the nudged folder and JSON output."""
     ev.add_argument("--nudged", type=Path, default=None, help="a folder written by finetune")
     ev.add_argument("--json", action="store_true", help="print the table as JSON")
-    for name, text in (
-        ("status", "whether a store holds base or nudged vectors (from its ledger)"),
-        ("revert", "write a store's base vectors back from its ledger"),
-        ("finish", "complete a swap or revert that was interrupted"),
-        ("rollback", "undo a swap or revert that was interrupted"),
-    ):
-        cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("--store", required=True, help=f"as for finetune: {store_kinds}")
-        cmd.add_argument("--quiet", action="store_true", help="no progress")
-        _store_options(cmd)
-    return parser
+
+
+def _store_command_options(cmd: argparse.ArgumentParser, store_kinds: str) -> None:
+    """The options of ``status``, ``revert``, ``finish`` and ``rollback``: a required store."""
+    cmd.add_argument("--store", required=True, help=f"as for finetune: {store_kinds}")
+    cmd.add_argument("--quiet", action="store_true", help="no progress")
+    _store_options(cmd)
 
 
 def _store_options(p: argparse.ArgumentParser) -> None:
+    """The options that say how a store is read and written: ledger, field, batch size."""
     p.add_argument("--ledger", type=Path, default=None, help="the ledger folder (default: found)")
     p.add_argument(
         "--vector-field",

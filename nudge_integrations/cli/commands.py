@@ -36,6 +36,11 @@ NUDGED = "nudged.npy"
 NUDGED_IDS = "nudged_ids.json"
 SUMMARY = "summary.json"
 
+#: Query vectors and judgements by corpus id of one split (``Inputs.split``).
+Split = tuple[NDArray[np.float32], list[dict[str, float]]]
+#: Metrics by row label (``no fine-tuning``, ``NUDGE-N``, ``store before``, ...).
+Table = dict[str, dict[str, float]]
+
 
 def add_inputs(p: argparse.ArgumentParser) -> None:
     """The arguments both commands read their data with."""
@@ -147,9 +152,33 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     _check_native(args)
     data = Inputs(args, progress, corpus=not args.native)
     store = _open_for_fit(args) if args.store else None
-    q_tr, r_tr = data.split("train")
-    q_va, r_va = data.split("val")
-    q_te, j_te = data.split("test")
+    train, val, test = data.split("train"), data.split("val"), data.split("test")
+    result, seconds = _fit(args, data, store, train, val)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / NUDGED, result.vectors)
+    (out / NUDGED_IDS).write_text(json.dumps([str(i) for i in result.ids]))
+    swapped: dict[str, Any] | None  # the swap's report, with --store
+    if store is not None and args.native:
+        table, swapped = _score_native(args, store, result, data, test)
+    else:
+        table, swapped = _score_vectors(args, store, result, data, test)
+    summary = _summary(args, data, result, table, seconds)
+    plot = _plot(
+        result, table, out, data.source.stem if data.source.is_file() else data.source.name
+    )
+    if plot:
+        summary["outputs"] += plot
+    if swapped is not None:
+        summary["store"] = swapped
+    (out / SUMMARY).write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _fit(
+    args: argparse.Namespace, data: Inputs, store: Bound | None, train: Split, val: Split
+) -> tuple[NudgeResult, float]:
+    """Fit on train/val (against the store with ``--native``): the result, the fit's seconds."""
+    (q_tr, r_tr), (q_va, r_va) = train, val
     est = _estimator(args)
     start = time.perf_counter()
     if store is not None and args.native:
@@ -161,33 +190,51 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
         est.fit(data.base, q_tr, r_tr, q_va, r_va, ids=data.ids)
     seconds = time.perf_counter() - start
     result: NudgeResult = est.result_
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / NUDGED, result.vectors)
-    (out / NUDGED_IDS).write_text(json.dumps([str(i) for i in result.ids]))
+    return result, seconds
+
+
+def _score_native(
+    args: argparse.Namespace, store: Bound, result: NudgeResult, data: Inputs, test: Split
+) -> tuple[Table, dict[str, Any]]:
+    """Swap into the store; test metrics through its own search before and after, the report."""
+    q_te, j_te = test
+    writer = store.writer
+    search = cast("RecordSource", writer).nearest
+    depth = max(k for _, k in DEFAULT_COLUMNS)
+    before = search(q_te, depth)  # what the store serves the test queries now
+    base = _native_base(args, result, data, writer)
+    swapped = swap_into_store(args, store, result, data, base)
+    table = {
+        "store before": evaluate_ranked_ids(before, j_te),
+        "store after": evaluate_ranked_ids(search(q_te, depth), j_te),
+    }
+    return table, swapped
+
+
+def _score_vectors(
+    args: argparse.Namespace, store: Bound | None, result: NudgeResult, data: Inputs, test: Split
+) -> tuple[Table, dict[str, Any] | None]:
+    """Test metrics of base and nudged corpus vectors; then, with ``--store``, swap, the report."""
+    q_te, j_te = test
+    r_te = data.rows(j_te)
+    table = {
+        "no fine-tuning": evaluate_embeddings(q_te, data.base, r_te, device="cpu"),
+        f"NUDGE-{args.variant}": evaluate_embeddings(
+            q_te, result.apply(data.base), r_te, device="cpu"
+        ),
+    }
     swapped: dict[str, Any] | None = None
-    if store is not None and args.native:
-        writer = store.writer
-        search = cast("RecordSource", writer).nearest
-        depth = max(k for _, k in DEFAULT_COLUMNS)
-        before = search(q_te, depth)  # what the store serves the test queries now
-        base = _native_base(args, result, data, writer)
+    if store is not None:
+        base = {str(i): data.base[data.row[str(i)]] for i in result.ids}
         swapped = swap_into_store(args, store, result, data, base)
-        table = {
-            "store before": evaluate_ranked_ids(before, j_te),
-            "store after": evaluate_ranked_ids(search(q_te, depth), j_te),
-        }
-    else:
-        r_te = data.rows(j_te)
-        table = {
-            "no fine-tuning": evaluate_embeddings(q_te, data.base, r_te, device="cpu"),
-            f"NUDGE-{args.variant}": evaluate_embeddings(
-                q_te, result.apply(data.base), r_te, device="cpu"
-            ),
-        }
-        if store is not None:
-            base = {str(i): data.base[data.row[str(i)]] for i in result.ids}
-            swapped = swap_into_store(args, store, result, data, base)
-    summary = {
+    return table, swapped
+
+
+def _summary(
+    args: argparse.Namespace, data: Inputs, result: NudgeResult, table: Table, seconds: float
+) -> dict[str, Any]:
+    """What ``summary.json`` records of a fit: data, options, gamma curve, test table."""
+    summary: dict[str, Any] = {
         "data": str(data.source),
         "variant": args.variant,
         "gamma": result.gamma,
@@ -205,14 +252,6 @@ def finetune(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     }
     if result.notes:
         summary["notes"] = list(result.notes)
-    plot = _plot(
-        result, table, out, data.source.stem if data.source.is_file() else data.source.name
-    )
-    if plot:
-        summary["outputs"] += plot
-    if swapped is not None:
-        summary["store"] = swapped
-    (out / SUMMARY).write_text(json.dumps(summary, indent=2))
     return summary
 
 
