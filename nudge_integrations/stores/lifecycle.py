@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -187,50 +188,81 @@ def _run(
         restore_marks=restore_marks,
         seen=seen,
     )
-    op = _open(ledger, plan, kind, target, held_back, resume, limits.write)
+    run = _Transition(ledger, kind, target, held_back, resume)
+    op = run.open(plan, limits.write)
     if op is not None:
-        _write_all(writer, ledger, plan, op, kind, resume, limits.write, show_progress)
-    return _close(ledger, plan, kind, target, held_back, resume, op)
+        _write_all(writer, run, plan, op, limits.write, show_progress)
+    return run.close(plan, op)
 
 
-def _open(
-    ledger: NudgeLedger,
-    plan: Plan,
-    kind: str,
-    target: str | None,
-    held_back: Sequence[str],
-    resume: bool,
-    step: int,
-) -> Operation | None:
-    """The operation the batches count in: a resumed one's, restarted for this plan, or a
-    new one named in the ledger with what its records held (None: nothing to write)."""
-    n_batches = -(-len(plan.records) // step)
-    op = ledger.op
-    if resume and op is not None:
-        op.done, op.batch, op.batches, op.error = 0, step, n_batches, None
+@dataclass
+class _Transition:
+    """One transition's identity in the ledger: its kind, its target fit (None: base),
+    the records held back from it, and whether it resumes an interrupted operation."""
+
+    ledger: NudgeLedger
+    kind: str
+    target: str | None
+    held_back: Sequence[str]
+    resume: bool
+
+    def open(self, plan: Plan, step: int) -> Operation | None:
+        """The operation the batches count in: a resumed one's, restarted for this plan,
+        or a new one named in the ledger with what its records held (None: nothing to
+        write)."""
+        ledger = self.ledger
+        n_batches = -(-len(plan.records) // step)
+        op = ledger.op
+        if self.resume and op is not None:
+            op.done, op.batch, op.batches, op.error = 0, step, n_batches, None
+            ledger.save_state()
+        elif plan.records:
+            op = Operation(
+                self.kind,
+                ledger.active,
+                self.target,
+                plan.todo,
+                step,
+                held_back=list(self.held_back),
+                marks=plan.marks_before,
+                batches=n_batches,
+            )
+            ledger.begin(op, plan.before)
+        return op
+
+    def close(self, plan: Plan, op: Operation | None) -> SwapReport:
+        """Record the completed transition in the ledger (active fit, last operation, none
+        pending) and report what was written and restored."""
+        ledger, kind = self.ledger, self.kind
+        fit = ledger.fit(self.target)
+        moved = set() if fit is None else set(fit.ids) - set(self.held_back)
+        after = self.target if moved else None
+        ledger.last = {
+            "kind": kind
+            if not self.resume or op is None
+            else f"{kind} of an interrupted {op.kind}",
+            "at": time.time(),
+            "before": ledger.fit_summary(ledger.active),
+            "after": ledger.fit_summary(after),
+            "written": len([i for i in plan.todo if i in moved]),
+            "restored": len([i for i in plan.todo if i not in moved]),
+        }
+        ledger.active = after
+        ledger.held_back = [i for i in self.held_back if fit is not None and i in fit.ids]
+        ledger.op = None
         ledger.save_state()
-    elif plan.records:
-        op = Operation(
-            kind,
-            ledger.active,
-            target,
-            plan.todo,
-            step,
-            held_back=list(held_back),
-            marks=plan.marks_before,
-            batches=n_batches,
-        )
-        ledger.begin(op, plan.before)
-    return op
+        ledger.prune()
+        report = plan.report
+        report.written = [i for i in plan.todo if i in moved]
+        report.restored = [i for i in plan.todo if i not in moved]
+        return report
 
 
 def _write_all(
     writer: StoreWriter,
-    ledger: NudgeLedger,
+    run: _Transition,
     plan: Plan,
     op: Operation,
-    kind: str,
-    resume: bool,
     step: int,
     show_progress: bool | None,
 ) -> None:
@@ -240,52 +272,19 @@ def _write_all(
     records = plan.records
     done = 0
     try:
-        with Progress(len(records), kind, show_progress) as bar:
+        with Progress(len(records), run.kind, show_progress) as bar:
             for chunk in batches(records, step):
                 _write_batch(writer, plan, chunk, step)
                 done += len(chunk)
                 op.done += 1
-                ledger.save_state()
+                run.ledger.save_state()
                 bar.update(len(chunk))
     except BaseException as exc:
-        if resume:
-            _keep_after(ledger, kind, exc)
+        if run.resume:
+            _keep_after(run.ledger, run.kind, exc)
         else:
-            _roll_back_after(writer, ledger, exc, plan, records[: done + step], step)
+            _roll_back_after(writer, run.ledger, exc, plan, records[: done + step], step)
         raise
-
-
-def _close(
-    ledger: NudgeLedger,
-    plan: Plan,
-    kind: str,
-    target: str | None,
-    held_back: Sequence[str],
-    resume: bool,
-    op: Operation | None,
-) -> SwapReport:
-    """Record the completed transition in the ledger (active fit, last operation, none
-    pending) and report what was written and restored."""
-    fit = ledger.fit(target)
-    moved = set() if fit is None else set(fit.ids) - set(held_back)
-    after = target if moved else None
-    ledger.last = {
-        "kind": kind if not resume or op is None else f"{kind} of an interrupted {op.kind}",
-        "at": time.time(),
-        "before": ledger.fit_summary(ledger.active),
-        "after": ledger.fit_summary(after),
-        "written": len([i for i in plan.todo if i in moved]),
-        "restored": len([i for i in plan.todo if i not in moved]),
-    }
-    ledger.active = after
-    ledger.held_back = [i for i in held_back if fit is not None and i in fit.ids]
-    ledger.op = None
-    ledger.save_state()
-    ledger.prune()
-    report = plan.report
-    report.written = [i for i in plan.todo if i in moved]
-    report.restored = [i for i in plan.todo if i not in moved]
-    return report
 
 
 def _roll_back_after(
