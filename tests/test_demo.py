@@ -29,7 +29,7 @@ def test_demo_end_to_end_small(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert report.sizes["corpus"] == 60
     assert report.sizes["train"] > report.sizes["test"] > report.sizes["val"] > 0
     # the CLI prints the same table; the second run reads the embedding cache
-    # (plots go to tmp_path: the default --out would overwrite the committed nudge-demo/)
+    # (plots go to tmp_path, not the default --out, ./nudge-demo/)
     args = ["demo", "--max-passages", "60", "--cache-dir", str(tmp_path),
             "--out", str(tmp_path / "out")]  # fmt: skip
     assert main(args) == 0
