@@ -194,8 +194,8 @@ class _Nudge:
             n_records=n,
             dim=d,
             n_touched=len(rows),
-            baseline_score=curve.get(0.0) if curve else None,
-            best_score=curve.get(gamma) if curve else None,
+            baseline_score=curve.get(0.0),
+            best_score=curve.get(gamma),
             notes=tuple(sets.notes),
         )
         return self

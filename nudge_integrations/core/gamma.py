@@ -8,7 +8,7 @@ can also be scored on a grid of candidates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +54,6 @@ _MANY_BUDGET = 1 << 22
 _CACHE_ENTRIES = 1 << 18
 
 Blocks = tuple[torch.Tensor, ...]
-ScoreFn = Callable[[float, Blocks], torch.Tensor]
 
 
 @dataclass

@@ -69,11 +69,11 @@ class IdIndex:
 
     def keys(self, rows: NDArray[np.int64]) -> list[Hashable]:
         """:meth:`key` of each of ``rows``, in one pass (a fit names thousands of rows)."""
-        plain: list[int] = rows.tolist()
         if self.ids is None:
-            return list(plain)
+            keys: list[Hashable] = rows.tolist()
+            return keys
         ids = self.ids
-        return [ids[r] for r in plain]
+        return [ids[r] for r in rows.tolist()]
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,11 @@ from nudge_integrations.stores.base import (
 )
 from nudge_integrations.stores.binding import TextReader
 from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, Operation, text_hash
-from nudge_integrations.stores.planning import Plan, Seen, plan_transition
+from nudge_integrations.stores.planning import Plan, plan_transition
 from nudge_integrations.stores.progress import Progress
 from nudge_integrations.stores.records import (
     ATOL,
+    Seen,
     describe,
     read_markers,
     read_texts,

@@ -14,19 +14,10 @@ from typing import Any
 
 from nudge_integrations.stores.base import KeepsMarkers, Limits, StoreWriter, batches
 from nudge_integrations.stores.binding import TextReader
-from nudge_integrations.stores.ledger import NudgeLedger, text_hash
+from nudge_integrations.stores.ledger import NudgeLedger
 from nudge_integrations.stores.progress import Progress
-from nudge_integrations.stores.records import (
-    check_dimension,
-    read_markers,
-    read_texts,
-    read_vectors,
-    rows_hold,
-)
+from nudge_integrations.stores.records import Seen, read_current, read_markers, rows_hold
 from nudge_integrations.stores.reports import SwapReport
-
-#: Vectors and text hashes a caller has read already, by id (they are not read again).
-Seen = tuple[Mapping[str, Any], Mapping[str, str]]
 
 
 @dataclass
@@ -117,35 +108,13 @@ def plan_transition(
     plan = Plan(SwapReport(ledger=ledger.path))
     with Progress(len(scope), f"{label}: reading the store", show_progress) as bar:
         for chunk in batches(list(scope), limits.read):
-            current, changed = _read_chunk(writer, ledger, chunk, texts, limits, seen)
+            current, changed = read_current(writer, ledger, chunk, texts, limits.read, seen)
             _decide_vectors(plan, goal, chunk, goal.targets(ledger, chunk), current, changed)
             if keeps_marks:
                 present = [i for i in chunk if i in current]
                 _decide_marks(plan, goal, present, read_markers(writer, present, limits.read))
             bar.update(len(chunk))
     return plan
-
-
-def _read_chunk(
-    writer: StoreWriter,
-    ledger: NudgeLedger,
-    chunk: Sequence[str],
-    texts: TextReader,
-    limits: Limits,
-    seen: Seen | None,
-) -> tuple[dict[str, Any], set[str]]:
-    """The vectors ``chunk``'s records hold (those the store has, text unchanged), and the
-    ids whose text changed since the ledger was written (their vectors are not read)."""
-    seen_vecs, seen_hashes = seen or ({}, {})
-    unseen = [i for i in chunk if i not in seen_hashes]
-    now = {i: seen_hashes[i] for i in chunk if i in seen_hashes}
-    now.update({i: text_hash(t) for i, t in read_texts(texts, unseen, limits.read).items()})
-    changed = {i for i in chunk if i in now and now[i] != ledger.hash_of(i)}
-    readable = [i for i in chunk if i not in changed]
-    current = {i: seen_vecs[i] for i in readable if i in seen_vecs}
-    current.update(read_vectors(writer, [i for i in readable if i not in current], limits.read))
-    check_dimension(current, ledger)
-    return current, changed
 
 
 def _decide_vectors(

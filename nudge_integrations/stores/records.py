@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from nudge_integrations.core.errors import ShapeError
 from nudge_integrations.stores.base import KeepsMarkers, StoreWriter, batches, read_batched
 from nudge_integrations.stores.binding import TextReader
-from nudge_integrations.stores.ledger import NudgeLedger, Operation
+from nudge_integrations.stores.ledger import NudgeLedger, Operation, text_hash
 
 #: How far a stored vector may be from what the ledger says and still count as it: float32
 #: rounding, and stores that re-normalise vectors for cosine (measured: at most 6e-8).
@@ -35,6 +35,33 @@ def check_dimension(current: Mapping[str, Any], ledger: NudgeLedger) -> None:
             "If the rebuilt store is the one you want, the old ledger no longer applies: "
             "delete its folder (and call clear_markers(writer) if records still carry markers)"
         )
+
+
+#: Vectors and text hashes a caller has read already, by id (they are not read again).
+Seen = tuple[Mapping[str, Any], Mapping[str, str]]
+
+
+def read_current(
+    writer: StoreWriter,
+    ledger: NudgeLedger,
+    chunk: Sequence[str],
+    texts: TextReader,
+    size: int,
+    seen: Seen | None = None,
+) -> tuple[dict[str, Any], set[str]]:
+    """The vectors ``chunk``'s records hold (those the store has, text unchanged), and the
+    ids whose text changed since the ledger was written (their vectors are not read);
+    ``size`` ids a request, the store's dimension checked against the ledger's."""
+    seen_vecs, seen_hashes = seen or ({}, {})
+    unseen = [i for i in chunk if i not in seen_hashes]
+    now = {i: seen_hashes[i] for i in chunk if i in seen_hashes}
+    now.update({i: text_hash(t) for i, t in read_texts(texts, unseen, size).items()})
+    changed = {i for i in chunk if i in now and now[i] != ledger.hash_of(i)}
+    readable = [i for i in chunk if i not in changed]
+    current = {i: seen_vecs[i] for i in readable if i in seen_vecs}
+    current.update(read_vectors(writer, [i for i in readable if i not in current], size))
+    check_dimension(current, ledger)
+    return current, changed
 
 
 def rows_hold(

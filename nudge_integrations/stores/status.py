@@ -8,15 +8,9 @@ from typing import Any
 
 from nudge_integrations.stores.base import Limits, StoreWriter, batches
 from nudge_integrations.stores.binding import TextReader
-from nudge_integrations.stores.ledger import LedgerError, NudgeLedger, text_hash
+from nudge_integrations.stores.ledger import LedgerError, NudgeLedger
 from nudge_integrations.stores.progress import Progress
-from nudge_integrations.stores.records import (
-    check_dimension,
-    describe,
-    read_texts,
-    read_vectors,
-    rows_hold,
-)
+from nudge_integrations.stores.records import describe, read_current, rows_hold
 from nudge_integrations.stores.reports import LedgerStatus
 
 
@@ -97,11 +91,8 @@ def _classify(
     out: LedgerStatus,
 ) -> None:
     """Sort one request's worth of ledger records into ``out``'s lists."""
-    now = read_texts(texts, chunk, limits.read)
-    changed = {i for i in chunk if i in now and text_hash(now[i]) != ledger.hash_of(i)}
-    current = read_vectors(writer, [i for i in chunk if i not in changed], limits.read)
-    check_dimension(current, ledger)
-    present = [i for i in chunk if i not in changed and i in current]
+    current, changed = read_current(writer, ledger, chunk, texts, limits.read)
+    present = [i for i in chunk if i in current]
     base = ledger.base(present)
 
     def holding(vectors: Mapping[str, Any]) -> set[str]:
